@@ -1,0 +1,37 @@
+/**
+ * The decoded view of one packet, shared by the decoder (writer) and the flow table
+ * (reader). One instance is allocated per capture and overwritten for every packet:
+ * nothing on the per-packet path allocates. Addresses are 16-byte slots; IPv4 uses the
+ * first 4 bytes and leaves the rest zero.
+ */
+export class DecodedPacket {
+  /** Packet timestamp, epoch microseconds (from the capture header, never the wall clock). */
+  tsUs = 0;
+  /** Length on the wire and captured length from the capture header. */
+  wireLen = 0;
+  capLen = 0;
+  ipVersion: 4 | 6 = 4;
+  /** IANA protocol number of the transport (after IPv6 extension headers). */
+  protocol = 0;
+  readonly srcAddr = new Uint8Array(16);
+  readonly dstAddr = new Uint8Array(16);
+  srcPort = 0;
+  dstPort = 0;
+  /** IP-layer length from the IP header (IPv4 total length; IPv6 40 + payload length). */
+  ipBytes = 0;
+  tcpFlags = 0;
+  icmpType = 0;
+  icmpCode = 0;
+  /** ICMP/ICMPv6 echo identifier (plays the port for echo flows). */
+  icmpId = 0;
+  /** Fragment handling: non-zero id when the packet is an IP fragment. */
+  fragmentId = 0;
+  /** Byte offset of this fragment's data (0 for the first fragment). */
+  fragmentOffset = 0;
+  moreFragments = false;
+  /** True when transport fields (ports/flags) are valid (false for non-first fragments). */
+  hasTransport = false;
+  /** Where the transport payload starts in the capture buffer and how long it is (captured bytes). */
+  payloadOffset = 0;
+  payloadLength = 0;
+}

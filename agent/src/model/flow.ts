@@ -1,0 +1,88 @@
+/**
+ * The flow record: the one definition of what a flow is on the wire, in the store and in
+ * the API (snake_case names are the DuckDB column names and the JSON field names, so no
+ * layer renames anything). The Go plugin mirrors this in plugin/pkg/models and a test
+ * checks both against the OpenAPI document the agent publishes.
+ *
+ * A record covers one reporting period of one connection: counters and TCP flags are for
+ * [start_us, end_us] only, so records of one flow (same flow_id, seq 0, 1, 2...) sum to the
+ * connection's totals. conn_state is cumulative at the time the record was emitted.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const DIRECTIONS = ['inbound', 'outbound', 'forwarded'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+/** inventory types; `unknown` = private/unmatched address, `external` = unmatched public one. */
+export const ENDPOINT_TYPES = ['node', 'user', 'external', 'egress', 'unknown'] as const;
+export type EndpointType = (typeof ENDPOINT_TYPES)[number];
+
+export const RECORD_KINDS = ['interim', 'final'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** Why a record was emitted. */
+export const END_REASONS = ['active_timeout', 'idle_timeout', 'tcp_close', 'tcp_reset', 'evicted', 'shutdown'] as const;
+export type EndReason = (typeof END_REASONS)[number];
+
+/** Zeek's conn_state vocabulary (non-TCP: S0 = one way only, SF = both ways). */
+export const CONN_STATES = [
+  'S0', 'S1', 'SF', 'REJ', 'S2', 'S3', 'RSTO', 'RSTR', 'RSTOS0', 'RSTRH', 'SH', 'SHR', 'OTH',
+] as const;
+export type ConnState = (typeof CONN_STATES)[number];
+
+/** TCP flag bits as in the TCP header's flags byte. */
+export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
+export type TcpFlagName = keyof typeof TCP_FLAGS;
+export const TCP_FLAG_NAMES = Object.keys(TCP_FLAGS) as TcpFlagName[];
+
+const literalUnion = <T extends readonly string[]>(values: T, description: string) =>
+  Type.Union(values.map((v) => Type.Literal(v)) as never, { description });
+
+export const FlowRecordSchema = Type.Object(
+  {
+    flow_id: Type.String({ description: 'Stable id of the connection on this agent; shared by its interim and final records' }),
+    seq: Type.Integer({ minimum: 0, description: 'Record number within the flow (0 = first)' }),
+    record_kind: literalUnion(RECORD_KINDS, 'interim (active timeout, more to come) or final'),
+    end_reason: literalUnion(END_REASONS, 'Why this record was emitted'),
+    node: Type.String({ description: 'Name of the reporting node (agent)' }),
+    interface: Type.String({ description: 'Capture interface, or the file name for imports' }),
+    flow_start_us: Type.Integer({ description: 'First packet of the connection, epoch microseconds' }),
+    start_us: Type.Integer({ description: 'First packet of this record period, epoch microseconds' }),
+    end_us: Type.Integer({ description: 'Last packet of this record period, epoch microseconds' }),
+    direction: literalUnion(DIRECTIONS, "From the reporting node's view"),
+    ip_version: Type.Union([Type.Literal(4), Type.Literal(6)]),
+    protocol: Type.String({ description: 'tcp, udp, icmp, icmpv6, or ip-<number>' }),
+    protocol_number: Type.Integer({ minimum: 0, maximum: 255 }),
+    src_ip: Type.String({ description: 'Initiator address' }),
+    src_port: Type.Integer({ minimum: 0, maximum: 65535, description: '0 when the protocol has no ports' }),
+    dst_ip: Type.String(),
+    dst_port: Type.Integer({ minimum: 0, maximum: 65535, description: 'ICMP echo: 0; see icmp_* fields' }),
+    src_name: Type.String({ description: "Inventory name, '' when unknown" }),
+    src_type: literalUnion(ENDPOINT_TYPES, 'Inventory type'),
+    dst_name: Type.String(),
+    dst_type: literalUnion(ENDPOINT_TYPES, 'Inventory type'),
+    dst_domain: Type.String({ description: "Domain the destination was resolved from (DNS seen on the wire), '' if none" }),
+    icmp_type: Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()]),
+    icmp_code: Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()]),
+    packets_tx: Type.Integer({ minimum: 0, description: 'Packets sent by src' }),
+    packets_rx: Type.Integer({ minimum: 0, description: 'Packets received by src (sent by dst)' }),
+    bytes_tx: Type.Integer({ minimum: 0, description: 'IP-layer bytes (header + payload) sent by src' }),
+    bytes_rx: Type.Integer({ minimum: 0, description: 'IP-layer bytes sent by dst' }),
+    tcp_flags_src: Type.Integer({ minimum: 0, maximum: 255, description: 'Union of TCP flags sent by src in this period' }),
+    tcp_flags_dst: Type.Integer({ minimum: 0, maximum: 255, description: 'Union of TCP flags sent by dst in this period' }),
+    conn_state: Type.Union([literalUnion(CONN_STATES, 'Zeek conn_state'), Type.Null()]),
+    community_id: Type.String({ description: 'Community ID v1 (seed 0), e.g. 1:LQU9qZlK+B5F3KDmev6m5PMibrg=' }),
+  },
+  { $id: 'FlowRecord', additionalProperties: false },
+);
+export type FlowRecord = Static<typeof FlowRecordSchema>;
+
+/** Where flow records leave the flow table. The store implements it; a JSON-lines sink exists for inspection. */
+export interface FlowSink {
+  /** Accepts a record; must not block and must not throw on storage trouble (count and backlog instead). */
+  write(record: FlowRecord): void;
+  /** Resolves once every record written so far is durable. */
+  flush(): Promise<void>;
+  /** Flushes and releases resources. */
+  close(): Promise<void>;
+}

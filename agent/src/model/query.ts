@@ -1,0 +1,263 @@
+/**
+ * The query model: the one definition of what a client may ask an agent (POST /api/v1/query)
+ * and what it answers. Structured only: no SQL travels over the network. The plugin's Go
+ * types (plugin/pkg/models) mirror these and are tested against the published OpenAPI.
+ *
+ * Time semantics: `from`/`to` are epoch milliseconds, half-open [from, to).
+ *  - `flows` returns records whose period overlaps the range.
+ *  - aggregates (`top`, `timeseries`, `summary`, `values`) attribute a record to its start_us,
+ *    so every record counts in exactly one bucket and rollups give the same totals as raw rows.
+ * Metric `flows` counts connections started (records with seq = 0), which is additive across
+ * buckets, groups and agents.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { TCP_FLAG_NAMES } from './flow';
+
+export const API_VERSION = 1;
+
+/** Dimensions a query can filter, group or split by (record field names). */
+export const DIMENSIONS = [
+  'node', 'interface', 'direction', 'protocol', 'ip_version',
+  'src_ip', 'dst_ip', 'src_port', 'dst_port',
+  'src_name', 'dst_name', 'src_type', 'dst_type', 'dst_domain',
+  'conn_state', 'community_id', 'flow_id', 'record_kind', 'end_reason',
+] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+/** Either-side pseudo fields for filters: `ip` matches src_ip or dst_ip, likewise port, name, type. */
+export const EITHER_SIDE_FIELDS = ['ip', 'port', 'name', 'type'] as const;
+export const NUMERIC_FIELDS = [
+  'bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'duration_ms', 'icmp_type', 'icmp_code',
+] as const;
+export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as const;
+
+export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;
+export type Metric = (typeof METRICS)[number];
+
+const lit = <T extends readonly (string | number)[]>(values: T, options: object = {}) =>
+  Type.Union(values.map((v) => Type.Literal(v)) as never, options);
+
+const Scalar = Type.Union([Type.String({ maxLength: 1024 }), Type.Number()]);
+
+export const FilterSchema = Type.Union(
+  [
+    Type.Object(
+      {
+        field: lit([...DIMENSIONS, ...EITHER_SIDE_FIELDS]),
+        op: lit(['eq', 'neq']),
+        value: Scalar,
+      },
+      { additionalProperties: false, description: 'Equality' },
+    ),
+    Type.Object(
+      {
+        field: lit([...DIMENSIONS, ...EITHER_SIDE_FIELDS]),
+        op: lit(['in', 'nin']),
+        values: Type.Array(Scalar, { maxItems: 10000 }),
+      },
+      { additionalProperties: false, description: 'Membership' },
+    ),
+    Type.Object(
+      {
+        field: lit(['src_ip', 'dst_ip', 'ip']),
+        op: lit(['cidr', 'not_cidr']),
+        value: Type.String({ description: 'Prefix, e.g. 10.0.0.0/8 or fd00::/8; a bare address is /32 or /128' }),
+      },
+      { additionalProperties: false, description: 'Address within a prefix' },
+    ),
+    Type.Object(
+      {
+        field: lit(['src_port', 'dst_port', 'port']),
+        op: Type.Literal('range'),
+        min: Type.Integer({ minimum: 0, maximum: 65535 }),
+        max: Type.Integer({ minimum: 0, maximum: 65535 }),
+      },
+      { additionalProperties: false, description: 'Port range, inclusive' },
+    ),
+    Type.Object(
+      {
+        field: lit(NUMERIC_FIELDS),
+        op: lit(['gt', 'gte', 'lt', 'lte', 'eq', 'neq']),
+        value: Type.Number(),
+      },
+      { additionalProperties: false, description: 'Numeric comparison (bytes = tx + rx, per record)' },
+    ),
+    Type.Object(
+      {
+        field: lit(FLAG_FIELDS),
+        op: lit(['has_all', 'has_any', 'has_none']),
+        flags: Type.Array(lit(TCP_FLAG_NAMES), { minItems: 1 }),
+      },
+      { additionalProperties: false, description: 'TCP flag test; tcp_flags = union of both sides' },
+    ),
+    Type.Object(
+      {
+        field: Type.Literal('text'),
+        op: Type.Literal('contains'),
+        value: Type.String({ minLength: 1, maxLength: 256 }),
+      },
+      { additionalProperties: false, description: 'Case-insensitive substring of names, domain or addresses' },
+    ),
+  ],
+  { $id: 'Filter' },
+);
+export type Filter = Static<typeof FilterSchema>;
+
+const Common = {
+  from: Type.Integer({ description: 'Range start, epoch ms (inclusive)' }),
+  to: Type.Integer({ description: 'Range end, epoch ms (exclusive)' }),
+  filters: Type.Optional(Type.Array(FilterSchema, { maxItems: 100, description: 'ANDed together' })),
+};
+
+export const FlowsQuerySchema = Type.Object(
+  {
+    kind: Type.Literal('flows'),
+    ...Common,
+    order: Type.Optional(lit(['newest', 'oldest'], { default: 'newest' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000, description: 'Page size' })),
+    cursor: Type.Optional(Type.String({ maxLength: 512, description: 'next_cursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TopQuerySchema = Type.Object(
+  {
+    kind: Type.Literal('top'),
+    ...Common,
+    group_by: Type.Array(lit(DIMENSIONS), { minItems: 1, maxItems: 4 }),
+    metric: Type.Optional(lit(METRICS, { default: 'bytes' })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 100000, default: 10, description: '0 = every group (within the row budget)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const TimeseriesQuerySchema = Type.Object(
+  {
+    kind: Type.Literal('timeseries'),
+    ...Common,
+    interval_ms: Type.Integer({ minimum: 1000, description: 'Bucket width' }),
+    metric: Type.Optional(lit(METRICS, { default: 'bytes' })),
+    split_by: Type.Optional(Type.Array(lit(DIMENSIONS), { maxItems: 3, description: 'One series per value combination' })),
+    split_limit: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 100000, default: 10, description: 'Top series kept by total; the rest sum into other. 0 = all' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SummaryQuerySchema = Type.Object({ kind: Type.Literal('summary'), ...Common }, { additionalProperties: false });
+
+export const ValuesQuerySchema = Type.Object(
+  {
+    kind: Type.Literal('values'),
+    ...Common,
+    dimension: lit(DIMENSIONS),
+    prefix: Type.Optional(Type.String({ maxLength: 256, description: 'Case-insensitive prefix of the value' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const QuerySchema = Type.Union(
+  [FlowsQuerySchema, TopQuerySchema, TimeseriesQuerySchema, SummaryQuerySchema, ValuesQuerySchema],
+  { $id: 'Query' },
+);
+export type Query = Static<typeof QuerySchema>;
+export type FlowsQuery = Static<typeof FlowsQuerySchema>;
+export type TopQuery = Static<typeof TopQuerySchema>;
+export type TimeseriesQuery = Static<typeof TimeseriesQuerySchema>;
+export type SummaryQuery = Static<typeof SummaryQuerySchema>;
+export type ValuesQuery = Static<typeof ValuesQuerySchema>;
+
+/** Totals carried by every aggregate row. */
+export const TotalsSchema = Type.Object(
+  {
+    bytes: Type.Number(), bytes_tx: Type.Number(), bytes_rx: Type.Number(),
+    packets: Type.Number(), packets_tx: Type.Number(), packets_rx: Type.Number(),
+    flows: Type.Number(),
+  },
+  { $id: 'Totals', additionalProperties: false },
+);
+export type Totals = Static<typeof TotalsSchema>;
+
+const Key = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]));
+
+export const QueryResultSchema = Type.Union(
+  [
+    Type.Object({
+      kind: Type.Literal('flows'),
+      records: Type.Array(Type.Ref('FlowRecord')),
+      next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
+    }),
+    Type.Object({
+      kind: Type.Literal('top'),
+      group_by: Type.Array(Type.String()),
+      metric: Type.String(),
+      rows: Type.Array(Type.Object({ key: Key, value: Type.Number(), totals: Type.Ref('Totals') })),
+      other: Type.Object({ groups: Type.Integer(), value: Type.Number(), totals: Type.Ref('Totals') }, {
+        description: 'Everything outside the top rows',
+      }),
+      total: Type.Ref('Totals'),
+    }),
+    Type.Object({
+      kind: Type.Literal('timeseries'),
+      interval_ms: Type.Integer(),
+      metric: Type.String(),
+      split_by: Type.Array(Type.String()),
+      times: Type.Array(Type.Integer(), { description: 'Bucket starts, epoch ms, every bucket of [from, to)' }),
+      series: Type.Array(
+        Type.Object({
+          key: Key,
+          other: Type.Boolean({ description: 'true for the series that sums everything beyond split_limit' }),
+          values: Type.Array(Type.Number(), { description: 'One value per entry of times (0 when empty)' }),
+        }),
+      ),
+    }),
+    Type.Object({
+      kind: Type.Literal('summary'),
+      total: Type.Ref('Totals'),
+      records: Type.Integer(),
+      first_us: Type.Union([Type.Integer(), Type.Null()]),
+      last_us: Type.Union([Type.Integer(), Type.Null()]),
+      distinct_src_ips: Type.Integer(),
+      distinct_dst_ips: Type.Integer(),
+      by_direction: Type.Record(Type.String(), Type.Ref('Totals')),
+      by_protocol: Type.Record(Type.String(), Type.Ref('Totals')),
+    }),
+    Type.Object({
+      kind: Type.Literal('values'),
+      dimension: Type.String(),
+      values: Type.Array(Type.Object({ value: Type.Union([Type.String(), Type.Number()]), count: Type.Integer() })),
+    }),
+  ],
+  { $id: 'QueryResult' },
+);
+
+/** Error body for every 4xx/5xx. `field` names the offending input where there is one. */
+export const ApiErrorSchema = Type.Object(
+  { error: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) },
+  { $id: 'ApiError' },
+);
+export type ApiError = Static<typeof ApiErrorSchema>;
+
+export type GroupKey = Record<string, string | number | null>;
+export interface FlowsResult { kind: 'flows'; records: import('./flow').FlowRecord[]; next_cursor: string | null }
+export interface TopResult {
+  kind: 'top'; group_by: Dimension[]; metric: Metric;
+  rows: { key: GroupKey; value: number; totals: Totals }[];
+  other: { groups: number; value: number; totals: Totals };
+  total: Totals;
+}
+export interface TimeseriesResult {
+  kind: 'timeseries'; interval_ms: number; metric: Metric; split_by: Dimension[];
+  times: number[]; series: { key: GroupKey; other: boolean; values: number[] }[];
+}
+export interface SummaryResult {
+  kind: 'summary'; total: Totals; records: number; first_us: number | null; last_us: number | null;
+  distinct_src_ips: number; distinct_dst_ips: number;
+  by_direction: Record<string, Totals>; by_protocol: Record<string, Totals>;
+}
+export interface ValuesResult { kind: 'values'; dimension: Dimension; values: { value: string | number; count: number }[] }
+export type QueryResult = FlowsResult | TopResult | TimeseriesResult | SummaryResult | ValuesResult;
