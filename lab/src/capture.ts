@@ -1,0 +1,108 @@
+/**
+ * Ground truth for live tests: a tcpdump capture taken inside a namespace on the same
+ * interface the agent watches, and per-conversation, per-direction totals read back from
+ * the pcap with tshark (IP-layer lengths, the unit the agent's counters use).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Namespace } from './netns';
+import { runSync, stopChild } from './run';
+
+const READY_TIMEOUT_MS = 5000;
+
+export interface Capture {
+  file: string;
+  child: ChildProcess;
+  /** Stops tcpdump (it flushes the file on SIGTERM) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `tcpdump -w` on `ifname` inside `ns`; resolves once it is listening. */
+export async function startCapture(ns: Namespace, ifname: string, fileName: string): Promise<Capture> {
+  const file = join(ns.lab.workDir, fileName);
+  const child = ns.spawn('tcpdump', ['-i', ifname, '-n', '-s', '0', '-U', '--immediate-mode', '-w', file]);
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`tcpdump on ${ifname} not ready after ${READY_TIMEOUT_MS} ms: ${stderr}`)), READY_TIMEOUT_MS);
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.includes('listening on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`tcpdump on ${ifname} exited (${code}): ${stderr}`));
+    });
+  });
+  child.stdout?.resume();
+  return { file, child, stop: () => stopChild(child) };
+}
+
+/** One IP packet of a capture as tshark reads it. */
+export interface IpPacket {
+  src: string;
+  dst: string;
+  protocol: number;
+  srcPort: number;
+  dstPort: number;
+  ipLength: number;
+  tcpFlags: number;
+}
+
+/** Every IPv4 packet in a capture file (fields from tshark). */
+export function readIpPackets(file: string): IpPacket[] {
+  const out = runSync('tshark', [
+    '-r', file, '-n', '-Y', 'ip',
+    '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f',
+    '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ip.proto', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
+    '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'ip.len', '-e', 'tcp.flags',
+  ], { timeoutMs: 30_000 });
+  return out
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [src, dst, proto, tsp, tdp, usp, udp, len, flags] = line.split('\t');
+      return {
+        src,
+        dst,
+        protocol: Number(proto),
+        srcPort: Number(tsp || usp || 0),
+        dstPort: Number(tdp || udp || 0),
+        ipLength: Number(len),
+        tcpFlags: flags ? Number.parseInt(flags, 16) : 0,
+      };
+    });
+}
+
+export interface DirectionTotals {
+  packets: number;
+  bytes: number;
+  tcpFlags: number;
+}
+
+/**
+ * Totals of the packets from (srcIp, srcPort) to (dstIp, dstPort) and back, for one
+ * protocol (ports 0 = any, e.g. for ICMP).
+ */
+export function conversationTotals(
+  packets: readonly IpPacket[],
+  match: { protocol: number; srcIp: string; dstIp: string; srcPort?: number; dstPort?: number },
+): { forward: DirectionTotals; reverse: DirectionTotals } {
+  const forward = { packets: 0, bytes: 0, tcpFlags: 0 };
+  const reverse = { packets: 0, bytes: 0, tcpFlags: 0 };
+  const portOk = (want: number | undefined, got: number) => !want || want === got;
+  for (const p of packets) {
+    if (p.protocol !== match.protocol) continue;
+    let side: DirectionTotals | null = null;
+    if (p.src === match.srcIp && p.dst === match.dstIp && portOk(match.srcPort, p.srcPort) && portOk(match.dstPort, p.dstPort)) side = forward;
+    else if (p.src === match.dstIp && p.dst === match.srcIp && portOk(match.dstPort, p.srcPort) && portOk(match.srcPort, p.dstPort)) side = reverse;
+    if (side) {
+      side.packets += 1;
+      side.bytes += p.ipLength;
+      side.tcpFlags |= p.tcpFlags;
+    }
+  }
+  return { forward, reverse };
+}
