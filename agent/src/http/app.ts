@@ -1,0 +1,290 @@
+/**
+ * The agent's HTTP API (Fastify): routes, auth, validation, error mapping, concurrency and
+ * time limits. It owns no data: queries go to a QueryBackend (the query engine), figures
+ * come from AgentMetrics and an info callback. Listening is the server composition's job.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Logger } from 'pino';
+import { FlowRecordSchema } from '../model/flow';
+import {
+  API_VERSION, ApiErrorSchema, FilterSchema, QueryResultSchema, QuerySchema, TotalsSchema,
+  type FlowsQuery, type FlowsResult, type Query, type QueryResult,
+} from '../model/query';
+import type { AgentMetrics } from '../metrics';
+import { csvChunks, exportQuery } from './csv';
+import { DeadlineError, TooBusyError, toErrorReply } from './errors';
+import { AgentInfoSchema, HealthSchema, type AgentInfo } from './info';
+import type { HttpOptions } from './options';
+import { InputError, parseQuery } from './validate';
+
+export interface QueryRunOptions {
+  timeoutMs: number;
+  rowBudget: number;
+  /** Aborted when the client goes away, the deadline passes or the agent shuts down. */
+  signal: AbortSignal;
+}
+
+/** What the HTTP layer needs from the query engine. */
+export interface QueryBackend {
+  run(query: Query, options: QueryRunOptions): Promise<QueryResult>;
+}
+
+export interface HttpDeps {
+  options: HttpOptions;
+  backend: QueryBackend;
+  metrics: AgentMetrics;
+  version: string;
+  info(): AgentInfo | Promise<AgentInfo>;
+  /** pino logger; none = silent. */
+  logger?: Logger;
+}
+
+export interface HttpApi {
+  app: FastifyInstance;
+  /** Aborts every running query (shutdown after the grace period). */
+  abortQueries(): void;
+}
+
+/** Extra time the engine gets to report its own timeout before the HTTP layer gives up on it. */
+const DEADLINE_SLACK_MS = 1000;
+const SHARED_SCHEMAS = [FlowRecordSchema, FilterSchema, QuerySchema, TotalsSchema, QueryResultSchema, ApiErrorSchema,
+  AgentInfoSchema, HealthSchema];
+
+const ref = (id: string) => ({ $ref: `${id}#` });
+const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [status, { description: 'ApiError', ...ref('ApiError') }]));
+
+/**
+ * A schema as an OpenAPI component: nested schemas that have their own $id (Filter inside
+ * Query) become references, so each is defined once.
+ */
+function asComponent(schema: object): object {
+  const replaceNested = (value: unknown, depth: number): unknown => {
+    if (Array.isArray(value)) return value.map((item) => replaceNested(item, depth + 1));
+    if (typeof value !== 'object' || value === null) return value;
+    const record = value as Record<string, unknown>;
+    if (depth > 0 && typeof record.$id === 'string') return { $ref: record.$id };
+    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, replaceNested(v, depth + 1)]));
+  };
+  return replaceNested(schema, 0) as object;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/** Counts running queries; refuses (never queues) beyond the limit, so overload answers fast. */
+class QueryGate {
+  private running = 0;
+  constructor(private readonly limit: number) {}
+
+  /** Takes a slot or throws TooBusyError; call the returned function exactly once to free it. */
+  enter(): () => void {
+    if (this.running >= this.limit) throw new TooBusyError(this.limit);
+    this.running++;
+    let released = false;
+    return () => {
+      if (!released) this.running--;
+      released = true;
+    };
+  }
+}
+
+export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
+  const { options, backend, metrics } = deps;
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Requests are logged at debug level by the onResponse hook below; 5xx by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.body_limit_bytes,
+    ...(options.tls ? { https: { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } } : {}),
+  });
+  const gate = new QueryGate(options.max_concurrent_queries);
+  const running = new Set<AbortController>();
+
+  // Every reply is plain JSON.stringify: the union result schemas are documentation, and a
+  // schema-driven serializer would silently drop fields it failed to match.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  for (const schema of SHARED_SCHEMAS) app.addSchema(asComponent(schema));
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Flowmesh agent API',
+        version: `${API_VERSION}.0.0`,
+        description: 'Structured flow-log queries against one Flowmesh node agent. Errors are ApiError objects.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `schema${i}`) },
+  });
+
+  const expectedDigest = options.token ? sha256(options.token) : undefined;
+  app.addHook('onRequest', async (request, reply) => {
+    if (!expectedDigest) return;
+    const route = request.routeOptions.url;
+    if (route === '/health' || (route === '/metrics' && !options.metrics_auth)) return;
+    const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '');
+    // Comparing fixed-length digests keeps the comparison constant-time whatever the input length.
+    if (match && timingSafeEqual(sha256(match[1]!), expectedDigest)) return;
+    reply
+      .code(401)
+      .header('www-authenticate', 'Bearer realm="flowmesh"')
+      .send({ error: 'unauthorized', message: match ? 'invalid token' : 'missing Authorization: Bearer <token> header' });
+    return reply;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    metrics.observeApiRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode,
+      reply.elapsedTime / 1000);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const answer = toErrorReply(error, options.query_timeout_ms);
+    if (answer.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, answer.body.message);
+    reply.code(answer.status).headers(answer.headers ?? {}).send(answer.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!.slice(0, 200);
+    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${path}` });
+  });
+
+  /** Runs one query (or export page) under the time limit, aborting it when the client leaves. */
+  const runWithDeadline = async (query: Query, reply: FastifyReply): Promise<QueryResult> => {
+    const controller = new AbortController();
+    running.add(controller);
+    const onClose = () => controller.abort();
+    reply.raw.once('close', onClose);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new DeadlineError(options.query_timeout_ms));
+      }, options.query_timeout_ms + DEADLINE_SLACK_MS);
+    });
+    const work = Promise.resolve().then(() =>
+      backend.run(query, { timeoutMs: options.query_timeout_ms, rowBudget: options.row_budget, signal: controller.signal }),
+    );
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+      reply.raw.off('close', onClose);
+      running.delete(controller);
+    }
+  };
+
+  const bodyValidator = (parse: (body: unknown) => Query) => () => (body: unknown) => {
+    try {
+      return { value: parse(body) };
+    } catch (error) {
+      return { error: error as Error };
+    }
+  };
+  const parseFlowsQuery = (body: unknown): Query => {
+    const query = parseQuery(body);
+    if (query.kind !== 'flows') throw new InputError('kind', `export.csv takes a flows query (got kind '${query.kind}')`);
+    return query;
+  };
+
+  app.post(
+    '/api/v1/query',
+    {
+      validatorCompiler: bodyValidator(parseQuery),
+      schema: {
+        summary: 'Run a structured query (flows, top, timeseries, summary, values)',
+        body: ref('Query'),
+        response: { 200: { description: 'QueryResult', ...ref('QueryResult') }, ...errorResponses(400, 401, 413, 429, 503, 504) },
+      },
+    },
+    async (request: FastifyRequest, reply) => {
+      const release = gate.enter();
+      try {
+        return await runWithDeadline(request.body as Query, reply);
+      } finally {
+        release();
+      }
+    },
+  );
+
+  app.post(
+    '/api/v1/export.csv',
+    {
+      validatorCompiler: bodyValidator(parseFlowsQuery),
+      schema: {
+        summary: 'Every record of a flows query as CSV (all pages; cursor ignored)',
+        body: ref('Query'),
+        response: {
+          200: { description: 'RFC 4180 CSV with a header row', content: { 'text/csv': { schema: { type: 'string' } } } },
+          ...errorResponses(400, 401, 413, 429, 503, 504),
+        },
+      },
+    },
+    async (request, reply) => {
+      const release = gate.enter();
+      try {
+        const query = exportQuery(request.body as FlowsQuery);
+        const fetchPage = async (page: FlowsQuery) => (await runWithDeadline(page, reply)) as FlowsResult;
+        const first = await fetchPage(query);
+        const stream = Readable.from(csvChunks(query, first, fetchPage), { objectMode: false });
+        stream.once('close', release);
+        stream.once('error', (error) => request.log.error({ err: error }, 'CSV export failed mid-stream'));
+        reply.header('content-type', 'text/csv; charset=utf-8');
+        reply.header('content-disposition', 'attachment; filename="flows.csv"');
+        return reply.send(stream);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    '/api/v1/openapi.json',
+    { schema: { summary: 'This document', hide: true } },
+    async () => app.swagger(),
+  );
+
+  app.get(
+    '/health',
+    { schema: { summary: 'Liveness (no auth)', security: [], response: { 200: { description: 'Health', ...ref('Health') } } } },
+    async () => ({ status: 'ok', version: deps.version }),
+  );
+
+  app.get(
+    '/info',
+    {
+      schema: {
+        summary: 'Node name, versions, interfaces, addresses, capture and store figures',
+        response: { 200: { description: 'AgentInfo', ...ref('AgentInfo') }, ...errorResponses(401) },
+      },
+    },
+    async () => deps.info(),
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (no auth unless metrics_auth)',
+        ...(options.metrics_auth ? {} : { security: [] }),
+        response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
+    async (_request, reply) => {
+      const { contentType, body } = await metrics.scrape();
+      return reply.type(contentType).send(body);
+    },
+  );
+
+  await app.ready();
+  return {
+    // Plain or TLS server and our logger type: callers only use listen/inject/close/server.
+    app: app as unknown as FastifyInstance,
+    abortQueries: () => {
+      for (const controller of running) controller.abort();
+    },
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * Prometheus metrics of one agent, in a registry of its own (names pinned in docs/CONTRACTS.md).
+ *
+ * Two ways in, both free on the per-packet path:
+ *  - traffic and flow counters are fed from flow records as they leave the flow table
+ *    (`observeRecord`, or wrap the sink with `meteredSink`), so they equal the stored totals;
+ *  - capture, decode, flow-table and store figures are read from their owners' stats
+ *    objects when Prometheus scrapes (`collect()`), through the small provider interfaces below.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FlowRecord, FlowSink } from '../model/flow';
+
+export interface CaptureStats {
+  interface: string;
+  /** Packets handed to the agent by libpcap. */
+  received: number;
+  /** Dropped because the kernel buffer was full (pcap_stats ps_drop). */
+  kernelDrops: number;
+  /** Dropped by the interface or driver (pcap_stats ps_ifdrop). */
+  ifDrops: number;
+}
+export interface CaptureStatsProvider {
+  captureStats(): CaptureStats[];
+}
+export interface DecodeStatsProvider {
+  /** Packets not decoded, by reason (e.g. truncated_ipv4, unsupported_linktype). */
+  decodeErrors(): Record<string, number>;
+}
+export interface FlowTableStatsProvider {
+  flowTableStats(): { activeFlows: number; evictions: number };
+}
+export interface StoreStats {
+  rowsWritten: number;
+  backlogRecords: number;
+  backlogDropped: number;
+  dbBytes: number;
+  /** Failures by kind (e.g. write, flush, retention). */
+  errors: Record<string, number>;
+}
+export interface StoreStatsProvider {
+  storeStats(): StoreStats;
+}
+
+/** Whoever owns these figures; any may be absent (e.g. `serve` has no capture). */
+export interface MetricsProviders {
+  capture?: CaptureStatsProvider;
+  decode?: DecodeStatsProvider;
+  flowTable?: FlowTableStatsProvider;
+  store?: StoreStatsProvider;
+}
+
+export interface MetricsOptions {
+  /** Most distinct `peer` label values; later names are counted as `other`. */
+  maxPeerLabels?: number;
+  /** Default prom-client process and Node.js metrics (on unless false). */
+  processMetrics?: boolean;
+}
+
+export const OTHER_PEER = 'other';
+
+interface TrafficChildren {
+  bytes: Counter.Internal;
+  packets: Counter.Internal;
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  /** Current stats owners (read at scrape time). */
+  readonly providers: MetricsProviders = {};
+  private readonly maxPeerLabels: number;
+  private readonly peers = new Set<string>();
+  private readonly trafficChildren = new Map<string, TrafficChildren>();
+
+  private readonly trafficBytes: Counter<'direction' | 'protocol' | 'peer'>;
+  private readonly trafficPackets: Counter<'direction' | 'protocol' | 'peer'>;
+  private readonly flowsStarted: Counter<'direction' | 'protocol'>;
+  private readonly flowsEnded: Counter<'direction' | 'protocol' | 'reason'>;
+  private readonly storeBatch: Histogram;
+  private readonly apiDuration: Histogram<'route' | 'method' | 'status'>;
+
+  constructor(options: MetricsOptions = {}) {
+    this.maxPeerLabels = options.maxPeerLabels ?? 200;
+    const registers = [this.registry];
+    this.trafficBytes = new Counter({
+      name: 'flowmesh_traffic_bytes_total',
+      help: 'IP-layer bytes (both directions) of flow records leaving the flow table, by direction, protocol and peer',
+      labelNames: ['direction', 'protocol', 'peer'],
+      registers,
+    });
+    this.trafficPackets = new Counter({
+      name: 'flowmesh_traffic_packets_total',
+      help: 'Packets (both directions) of flow records leaving the flow table, by direction, protocol and peer',
+      labelNames: ['direction', 'protocol', 'peer'],
+      registers,
+    });
+    this.flowsStarted = new Counter({
+      name: 'flowmesh_flows_started_total',
+      help: 'Connections started (first record of each flow)',
+      labelNames: ['direction', 'protocol'],
+      registers,
+    });
+    this.flowsEnded = new Counter({
+      name: 'flowmesh_flows_ended_total',
+      help: 'Connections ended (final records), by end reason',
+      labelNames: ['direction', 'protocol', 'reason'],
+      registers,
+    });
+    this.storeBatch = new Histogram({
+      name: 'flowmesh_store_batch_seconds',
+      help: 'Time to write one batch of records to the store',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.apiDuration = new Histogram({
+      name: 'flowmesh_api_request_duration_seconds',
+      help: 'HTTP API request duration by route pattern, method and status',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.registerScrapeTimeMetrics();
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Attaches (or replaces) stats owners; the pipeline may start after the service. */
+  setProviders(providers: MetricsProviders): void {
+    Object.assign(this.providers, providers);
+  }
+
+  /** Counts one flow record as it leaves the flow table. */
+  observeRecord(record: FlowRecord): void {
+    // String(): the contract's literal unions type these fields as `unknown`.
+    const direction = String(record.direction);
+    const peer = this.peerLabel(record);
+    const key = `${direction}\u0000${record.protocol}\u0000${peer}`;
+    let children = this.trafficChildren.get(key);
+    if (!children) {
+      children = {
+        bytes: this.trafficBytes.labels(direction, record.protocol, peer),
+        packets: this.trafficPackets.labels(direction, record.protocol, peer),
+      };
+      this.trafficChildren.set(key, children);
+    }
+    children.bytes.inc(record.bytes_tx + record.bytes_rx);
+    children.packets.inc(record.packets_tx + record.packets_rx);
+    if (record.seq === 0) this.flowsStarted.labels(direction, record.protocol).inc();
+    if (record.record_kind === 'final') this.flowsEnded.labels(direction, record.protocol, String(record.end_reason)).inc();
+  }
+
+  observeStoreBatch(seconds: number): void {
+    this.storeBatch.observe(seconds);
+  }
+
+  observeApiRequest(route: string, method: string, status: number, seconds: number): void {
+    this.apiDuration.labels(route, method, String(status)).observe(seconds);
+  }
+
+  /** The text exposition format, for GET /metrics. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /**
+   * The peer is the far end from this node: the destination of outbound and forwarded
+   * flows, the source of inbound ones (forwarded falls back to the source when the
+   * destination has no name). Only inventory names become labels, at most maxPeerLabels.
+   */
+  private peerLabel(record: FlowRecord): string {
+    const name = record.direction === 'inbound' ? record.src_name : record.dst_name || record.src_name;
+    if (!name) return OTHER_PEER;
+    if (this.peers.has(name)) return name;
+    if (this.peers.size >= this.maxPeerLabels) return OTHER_PEER;
+    this.peers.add(name);
+    return name;
+  }
+
+  private registerScrapeTimeMetrics(): void {
+    const registers = [this.registry];
+    const providers = this.providers;
+    /** A counter whose value is copied from its owner at scrape time. */
+    const mirroredCounter = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: L[],
+      read: () => Array<[Partial<Record<L, string>>, number]> | undefined,
+    ) =>
+      new Counter<L>({
+        name, help, labelNames, registers,
+        collect() {
+          const samples = read();
+          this.reset();
+          for (const [labels, value] of samples ?? []) this.inc(labels, value);
+        },
+      });
+    const mirroredGauge = (name: string, help: string, read: () => number | undefined) =>
+      new Gauge({
+        name, help, registers,
+        collect() {
+          const value = read();
+          if (value === undefined) this.reset();
+          else this.set(value);
+        },
+      });
+    const perInterface = (pick: (s: CaptureStats) => number) => () =>
+      providers.capture?.captureStats().map((s): [{ interface: string }, number] => [{ interface: s.interface }, pick(s)]);
+
+    mirroredCounter('flowmesh_capture_packets_total', 'Packets received from libpcap', ['interface'], perInterface((s) => s.received));
+    mirroredCounter('flowmesh_capture_kernel_drops_total', 'Packets dropped by the kernel (buffer full)', ['interface'],
+      perInterface((s) => s.kernelDrops));
+    mirroredCounter('flowmesh_capture_interface_drops_total', 'Packets dropped by the interface or driver', ['interface'],
+      perInterface((s) => s.ifDrops));
+    mirroredCounter('flowmesh_decode_errors_total', 'Packets not decoded, by reason', ['reason'], () => {
+      const errors = providers.decode?.decodeErrors();
+      return errors && Object.entries(errors).map(([reason, n]): [{ reason: string }, number] => [{ reason }, n]);
+    });
+    mirroredGauge('flowmesh_flow_table_flows', 'Flows in the flow table', () => providers.flowTable?.flowTableStats().activeFlows);
+    mirroredCounter('flowmesh_flow_table_evictions_total', 'Flows evicted because the table was full', [], () => {
+      const stats = providers.flowTable?.flowTableStats();
+      return stats && [[{}, stats.evictions]];
+    });
+    const store = () => providers.store?.storeStats();
+    mirroredCounter('flowmesh_store_rows_written_total', 'Flow records written to the store', [], () => {
+      const stats = store();
+      return stats && [[{}, stats.rowsWritten]];
+    });
+    mirroredGauge('flowmesh_store_backlog_records', 'Records waiting to be written', () => store()?.backlogRecords);
+    mirroredCounter('flowmesh_store_backlog_dropped_total', 'Records dropped because the backlog was full', [], () => {
+      const stats = store();
+      return stats && [[{}, stats.backlogDropped]];
+    });
+    mirroredGauge('flowmesh_store_db_bytes', 'Size of the database file(s) on disk', () => store()?.dbBytes);
+    mirroredCounter('flowmesh_store_errors_total', 'Store failures by kind', ['kind'], () => {
+      const errors = store()?.errors;
+      return errors && Object.entries(errors).map(([kind, n]): [{ kind: string }, number] => [{ kind }, n]);
+    });
+  }
+}
+
+/** A FlowSink that counts each record in the metrics, then hands it on. */
+export function meteredSink(inner: FlowSink, metrics: AgentMetrics): FlowSink {
+  return {
+    write(record) {
+      metrics.observeRecord(record);
+      inner.write(record);
+    },
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+}
