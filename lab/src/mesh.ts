@@ -1,0 +1,132 @@
+/**
+ * The mesh lab topology: a small WireGuard mesh like the ones Flowmesh watches, built in
+ * network namespaces. Reusable: the `npm run lab` entry point, live tests and end-to-end
+ * tests build it the same way.
+ *
+ *   root namespace (Grafana, curl, browser) ── fm-<id>-host 10.203.0.254/24
+ *        │ veth
+ *   ns fm-<id>-ul: bridge fm-<id>-br = the underlay (the "internet" the mesh runs over)
+ *        ├── node-a  10.203.0.1   wg 100.64.0.1/24   server: HTTP :8080
+ *        ├── node-b  10.203.0.2   wg 100.64.0.2/24   server: TCP 5432 dropped by nftables
+ *        ├── gw      10.203.0.3   wg 100.64.0.3/24   routing peer: forwards to its LAN
+ *        │     ├── lan veth 192.168.50.1/24 ── lan host 192.168.50.10 (HTTP :8080, DNS :53)
+ *        │     └── egress veth 203.0.113.1/24 ── inet host 203.0.113.10 (HTTP :8080), masqueraded
+ *        └── laptop  10.203.0.10  wg 100.64.0.10/24  a user's device
+ *
+ * The WireGuard mesh is full (every member peers with every other); the gateway's peer entry
+ * also carries the LAN and egress prefixes, and every member routes those into its tunnel.
+ * Agents listen on their underlay address, which the root namespace reaches through the
+ * host veth: http://10.203.0.N:9477.
+ */
+import type { Lab, Namespace } from './netns';
+import { runSync } from './run';
+import { addWireGuard, fullMesh, type WireGuardInterface } from './wireguard';
+
+export type MeshRole = 'node' | 'user';
+
+export interface MeshMember {
+  /** Inventory / agent node name, e.g. node-a. */
+  name: string;
+  role: MeshRole;
+  ns: Namespace;
+  wg: WireGuardInterface;
+  underlayIp: string;
+}
+
+export interface Host {
+  name: string;
+  ns: Namespace;
+  ip: string;
+}
+
+export interface MeshLab {
+  lab: Lab;
+  members: MeshMember[];
+  byName: (name: string) => MeshMember;
+  lanHost: Host;
+  inetHost: Host;
+  /** Address of the root namespace on the underlay. */
+  hostIp: string;
+  /** Prefixes routed through the gateway. */
+  lanCidr: string;
+  egressCidr: string;
+  /** TCP ports node-b silently drops. */
+  blockedPorts: readonly number[];
+}
+
+export const MESH_PLAN = {
+  underlayPrefix: '10.203.0',
+  hostIp: '10.203.0.254',
+  tunnelPrefix: '100.64.0',
+  lanCidr: '192.168.50.0/24',
+  gwLanIp: '192.168.50.1',
+  lanHostIp: '192.168.50.10',
+  egressCidr: '203.0.113.0/24',
+  gwEgressIp: '203.0.113.1',
+  inetHostIp: '203.0.113.10',
+  blockedPorts: [5432],
+  members: [
+    { name: 'node-a', role: 'node', short: 'a', octet: 1 },
+    { name: 'node-b', role: 'node', short: 'b', octet: 2 },
+    { name: 'gw', role: 'node', short: 'gw', octet: 3 },
+    { name: 'laptop', role: 'user', short: 'u', octet: 10 },
+  ],
+} as const;
+
+/** Builds the mesh lab topology inside `lab` (root only). */
+export function buildMeshLab(lab: Lab): MeshLab {
+  const plan = MESH_PLAN;
+  if (runSync('ip', ['-br', 'addr']).includes(`${plan.hostIp}/`)) {
+    throw new Error(`${plan.hostIp} is already on an interface of the root namespace: another mesh lab is running (or left over: lab/scripts/cleanup)`);
+  }
+  const underlay = lab.namespace('ul');
+  const bridge = lab.bridge(underlay, 'br');
+  const [, hostPort] = lab.veth(null, 'host', `${plan.hostIp}/24`, underlay, 'host-p', null);
+  lab.attach(underlay, hostPort, bridge);
+
+  const members: MeshMember[] = plan.members.map((m) => {
+    const ns = lab.namespace(m.short);
+    const underlayIp = `${plan.underlayPrefix}.${m.octet}`;
+    const [, port] = lab.veth(ns, `${m.short}-u`, `${underlayIp}/24`, underlay, `${m.short}-p`, null);
+    lab.attach(underlay, port, bridge);
+    const wg = addWireGuard(lab, ns, `${m.short}-wg`, { cidr: `${plan.tunnelPrefix}.${m.octet}/24`, endpointIp: underlayIp });
+    return { name: m.name, role: m.role, ns, wg, underlayIp };
+  });
+  const byName = (name: string): MeshMember => {
+    const found = members.find((m) => m.name === name);
+    if (!found) throw new Error(`no mesh member "${name}"`);
+    return found;
+  };
+
+  const gw = byName('gw');
+  fullMesh(members.map((m) => m.wg), new Map([[gw.wg, [plan.lanCidr, plan.egressCidr]]]));
+  for (const m of members) {
+    if (m === gw) continue;
+    m.ns.addRoute(plan.lanCidr, { dev: m.wg.name });
+    m.ns.addRoute(plan.egressCidr, { dev: m.wg.name });
+  }
+
+  gw.ns.enableForwarding();
+  const lanNs = lab.namespace('lan');
+  lab.veth(gw.ns, 'gw-lan', `${plan.gwLanIp}/24`, lanNs, 'lan-e', `${plan.lanHostIp}/24`);
+  lanNs.addRoute('default', { gateway: plan.gwLanIp });
+  const inetNs = lab.namespace('inet');
+  const [gwEgress] = lab.veth(gw.ns, 'gw-out', `${plan.gwEgressIp}/24`, inetNs, 'inet-e', `${plan.inetHostIp}/24`);
+  gw.ns.nft(
+    `table ip fm_lab_nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname "${gwEgress}" masquerade\n  }\n}\n`,
+  );
+
+  byName('node-b').ns.dropInboundTcp(plan.blockedPorts);
+
+  return {
+    lab,
+    members,
+    byName,
+    lanHost: { name: 'files', ns: lanNs, ip: plan.lanHostIp },
+    inetHost: { name: 'example-net', ns: inetNs, ip: plan.inetHostIp },
+    hostIp: plan.hostIp,
+    lanCidr: plan.lanCidr,
+    egressCidr: plan.egressCidr,
+    blockedPorts: plan.blockedPorts,
+  };
+}
