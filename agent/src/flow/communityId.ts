@@ -59,7 +59,7 @@ export function communityIdV1(
   dstPort: number,
   seed = 0,
 ): string {
-  let sport = srcPort;
+  const sport = srcPort;
   let dport = dstPort;
   let oneWay = false;
   if (protocol === PROTO_ICMP || protocol === PROTO_ICMPV6) {

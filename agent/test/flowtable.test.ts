@@ -1,0 +1,396 @@
+/**
+ * Flow table semantics with hand-built packets: keys and initiators, direction, counters,
+ * per-side flags, Zeek conn_state, TCP close/linger, idle/active timeouts, eviction, flush.
+ */
+import { DecodedPacket } from '../src/decode/packet';
+import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../src/flowtable/flowTable';
+import { LocalAddresses } from '../src/flow/direction';
+import { parseIp } from '../src/flow/addresses';
+import type { FlowRecord, FlowSink } from '../src/model/flow';
+
+class MemorySink implements FlowSink {
+  records: FlowRecord[] = [];
+  write(r: FlowRecord): void {
+    this.records.push(r);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+const T0 = 1_700_000_000_000_000;
+const S = 1_000_000;
+
+const FLAG_BITS: Record<string, number> = { F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10 };
+const flagsOf = (s: string) => [...s].reduce((acc, c) => acc | FLAG_BITS[c], 0);
+
+interface P {
+  t: number; // seconds after T0
+  src: string;
+  dst: string;
+  sp?: number;
+  dp?: number;
+  proto?: 'tcp' | 'udp' | 'icmp' | 'icmpv6' | number;
+  flags?: string;
+  bytes?: number;
+  payload?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  icmpId?: number;
+}
+
+const PROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
+
+function packet(d: P): DecodedPacket {
+  const p = new DecodedPacket();
+  const s = parseIp(d.src)!;
+  const t = parseIp(d.dst)!;
+  p.tsUs = T0 + Math.round(d.t * S);
+  p.ipVersion = s.version;
+  p.protocol = typeof d.proto === 'number' ? d.proto : PROTO[d.proto ?? 'tcp'];
+  p.srcAddr.set(s.bytes);
+  p.dstAddr.set(t.bytes);
+  p.srcPort = d.sp ?? 0;
+  p.dstPort = d.dp ?? 0;
+  p.ipBytes = d.bytes ?? 40;
+  p.tcpFlags = flagsOf(d.flags ?? '');
+  p.payloadLength = d.payload ?? 0;
+  p.icmpType = d.icmpType ?? 0;
+  p.icmpCode = d.icmpCode ?? 0;
+  p.icmpId = d.icmpId ?? 0;
+  p.hasTransport = true;
+  return p;
+}
+
+const noNames: FlowAnnotator = {
+  direction: (src, dst, v) => LocalAddresses.of(['10.0.0.1', 'fd00::1']).direction(src, dst, v),
+  endpoint: () => ({ name: '', type: 'unknown' }),
+  domain: () => '',
+};
+
+function table(opts: { maxFlows?: number; timeouts?: Partial<FlowTimeouts>; annotator?: FlowAnnotator } = {}) {
+  const sink = new MemorySink();
+  const t = new FlowTable(
+    { node: 'n1', interfaceName: 'test', annotator: opts.annotator ?? noNames, maxFlows: opts.maxFlows, timeouts: opts.timeouts, bootId: 'b' },
+    sink,
+  );
+  const feed = (...ps: P[]) => ps.forEach((d) => t.process(packet(d)));
+  const flush = () => { t.flushAll(); return sink.records; };
+  return { t, sink, feed, flush };
+}
+
+const C = '10.0.0.1';
+const SRV = '93.184.216.34';
+
+/** A TCP conversation client:40000 <-> server:80 given as [fromClient, flags, payload] steps, 0.01 s apart. */
+function tcp(steps: [boolean, string, number?][], t0 = 0): P[] {
+  return steps.map(([fromClient, flags, payload], i) => ({
+    t: t0 + i * 0.01,
+    src: fromClient ? C : SRV,
+    dst: fromClient ? SRV : C,
+    sp: fromClient ? 40000 : 80,
+    dp: fromClient ? 80 : 40000,
+    flags,
+    payload: payload ?? 0,
+    bytes: 40 + (payload ?? 0),
+  }));
+}
+
+describe('keys, initiator and counters', () => {
+  it('puts both directions in one flow with per-direction counters and per-side flags', () => {
+    const { feed, flush } = table();
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'PA', 100], [false, 'PA', 300], [true, 'FA'], [false, 'FA'], [true, 'A']]));
+    const [r, ...rest] = flush();
+    expect(rest).toHaveLength(0);
+    expect(r).toMatchObject({
+      src_ip: C, src_port: 40000, dst_ip: SRV, dst_port: 80, protocol: 'tcp', protocol_number: 6, ip_version: 4,
+      packets_tx: 5, packets_rx: 3, bytes_tx: 40 * 5 + 100, bytes_rx: 40 * 3 + 300,
+      tcp_flags_src: flagsOf('SAPF'), tcp_flags_dst: flagsOf('SAPF'),
+      conn_state: 'SF', end_reason: 'tcp_close', record_kind: 'final', seq: 0,
+      flow_start_us: T0, start_us: T0, end_us: T0 + 0.07 * S,
+      direction: 'outbound', node: 'n1', interface: 'test',
+    });
+    expect(r.community_id).toMatch(/^1:/);
+  });
+
+  it('takes the SYN sender as initiator even when it uses a service port', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: '198.51.100.7', sp: 443, dst: C, dp: 50000, flags: 'S' });
+    expect(flush()[0]).toMatchObject({ src_ip: '198.51.100.7', src_port: 443, dst_port: 50000, direction: 'inbound' });
+  });
+
+  it('swaps the initiator when the first packet is a SYN-ACK', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: SRV, sp: 8, dst: C, dp: 9, flags: 'SA' });
+    expect(flush()[0]).toMatchObject({ src_ip: C, src_port: 9, dst_ip: SRV, dst_port: 8, packets_tx: 0, packets_rx: 1 });
+  });
+
+  it('corrects mid-flow captures by service port (server -> client first)', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: SRV, sp: 443, dst: C, dp: 51000, flags: 'PA', payload: 10, bytes: 50 });
+    feed({ t: 0.1, src: C, sp: 51000, dst: SRV, dp: 443, flags: 'A' });
+    const [r] = flush();
+    expect(r).toMatchObject({ src_ip: C, src_port: 51000, dst_port: 443, packets_tx: 1, packets_rx: 1, bytes_rx: 50, conn_state: 'OTH' });
+  });
+
+  it('keeps the first sender as initiator when no port is a service port', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: SRV, sp: 40001, dst: C, dp: 40002, proto: 'udp' });
+    expect(flush()[0]).toMatchObject({ src_ip: SRV, src_port: 40001, conn_state: 'S0', direction: 'inbound' });
+  });
+
+  it('UDP response first (DNS) is attributed to the client', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: '8.8.8.8', sp: 53, dst: C, dp: 5353 + 1, proto: 'udp', bytes: 100 });
+    expect(flush()[0]).toMatchObject({ src_ip: C, dst_ip: '8.8.8.8', dst_port: 53, packets_rx: 1, bytes_rx: 100, conn_state: 'SHR' });
+  });
+
+  it('direction: outbound, inbound, forwarded, both local = outbound', () => {
+    const { feed, flush } = table();
+    feed(
+      { t: 0, src: C, sp: 10000, dst: '1.1.1.1', dp: 2000, proto: 'udp' },
+      { t: 0, src: '1.1.1.1', sp: 10000, dst: C, dp: 2001, proto: 'udp' },
+      { t: 0, src: '1.1.1.1', sp: 10000, dst: '2.2.2.2', dp: 2002, proto: 'udp' },
+      { t: 0, src: C, sp: 10000, dst: C, dp: 2003, proto: 'udp' },
+    );
+    expect(flush().map((r) => [r.dst_port, r.direction])).toEqual([
+      [2000, 'outbound'], [2001, 'inbound'], [2002, 'forwarded'], [2003, 'outbound'],
+    ]);
+  });
+
+  it('keeps IPv4 and IPv6 and different ports apart; formats IPv6', () => {
+    const { feed, flush } = table();
+    feed(
+      { t: 0, src: 'fd00::1', sp: 1000, dst: '2001:db8::2', dp: 53, proto: 'udp' },
+      { t: 0.1, src: '2001:db8::2', sp: 53, dst: 'fd00::1', dp: 1000, proto: 'udp' },
+      { t: 0.2, src: 'fd00::1', sp: 1001, dst: '2001:db8::2', dp: 53, proto: 'udp' },
+      { t: 0.3, src: '10.0.0.1', sp: 1000, dst: '10.0.0.2', dp: 53, proto: 'udp' },
+    );
+    const rs = flush();
+    expect(rs).toHaveLength(3);
+    expect(rs.find((r) => r.src_port === 1000 && r.ip_version === 6)).toMatchObject({
+      src_ip: 'fd00::1', dst_ip: '2001:db8::2', packets_tx: 1, packets_rx: 1, conn_state: 'SF', direction: 'outbound',
+    });
+  });
+
+  it('ICMP echo: identifier plays the port; other ICMP keyed by type/code', () => {
+    const { feed, flush } = table();
+    feed(
+      { t: 0, src: C, dst: '8.8.8.8', proto: 'icmp', icmpType: 8, icmpId: 7, bytes: 84 },
+      { t: 0.01, src: '8.8.8.8', dst: C, proto: 'icmp', icmpType: 0, icmpId: 7, bytes: 84 },
+      { t: 1, src: C, dst: '8.8.8.8', proto: 'icmp', icmpType: 8, icmpId: 8, bytes: 84 },
+      { t: 2, src: '192.0.2.1', dst: C, proto: 'icmp', icmpType: 3, icmpCode: 3, bytes: 56 },
+      { t: 3, src: '192.0.2.1', dst: C, proto: 'icmp', icmpType: 3, icmpCode: 3, bytes: 56 },
+      { t: 4, src: '192.0.2.1', dst: C, proto: 'icmp', icmpType: 3, icmpCode: 1, bytes: 56 },
+      { t: 5, src: 'fd00::1', dst: 'fd00::2', proto: 'icmpv6', icmpType: 128, icmpId: 7, bytes: 104 },
+      { t: 5.1, src: 'fd00::2', dst: 'fd00::1', proto: 'icmpv6', icmpType: 129, icmpId: 7, bytes: 104 },
+    );
+    const rs = flush();
+    expect(rs.map((r) => [r.protocol, r.src_ip, r.src_port, r.dst_port, r.icmp_type, r.icmp_code, r.packets_tx, r.packets_rx])).toEqual([
+      ['icmp', C, 7, 0, 8, 0, 1, 1],
+      ['icmp', C, 8, 0, 8, 0, 1, 0],
+      ['icmp', '192.0.2.1', 0, 0, 3, 3, 2, 0],
+      ['icmp', '192.0.2.1', 0, 0, 3, 1, 1, 0],
+      ['icmpv6', 'fd00::1', 7, 0, 128, 0, 1, 1],
+    ]);
+    expect(rs[0].conn_state).toBe('SF');
+    expect(rs[2].conn_state).toBe('S0');
+  });
+
+  it('an echo reply seen first makes its receiver the initiator and reports the request type', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: '8.8.8.8', dst: C, proto: 'icmp', icmpType: 0, icmpId: 9 });
+    expect(flush()[0]).toMatchObject({ src_ip: C, dst_ip: '8.8.8.8', icmp_type: 8, packets_rx: 1, src_port: 9 });
+  });
+
+  it('computes the Community ID of the flow (direction independent)', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: '66.35.250.204', sp: 80, dst: '128.232.110.120', dp: 34855, flags: 'SA' });
+    expect(flush()[0].community_id).toBe('1:LQU9qZlK+B5F3KDmev6m5PMibrg=');
+  });
+
+  it('other protocols: no ports', () => {
+    const { feed, flush } = table();
+    feed({ t: 0, src: C, dst: '10.9.9.9', proto: 47, sp: 0, dp: 0, bytes: 1400 });
+    expect(flush()[0]).toMatchObject({ protocol: 'ip-47', protocol_number: 47, src_port: 0, dst_port: 0, icmp_type: null, conn_state: 'S0' });
+  });
+});
+
+describe('conn_state (Zeek vocabulary)', () => {
+  const cases: [string, [boolean, string, number?][]][] = [
+    ['S0', [[true, 'S'], [true, 'S']]],
+    ['REJ', [[true, 'S'], [false, 'RA']]],
+    ['S1', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'PA', 10]]],
+    ['SF', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'FA'], [false, 'FA'], [true, 'A']]],
+    ['S2', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'FA']]],
+    ['S3', [[true, 'S'], [false, 'SA'], [true, 'A'], [false, 'FA']]],
+    ['RSTO', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'R']]],
+    ['RSTR', [[true, 'S'], [false, 'SA'], [true, 'A'], [false, 'R']]],
+    ['RSTOS0', [[true, 'S'], [true, 'R']]],
+    ['RSTRH', [[false, 'SA'], [false, 'R']]],
+    ['SH', [[true, 'S'], [true, 'F']]],
+    ['SHR', [[false, 'SA'], [false, 'FA']]],
+    ['OTH', [[true, 'PA', 10], [false, 'A']]],
+  ];
+  it.each(cases)('%s', (state, steps) => {
+    const { feed, flush } = table();
+    feed(...tcp(steps));
+    const rs = flush();
+    expect(rs).toHaveLength(1);
+    expect(rs[0].conn_state).toBe(state);
+  });
+});
+
+describe('lifetime', () => {
+  it('TCP close: stragglers within the linger join; later packets start a new flow', () => {
+    const { t, sink, feed, flush } = table();
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'FA'], [false, 'FA']]));
+    feed({ t: 1, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'A' }); // final ACK, late
+    t.advanceTime(T0 + 2.9 * S);
+    expect(sink.records).toHaveLength(0);
+    t.advanceTime(T0 + 3 * S);
+    expect(sink.records).toHaveLength(1);
+    expect(sink.records[0]).toMatchObject({ end_reason: 'tcp_close', packets_tx: 4, packets_rx: 2, end_us: T0 + S });
+    feed({ t: 4, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'A' });
+    const rs = flush();
+    expect(rs).toHaveLength(2);
+    expect(rs[1]).toMatchObject({ packets_tx: 1, end_reason: 'shutdown', conn_state: 'OTH' });
+    expect(rs[1].flow_id).not.toBe(rs[0].flow_id);
+  });
+
+  it('RST ends the flow after the linger with end_reason tcp_reset', () => {
+    const { t, sink, feed } = table({ timeouts: { tcpLingerS: 5 } });
+    feed(...tcp([[true, 'S'], [false, 'RA']]));
+    t.advanceTime(T0 + 4 * S);
+    expect(sink.records).toHaveLength(0);
+    t.advanceTime(T0 + 6 * S);
+    expect(sink.records).toMatchObject([{ end_reason: 'tcp_reset', conn_state: 'REJ', tcp_flags_dst: flagsOf('RA') }]);
+  });
+
+  it('a new SYN on a closed 4-tuple starts a new flow at once', () => {
+    const { feed, flush } = table();
+    feed(...tcp([[true, 'S'], [false, 'RA']]));
+    feed(...tcp([[true, 'S'], [false, 'SA']], 0.5));
+    const rs = flush();
+    expect(rs.map((r) => [r.end_reason, r.conn_state])).toEqual([['tcp_reset', 'REJ'], ['shutdown', 'S1']]);
+  });
+
+  it('idle timeouts per protocol (packet time): UDP 60 s, unestablished TCP 30 s, ICMP 30 s', () => {
+    const { feed, flush } = table();
+    feed(
+      { t: 0, src: C, sp: 1000, dst: '1.1.1.1', dp: 53, proto: 'udp' },
+      { t: 59.9, src: C, sp: 1000, dst: '1.1.1.1', dp: 53, proto: 'udp' }, // same flow
+      { t: 120, src: C, sp: 1000, dst: '1.1.1.1', dp: 53, proto: 'udp' }, // new flow
+      { t: 0, src: C, sp: 2000, dst: SRV, dp: 80, flags: 'S' },
+      { t: 31, src: C, sp: 2000, dst: SRV, dp: 80, flags: 'S' },
+    );
+    const rs = flush();
+    const udp = rs.filter((r) => r.protocol === 'udp');
+    expect(udp.map((r) => [r.packets_tx, r.end_reason])).toEqual([[2, 'idle_timeout'], [1, 'shutdown']]);
+    const syns = rs.filter((r) => r.protocol === 'tcp');
+    expect(syns.map((r) => [r.packets_tx, r.end_reason, r.conn_state])).toEqual([[1, 'idle_timeout', 'S0'], [1, 'shutdown', 'S0']]);
+  });
+
+  it('established TCP survives 200 s of silence (300 s default) but not 301 s', () => {
+    const { feed, flush } = table({ timeouts: { activeTimeoutS: 10_000 } });
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A']]));
+    feed({ t: 200, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'A' });
+    feed({ t: 501.1, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'A' });
+    expect(flush().map((r) => [r.packets_tx + r.packets_rx, r.end_reason])).toEqual([[4, 'idle_timeout'], [1, 'shutdown']]);
+  });
+
+  it('the sweep ends idle flows without further packets', () => {
+    const { t, sink, feed } = table();
+    feed({ t: 0, src: C, sp: 1000, dst: '1.1.1.1', dp: 53, proto: 'udp' });
+    t.advanceTime(T0 + 59 * S);
+    expect(sink.records).toHaveLength(0);
+    t.advanceTime(T0 + 60 * S);
+    expect(sink.records).toMatchObject([{ end_reason: 'idle_timeout', record_kind: 'final' }]);
+    expect(t.stats.activeFlows).toBe(0);
+  });
+
+  it('active timeout: interim deltas with one flow_id and increasing seq sum to the totals', () => {
+    const { feed, flush } = table({ timeouts: { activeTimeoutS: 60 } });
+    const ps: P[] = [];
+    for (let i = 0; i <= 30; i++) {
+      ps.push({ t: i * 10, src: C, sp: 15000, dst: '1.1.1.1', dp: 15001, proto: 'udp', bytes: 100 + i });
+      ps.push({ t: i * 10 + 0.5, src: '1.1.1.1', sp: 15001, dst: C, dp: 15000, proto: 'udp', bytes: 200 });
+    }
+    feed(...ps);
+    const rs = flush();
+    expect(rs.length).toBe(5 + 1);
+    expect(new Set(rs.map((r) => r.flow_id)).size).toBe(1);
+    expect(rs.map((r) => r.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(rs.slice(0, -1).every((r) => r.record_kind === 'interim' && r.end_reason === 'active_timeout')).toBe(true);
+    expect(rs[5]).toMatchObject({ record_kind: 'final', end_reason: 'shutdown' });
+    const sum = (k: 'packets_tx' | 'packets_rx' | 'bytes_tx' | 'bytes_rx') => rs.reduce((a, r) => a + r[k], 0);
+    expect([sum('packets_tx'), sum('packets_rx'), sum('bytes_rx')]).toEqual([31, 31, 31 * 200]);
+    expect(sum('bytes_tx')).toBe(ps.filter((p) => p.src === C).reduce((a, p) => a + (p.bytes ?? 0), 0));
+    // periods tile the flow: each starts after the previous ends, all share flow_start_us
+    for (let i = 1; i < rs.length; i++) expect(rs[i].start_us).toBeGreaterThan(rs[i - 1].end_us);
+    expect(rs.every((r) => r.flow_start_us === T0)).toBe(true);
+    expect(rs[0]).toMatchObject({ start_us: T0, end_us: T0 + 50.5 * S, packets_tx: 6 });
+  });
+
+  it('TCP interim records carry only their period\'s flags; conn_state is cumulative', () => {
+    const { feed, flush } = table({ timeouts: { activeTimeoutS: 1 } });
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A']]));
+    feed({ t: 2, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'PA', payload: 5, bytes: 45 });
+    const rs = flush();
+    expect(rs.map((r) => [r.tcp_flags_src, r.tcp_flags_dst, r.conn_state])).toEqual([
+      [flagsOf('SA'), flagsOf('SA'), 'S1'],
+      [flagsOf('PA'), 0, 'S1'],
+    ]);
+  });
+
+  it('evicts the least recently active flow when full and counts it', () => {
+    const { t, sink, feed } = table({ maxFlows: 4 });
+    for (let i = 0; i < 4; i++) feed({ t: i, src: C, sp: 1000 + i, dst: '1.1.1.1', dp: 53, proto: 'udp' });
+    feed({ t: 4, src: C, sp: 1000, dst: '1.1.1.1', dp: 53, proto: 'udp' }); // refresh flow 0
+    feed({ t: 5, src: C, sp: 2000, dst: '1.1.1.1', dp: 53, proto: 'udp' });
+    feed({ t: 6, src: C, sp: 2001, dst: '1.1.1.1', dp: 53, proto: 'udp' });
+    expect(sink.records.map((r) => [r.src_port, r.end_reason])).toEqual([[1001, 'evicted'], [1002, 'evicted']]);
+    expect(t.stats).toMatchObject({ evictions: 2, activeFlows: 4, flowsCreated: 6 });
+  });
+
+  it('shutdown flush emits every active flow', () => {
+    const { t, feed, flush } = table();
+    for (let i = 0; i < 100; i++) feed({ t: i / 100, src: C, sp: 1000 + i, dst: '1.1.1.1', dp: 53, proto: 'udp' });
+    const rs = flush();
+    expect(rs).toHaveLength(100);
+    expect(rs.every((r) => r.end_reason === 'shutdown' && r.record_kind === 'final')).toBe(true);
+    expect(t.stats.activeFlows).toBe(0);
+  });
+
+  it('flow ids are unique and prefixed by the boot id', () => {
+    const { feed, flush } = table();
+    for (let i = 0; i < 10; i++) feed({ t: 0, src: C, sp: 1000 + i, dst: '1.1.1.1', dp: 53, proto: 'udp' });
+    const ids = flush().map((r) => r.flow_id);
+    expect(new Set(ids).size).toBe(10);
+    expect(ids.every((id) => id.startsWith('b-'))).toBe(true);
+  });
+});
+
+describe('hash table under churn', () => {
+  it('matches a reference model through many inserts, expiries and evictions', () => {
+    const { t, sink, feed } = table({ maxFlows: 64, timeouts: { udpS: 5, activeTimeoutS: 1e6 } });
+    let seed = 12345;
+    const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+    const sent = new Map<string, number>();
+    let total = 0;
+    for (let i = 0; i < 20000; i++) {
+      const a = rnd(200);
+      const b = rnd(3);
+      const d: P = { t: i * 0.001, src: `10.1.${a >> 8}.${a & 255}`, sp: 1000 + b, dst: '10.2.0.1', dp: 53, proto: 'udp', bytes: 1 + rnd(100) };
+      const k = `${d.src}:${d.sp}`;
+      sent.set(k, (sent.get(k) ?? 0) + (d.bytes ?? 0));
+      total += d.bytes ?? 0;
+      feed(d);
+    }
+    t.flushAll();
+    const got = new Map<string, number>();
+    for (const r of sink.records) got.set(`${r.src_ip}:${r.src_port}`, (got.get(`${r.src_ip}:${r.src_port}`) ?? 0) + r.bytes_tx);
+    expect(got).toEqual(sent);
+    expect(sink.records.reduce((a, r) => a + r.bytes_tx, 0)).toBe(total);
+    expect(t.stats.evictions).toBeGreaterThan(0);
+  });
+});
