@@ -1,0 +1,61 @@
+/** "Flowmesh / Who talks to whom": the mesh as a node graph, plus the busiest links as a table. */
+import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
+import {
+  DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, layout, newDashboard, scopeFilters,
+  topTable, valuesVariable,
+} from './common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { flowmeshDatasource, q } from './query';
+
+export function topologyDashboard() {
+  const scope = scopeFilters('node', 'direction', 'protocol');
+  const builder = newDashboard(
+    DASHBOARD_UIDS.topology,
+    'Flowmesh / Who talks to whom',
+    'The mesh as a graph: endpoints are nodes, connections between them are edges weighted by bytes.',
+  )
+    .withVariable(datasourceVariable())
+    .withVariable(valuesVariable('node', 'Reporting node', 'node', true))
+    .withVariable(directionVariable())
+    .withVariable(valuesVariable('protocol', 'Protocol', 'protocol', true))
+    .withVariable(
+      new dashboard.CustomVariableBuilder('by')
+        .label('Endpoint identity')
+        .description('name: one graph node per inventory name (unknown addresses by IP); ip: one graph node per address')
+        .values('name,ip')
+        .current({ text: 'name', value: 'name' }),
+    )
+    .withVariable(adHocVariable());
+
+  const graph = new nodegraph.PanelBuilder()
+    .title('Who talks to whom')
+    .description(
+      'Each circle is an endpoint (inventory name or IP); each arrow goes from initiator to destination, its main stat is bytes ' +
+        'both ways. Connections reported by several agents count once (connection de-duplication). The 50 busiest pairs are drawn.',
+    )
+    .datasource(flowmeshDatasource)
+    .withTarget(q.topology('bytes', 'name', 50).dedupe('connection').filters(scope))
+    .unit(UNITS.bytes)
+    .nodes(new nodegraph.NodeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.flows))
+    .edges(new nodegraph.EdgeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.flows))
+    .zoomMode(nodegraph.ZoomMode.Cooperative);
+
+  return layout(builder, [
+    { panels: [{ panel: graph, w: 24, h: 18 }] },
+    {
+      row: 'Busiest links',
+      panels: [
+        {
+          panel: topTable('Busiest pairs (bytes)', 'The pairs behind the biggest edges.', ['src_name', 'src_ip', 'dst_name', 'dst_ip'], 'bytes', scope, 20),
+          w: 12,
+          h: 10,
+        },
+        {
+          panel: topTable('Busiest pairs (connections)', 'Pairs by connections started: chatty but small flows show here.', ['src_name', 'src_ip', 'dst_name', 'dst_ip'], 'flows', scope, 20),
+          w: 12,
+          h: 10,
+        },
+      ],
+    },
+  ]);
+}
