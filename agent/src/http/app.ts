@@ -269,7 +269,8 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
     {
       schema: {
         summary: 'Prometheus metrics (no auth unless metrics_auth)',
-        ...(options.metrics_auth ? {} : { security: [] }),
+        // Documented as optionally authenticated so the document is the same whatever the setting.
+        security: [{}, { bearer: [] }],
         response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
       },
     },

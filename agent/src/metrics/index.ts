@@ -119,7 +119,14 @@ export class AgentMetrics {
       registers,
     });
     this.registerScrapeTimeMetrics();
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // These gauges break Prometheus naming rules (promtool: "non-counter metrics should not
+      // have _total suffix"); their per-type siblings (nodejs_active_handles{type}...) carry the same figures.
+      for (const misnamed of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+        this.registry.removeSingleMetric(misnamed);
+      }
+    }
   }
 
   /** Attaches (or replaces) stats owners; the pipeline may start after the service. */
