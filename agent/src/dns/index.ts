@@ -1,0 +1,59 @@
+/**
+ * DNS annotation: watches DNS responses in the packet stream (UDP from port 53, and TCP
+ * from port 53 when the whole message sits in one segment) and remembers which domain each
+ * answered address was resolved from, so flows to that address carry dst_domain.
+ * Malformed messages are counted, never thrown.
+ */
+import type { DecodedPacket } from '../decode/packet';
+import { PROTO_TCP, PROTO_UDP } from '../flow/protocols';
+import { DnsCache, type DnsCacheOptions } from './cache';
+import { DNS_MALFORMED, DNS_OK, parseDnsResponse } from './parse';
+
+export { DnsCache, DEFAULT_DNS_CACHE, type DnsCacheOptions } from './cache';
+export { parseDnsResponse, DNS_OK, DNS_MALFORMED, DNS_NOT_RESPONSE } from './parse';
+
+export interface DnsStats {
+  responses: number;
+  malformed: number;
+  addresses: number;
+}
+
+const DNS_PORT = 53;
+
+export class DnsObserver {
+  readonly cache: DnsCache;
+  readonly stats: DnsStats = { responses: 0, malformed: 0, addresses: 0 };
+  private nowUs = 0;
+  private readonly remember = (address: string, domain: string, ttlS: number): void => {
+    this.stats.addresses++;
+    this.cache.set(address, domain, ttlS, this.nowUs);
+  };
+
+  constructor(options: Partial<DnsCacheOptions> = {}) {
+    this.cache = new DnsCache(options);
+  }
+
+  /** Looks at one decoded packet (cheap port test first; only DNS responses are parsed). */
+  observe(p: DecodedPacket, buf: Uint8Array): void {
+    if (p.srcPort !== DNS_PORT || p.payloadLength === 0) return;
+    let offset = p.payloadOffset;
+    let length = p.payloadLength;
+    if (p.protocol === PROTO_TCP) {
+      if (length < 2) return;
+      const messageLength = (buf[offset] << 8) | buf[offset + 1];
+      if (messageLength + 2 > length) return; // spread over several segments: not reassembled
+      offset += 2;
+      length = messageLength;
+    } else if (p.protocol !== PROTO_UDP) {
+      return;
+    }
+    this.nowUs = p.tsUs;
+    const result = parseDnsResponse(buf, offset, length, this.remember);
+    if (result === DNS_OK) this.stats.responses++;
+    else if (result === DNS_MALFORMED) this.stats.malformed++;
+  }
+
+  domain(address: string, nowUs: number): string {
+    return this.cache.get(address, nowUs);
+  }
+}
