@@ -10,34 +10,59 @@ import { runSync, stopChild } from './run';
 
 const READY_TIMEOUT_MS = 5000;
 
+export interface CaptureStats {
+  captured: number;
+  droppedByKernel: number;
+}
+
 export interface Capture {
   file: string;
   child: ChildProcess;
-  /** Stops tcpdump (it flushes the file on SIGTERM) and waits for it to exit. */
-  stop(): Promise<void>;
+  /**
+   * Stops tcpdump (it flushes the file on SIGTERM), waits for it to exit and returns its
+   * counters; throws when the kernel dropped packets, because then it is no ground truth.
+   */
+  stop(): Promise<CaptureStats>;
 }
 
-/** Starts `tcpdump -w` on `ifname` inside `ns`; resolves once it is listening. */
+/**
+ * Starts `tcpdump -w` on `ifname` inside `ns`; resolves once it is listening.
+ *
+ * Snap length 256 and a 16 MiB buffer on purpose: in immediate mode libpcap sizes each
+ * ring-buffer slot by the snap length, so the default (262144) leaves only a handful of
+ * slots in the default 2 MiB buffer and a fast burst over a tunnel is dropped by the kernel.
+ * 256 bytes hold every IP and TCP header; lengths come from the headers, not the snap.
+ */
 export async function startCapture(ns: Namespace, ifname: string, fileName: string): Promise<Capture> {
   const file = join(ns.lab.workDir, fileName);
-  const child = ns.spawn('tcpdump', ['-i', ifname, '-n', '-s', '0', '-U', '--immediate-mode', '-w', file]);
+  const child = ns.spawn('tcpdump', ['-i', ifname, '-n', '-s', '256', '-B', '16384', '-U', '--immediate-mode', '-w', file]);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   await new Promise<void>((resolve, reject) => {
-    let stderr = '';
     const timer = setTimeout(() => reject(new Error(`tcpdump on ${ifname} not ready after ${READY_TIMEOUT_MS} ms: ${stderr}`)), READY_TIMEOUT_MS);
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-      if (stderr.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+    const poll = setInterval(() => {
+      if (!stderr.includes('listening on')) return;
+      clearInterval(poll);
+      clearTimeout(timer);
+      resolve();
+    }, 10);
     child.once('exit', (code) => {
+      clearInterval(poll);
       clearTimeout(timer);
       reject(new Error(`tcpdump on ${ifname} exited (${code}): ${stderr}`));
     });
   });
   child.stdout?.resume();
-  return { file, child, stop: () => stopChild(child) };
+  const stop = async (): Promise<CaptureStats> => {
+    await stopChild(child);
+    const captured = /(\d+) packets? captured/.exec(stderr);
+    const dropped = /(\d+) packets? dropped by kernel/.exec(stderr);
+    if (!captured || !dropped) throw new Error(`tcpdump on ${ifname} printed no statistics: ${stderr}`);
+    const stats = { captured: Number(captured[1]), droppedByKernel: Number(dropped[1]) };
+    if (stats.droppedByKernel > 0) throw new Error(`tcpdump on ${ifname}: kernel dropped ${stats.droppedByKernel} packets; capture incomplete`);
+    return stats;
+  };
+  return { file, child, stop };
 }
 
 /** One IP packet of a capture as tshark reads it. */
@@ -49,21 +74,23 @@ export interface IpPacket {
   dstPort: number;
   ipLength: number;
   tcpFlags: number;
+  /** Community ID v1 (seed 0, base64) as Wireshark computes it. */
+  communityId: string;
 }
 
 /** Every IPv4 packet in a capture file (fields from tshark). */
 export function readIpPackets(file: string): IpPacket[] {
   const out = runSync('tshark', [
-    '-r', file, '-n', '-Y', 'ip',
+    '-r', file, '-n', '-Y', 'ip', '--enable-protocol', 'communityid',
     '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f',
     '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ip.proto', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
-    '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'ip.len', '-e', 'tcp.flags',
+    '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'ip.len', '-e', 'tcp.flags', '-e', 'communityid',
   ], { timeoutMs: 30_000 });
   return out
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {
-      const [src, dst, proto, tsp, tdp, usp, udp, len, flags] = line.split('\t');
+      const [src, dst, proto, tsp, tdp, usp, udp, len, flags, communityId] = line.split('\t');
       return {
         src,
         dst,
@@ -72,6 +99,7 @@ export function readIpPackets(file: string): IpPacket[] {
         dstPort: Number(tdp || udp || 0),
         ipLength: Number(len),
         tcpFlags: flags ? Number.parseInt(flags, 16) : 0,
+        communityId: communityId ?? '',
       };
     });
 }

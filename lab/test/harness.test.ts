@@ -1,5 +1,6 @@
 /** The lab harness itself: a two-node WireGuard tunnel comes up, carries traffic, and leaves nothing behind. */
 import { existsSync, readdirSync } from 'node:fs';
+import { conversationTotals, readIpPackets, startCapture } from '../src/capture';
 import { processAlive, runSync } from '../src/run';
 import { twoNodeTunnel, type TwoNodeTunnel } from '../src/topology';
 import { ping, tcpConnect, tcpTransfer, udpExchange } from '../src/traffic';
@@ -29,8 +30,20 @@ describePrivileged('lab harness: two namespaces joined by wireguard-go', () => {
     expect(counters?.rx).toBeGreaterThan(0);
   });
 
-  test('TCP transfer of exact sizes both ways, UDP request/response', async () => {
+  test('TCP transfer of exact sizes both ways, UDP request/response; tcpdump sees it', async () => {
+    const capture = await startCapture(mesh.b.ns, mesh.b.wg.name, 'b.pcap');
     const tcp = await tcpTransfer(mesh.a.ns, mesh.b.ns, mesh.b.wg.ip, 5001, 200_000, 3_000);
+    await capture.stop();
+    const truth = conversationTotals(readIpPackets(capture.file), {
+      protocol: 6, srcIp: mesh.a.wg.ip, dstIp: mesh.b.wg.ip, srcPort: tcp.clientPort, dstPort: 5001,
+    });
+    // IP bytes = payload + at least 40 bytes of IPv4+TCP header per packet.
+    expect(truth.forward.bytes - 200_000).toBeGreaterThanOrEqual(40 * truth.forward.packets);
+    expect(truth.reverse.bytes - 3_000).toBeGreaterThanOrEqual(40 * truth.reverse.packets);
+    expect(truth.forward.bytes - 200_000).toBeLessThanOrEqual(120 * truth.forward.packets);
+    expect(truth.forward.tcpFlags & 0x03).toBe(0x03); // SYN and FIN from the client
+    const ids = new Set(readIpPackets(capture.file).map((p) => p.communityId));
+    expect([...ids]).toEqual([expect.stringMatching(/^1:[A-Za-z0-9+/]{27}=$/)]);
     expect(tcp.clientSent).toBe(200_000);
     expect(tcp.serverReceived).toBe(200_000);
     expect(tcp.clientReceived).toBe(3_000);
