@@ -35,7 +35,8 @@ export class DnsObserver {
 
   /** Looks at one decoded packet (cheap port test first; only DNS responses are parsed). */
   observe(p: DecodedPacket, buf: Uint8Array): void {
-    if (p.srcPort !== DNS_PORT || p.payloadLength === 0) return;
+    // (a fragmented response's first fragment holds only part of the message: not parsed)
+    if (p.srcPort !== DNS_PORT || p.payloadLength === 0 || p.moreFragments) return;
     let offset = p.payloadOffset;
     let length = p.payloadLength;
     if (p.protocol === PROTO_TCP) {
