@@ -1,0 +1,146 @@
+package frames
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
+	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+)
+
+var typeVersion = data.FrameTypeVersion{0, 1}
+
+// Top builds the top table: one string column per dimension, the metric, then totals.
+// forAlerting drops the totals so the frame has exactly one numeric column, the shape
+// Grafana's server-side expressions read as one number per label set.
+func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
+	rows := len(m.Rows)
+	withOther := m.Other.Groups > 0
+	if withOther {
+		rows++
+	}
+	dims := make([][]string, len(m.GroupBy))
+	for i := range dims {
+		dims[i] = make([]string, 0, rows)
+	}
+	value := make([]float64, 0, rows)
+	var totalBytes, totalPackets, totalFlows []float64
+	add := func(key models.GroupKey, v float64, t models.Totals) {
+		for i, d := range m.GroupBy {
+			dims[i] = append(dims[i], federation.FormatValue(key[d]))
+		}
+		value = append(value, v)
+		totalBytes = append(totalBytes, t.Bytes)
+		totalPackets = append(totalPackets, t.Packets)
+		totalFlows = append(totalFlows, t.Flows)
+	}
+	for _, r := range m.Rows {
+		add(r.Key, r.Value, r.Totals)
+	}
+	if withOther {
+		key := models.GroupKey{}
+		for _, d := range m.GroupBy {
+			key[d] = federation.OtherValue
+		}
+		add(key, m.Other.Value, m.Other.Totals)
+	}
+	frame := data.NewFrame("top")
+	for i, d := range m.GroupBy {
+		frame.Fields = append(frame.Fields, data.NewField(d, nil, dims[i]).SetConfig(config(DimensionLabel(d), "").SetFilterable(true)))
+	}
+	frame.Fields = append(frame.Fields, data.NewField(m.Metric, nil, value).SetConfig(config(MetricLabel(m.Metric), MetricUnit(m.Metric))))
+	if !forAlerting {
+		frame.Fields = append(frame.Fields,
+			data.NewField("total_bytes", nil, totalBytes).SetConfig(config("Bytes (total)", "bytes")),
+			data.NewField("total_packets", nil, totalPackets).SetConfig(config("Packets (total)", "short")),
+			data.NewField("total_flows", nil, totalFlows).SetConfig(config("Flows (total)", "short")),
+		)
+	}
+	meta := &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Custom: map[string]any{
+		"otherGroups": m.Other.Groups, "total": m.Total,
+	}}
+	frame.SetMeta(meta)
+	return attach(data.Frames{frame}, n, meta)
+}
+
+// Timeseries builds one frame per series (TimeSeriesMulti): time plus the metric, with the
+// series key as labels. No series gives no frames (Grafana's "no data").
+func Timeseries(m federation.SeriesMerged, n Notices) data.Frames {
+	meta := func() *data.FrameMeta {
+		return &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: typeVersion}
+	}
+	times := make([]time.Time, len(m.Times))
+	for i, t := range m.Times {
+		times[i] = time.UnixMilli(t).UTC()
+	}
+	frames := data.Frames{}
+	for _, s := range m.Series {
+		labels := data.Labels{}
+		for _, d := range m.SplitBy {
+			labels[d] = federation.FormatValue(s.Key[d])
+		}
+		cfg := config("", MetricUnit(m.Metric))
+		cfg.DisplayNameFromDS = seriesName(m.Metric, m.SplitBy, labels)
+		frame := data.NewFrame(m.Metric,
+			data.NewField("time", nil, append([]time.Time(nil), times...)),
+			data.NewField(m.Metric, labels, append([]float64(nil), s.Values...)).SetConfig(cfg),
+		).SetMeta(meta())
+		frame.Meta.Custom = map[string]any{"intervalMs": m.IntervalMs}
+		frames = append(frames, frame)
+	}
+	return attach(frames, n, meta())
+}
+
+func seriesName(metric string, splitBy []string, labels data.Labels) string {
+	if len(splitBy) == 0 {
+		return MetricLabel(metric)
+	}
+	parts := make([]string, len(splitBy))
+	for i, d := range splitBy {
+		v := labels[d]
+		if v == "" {
+			v = "(none)"
+		}
+		parts[i] = v
+	}
+	return strings.Join(parts, " ")
+}
+
+// Summary builds a single-row numeric frame (NumericWide, so alert rules can use it).
+func Summary(s models.SummaryResult, n Notices) data.Frames {
+	frame := data.NewFrame("summary")
+	add := func(name, display, unit string, v float64) {
+		frame.Fields = append(frame.Fields, data.NewField(name, nil, []float64{v}).SetConfig(config(display, unit)))
+	}
+	t := s.Total
+	add("bytes", "Bytes", "bytes", t.Bytes)
+	add("bytes_tx", "Bytes sent", "bytes", t.BytesTx)
+	add("bytes_rx", "Bytes received", "bytes", t.BytesRx)
+	add("packets", "Packets", "short", t.Packets)
+	add("packets_tx", "Packets sent", "short", t.PacketsTx)
+	add("packets_rx", "Packets received", "short", t.PacketsRx)
+	add("flows", "Flows", "short", t.Flows)
+	add("records", "Records", "short", float64(s.Records))
+	add("distinct_src_ips", "Distinct sources", "short", float64(s.DistinctSrcIPs))
+	add("distinct_dst_ips", "Distinct destinations", "short", float64(s.DistinctDstIPs))
+	for _, dir := range models.Directions {
+		add("bytes_"+dir, "Bytes "+dir, "bytes", s.ByDirection[dir].Bytes)
+	}
+	protocols := make([]string, 0, len(s.ByProtocol))
+	for p := range s.ByProtocol {
+		protocols = append(protocols, p)
+	}
+	sort.Strings(protocols)
+	for _, p := range protocols {
+		add("bytes_"+p, fmt.Sprintf("Bytes %s", strings.ToUpper(p)), "bytes", s.ByProtocol[p].Bytes)
+	}
+	meta := &data.FrameMeta{Type: data.FrameTypeNumericWide, TypeVersion: typeVersion, Custom: map[string]any{
+		"firstUs": s.FirstUs, "lastUs": s.LastUs,
+	}}
+	frame.SetMeta(meta)
+	return attach(data.Frames{frame}, n, meta)
+}

@@ -1,0 +1,285 @@
+package query
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
+	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
+	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+)
+
+// Result is a merged answer to one plan. Exactly one of the kind fields is set.
+type Result struct {
+	Plan     Plan
+	Flows    *federation.FlowsPage
+	Top      *federation.TopMerged
+	Series   *federation.SeriesMerged
+	Summary  *models.SummaryResult
+	Warnings []string // shown as frame notices (severity warning)
+	Infos    []string // shown as frame notices (severity info)
+	Failed   []*agentclient.Error
+	Asked    int
+}
+
+// AllFailedError is returned when no selected agent answered; it lists each agent's problem.
+type AllFailedError struct{ Failed []*agentclient.Error }
+
+func (e *AllFailedError) Error() string {
+	return "no agent answered: " + federation.DescribeFailures(e.Failed)
+}
+
+// Run executes the plan against the fleet.
+func Run(ctx context.Context, fleet *federation.Fleet, p Plan) (*Result, error) {
+	clients, err := fleet.Select(p.Agents)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Plan: p, Asked: len(clients)}
+	switch p.QueryType {
+	case models.QueryTypeFlows:
+		err = r.runFlows(ctx, fleet, clients)
+	case models.QueryTypeTop, models.QueryTypeTopology:
+		err = r.runTop(ctx, fleet, clients)
+	case models.QueryTypeTimeseries:
+		err = r.runTimeseries(ctx, fleet, clients)
+	case models.QueryTypeSummary:
+		err = r.runSummary(ctx, fleet, clients)
+	default:
+		err = fmt.Errorf("queryType %q: unknown", p.QueryType)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Failed) > 0 {
+		r.Warnings = append([]string{federation.MissingAgentsNotice(r.Failed, r.Asked)}, r.Warnings...)
+	}
+	return r, nil
+}
+
+func (p Plan) base(kind string) models.Query {
+	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: p.Filters}
+}
+
+// ask fans q out and decodes each reply into a fresh T; failures are recorded on r.
+func ask[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, q models.Query) ([]federation.Outcome[T], error) {
+	outcomes := federation.FanOut(ctx, clients, fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (T, error) {
+		var out T
+		err := c.QueryChecked(ctx, q, &out)
+		return out, err
+	})
+	ok, failed := federation.Split(outcomes)
+	r.addFailed(failed)
+	if len(ok) == 0 {
+		return nil, &AllFailedError{Failed: r.Failed}
+	}
+	return ok, nil
+}
+
+func (r *Result) addFailed(failed []*agentclient.Error) {
+	for _, f := range failed {
+		dup := false
+		for _, g := range r.Failed {
+			dup = dup || g.Agent == f.Agent
+		}
+		if !dup {
+			r.Failed = append(r.Failed, f)
+		}
+	}
+}
+
+func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {
+	p := r.Plan
+	cursor, err := federation.DecodeCursor(p.Cursor, p.Order)
+	if err != nil {
+		return err
+	}
+	fetch := func(ctx context.Context, c *agentclient.Client, agentCursor string) (models.FlowsResult, error) {
+		q := p.base(models.KindFlows)
+		q.Order, q.Limit, q.Cursor = p.Order, models.Int64(int64(p.Limit)), agentCursor
+		var out models.FlowsResult
+		err := c.QueryChecked(ctx, q, &out)
+		return out, err
+	}
+	page := federation.PageFlows(ctx, clients, fleet.MaxConcurrency, p.Limit, p.Order, cursor, fetch)
+	r.addFailed(page.Failed)
+	if len(r.Failed) == len(clients) {
+		return &AllFailedError{Failed: r.Failed}
+	}
+	if p.Dedupe {
+		before := len(page.Records)
+		agentOf := page.AgentOf
+		page.Records = federation.DedupeRecords(page.Records, func(i int) string { return agentOf[i] })
+		page.AgentOf = nil
+		if removed := before - len(page.Records); removed > 0 {
+			r.Infos = append(r.Infos, fmt.Sprintf("Dedupe connection: %d records of connections also reported by another agent were hidden on this page", removed))
+		}
+	}
+	r.Flows = &page
+	return nil
+}
+
+// runTop asks every agent for all of its groups (up to the row budget) so the merged top
+// equals a top over the union of all records.
+func (r *Result) runTop(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {
+	p := r.Plan
+	q := p.base(models.KindTop)
+	q.Metric, q.Limit = p.Metric, models.Int64(fleet.RowBudget)
+	q.GroupBy = p.GroupBy
+	if p.Dedupe {
+		q.GroupBy = federation.WithDedupeDims(p.GroupBy)
+	}
+	ok, err := ask[models.TopResult](ctx, r, fleet, clients, q)
+	if err != nil {
+		return err
+	}
+	results := make([]federation.AgentTop, len(ok))
+	for i, o := range ok {
+		results[i] = federation.AgentTop{Agent: o.Agent, Result: o.Result}
+	}
+	if p.Dedupe {
+		results = federation.DedupeTop(results, p.GroupBy)
+	}
+	merged := federation.MergeTop(results, p.GroupBy, p.Metric, p.Limit)
+	what := "groups"
+	if p.Dedupe {
+		what = "connection groups (dedupe groups by community_id)"
+	}
+	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, what); n != "" {
+		r.Warnings = append(r.Warnings, n)
+	}
+	r.Top = &merged
+	return nil
+}
+
+func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {
+	p := r.Plan
+	q := p.base(models.KindTimeseries)
+	q.Metric, q.IntervalMs = p.Metric, p.IntervalMs
+	q.SplitBy = p.SplitBy
+	if p.Dedupe {
+		q.SplitBy = federation.WithDedupeDims(p.SplitBy)
+	}
+	if len(q.SplitBy) > 0 {
+		// Every series of every agent, within the budget, so merged ranks are exact.
+		q.SplitLimit = models.Int64(fleet.RowBudget)
+	}
+	ok, err := ask[models.TimeseriesResult](ctx, r, fleet, clients, q)
+	if err != nil {
+		return err
+	}
+	results := make([]federation.AgentSeries, len(ok))
+	for i, o := range ok {
+		results[i] = federation.AgentSeries{Agent: o.Agent, Result: o.Result}
+	}
+	if p.Dedupe {
+		results = federation.DedupeSeries(results, p.SplitBy)
+	}
+	merged := federation.MergeTimeseries(results, p.SplitBy, p.Metric, p.SplitLimit)
+	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, "series"); n != "" {
+		r.Warnings = append(r.Warnings, n)
+	}
+	r.Series = &merged
+	return nil
+}
+
+func (r *Result) runSummary(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {
+	p := r.Plan
+	ok, err := ask[models.SummaryResult](ctx, r, fleet, clients, p.base(models.KindSummary))
+	if err != nil {
+		return err
+	}
+	results := make([]federation.AgentSummary, len(ok))
+	answered := make([]*agentclient.Client, 0, len(ok))
+	for i, o := range ok {
+		results[i] = federation.AgentSummary{Agent: o.Agent, Result: o.Result}
+		answered = append(answered, clientNamed(clients, o.Agent))
+	}
+	merged := federation.MergeSummary(results)
+	if len(answered) > 1 {
+		r.exactDistinct(ctx, fleet, answered, &merged)
+	}
+	if p.Dedupe {
+		if err := r.dedupeSummary(ctx, fleet, answered, &merged); err != nil {
+			return err
+		}
+	}
+	r.Summary = &merged
+	return nil
+}
+
+// exactDistinct replaces summed distinct address counts (which count an address seen by
+// two agents twice) with the size of the union of the agents' distinct values.
+func (r *Result) exactDistinct(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client, s *models.SummaryResult) {
+	for _, dim := range []string{"src_ip", "dst_ip"} {
+		q := r.Plan.base(models.KindValues)
+		q.Dimension, q.Limit = dim, models.Int64(models.MaxValuesLimit)
+		outcomes := federation.FanOut(ctx, clients, fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (models.ValuesResult, error) {
+			var out models.ValuesResult
+			err := c.Query(ctx, q, &out)
+			return out, err
+		})
+		ok, failed := federation.Split(outcomes)
+		if len(failed) > 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("Distinct %s count is the sum over agents (may count an address twice): %s", dim, federation.DescribeFailures(failed)))
+			continue
+		}
+		values := make([]federation.AgentValues, len(ok))
+		for i, o := range ok {
+			values[i] = federation.AgentValues{Agent: o.Agent, Result: o.Result}
+		}
+		_, complete := federation.MergeValues(values, 0, models.MaxValuesLimit)
+		if !complete {
+			r.Infos = append(r.Infos, fmt.Sprintf("Distinct %s count is the sum over agents (more than %d distinct values on an agent)", dim, models.MaxValuesLimit))
+			continue
+		}
+		if dim == "src_ip" {
+			s.DistinctSrcIPs = federation.MergeDistinct(values)
+		} else {
+			s.DistinctDstIPs = federation.MergeDistinct(values)
+		}
+	}
+}
+
+// dedupeSummary recomputes the totals with each connection counted once, from a
+// top by [community_id, direction, protocol] on every agent.
+func (r *Result) dedupeSummary(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client, s *models.SummaryResult) error {
+	q := r.Plan.base(models.KindTop)
+	q.GroupBy = federation.WithDedupeDims([]string{"protocol"})
+	q.Metric, q.Limit = "bytes", models.Int64(fleet.RowBudget)
+	ok, err := ask[models.TopResult](ctx, r, fleet, clients, q)
+	if err != nil {
+		return err
+	}
+	results := make([]federation.AgentTop, len(ok))
+	for i, o := range ok {
+		results[i] = federation.AgentTop{Agent: o.Agent, Result: o.Result}
+	}
+	merged := federation.MergeTop(federation.DedupeTop(results, []string{"direction", "protocol"}), []string{"direction", "protocol"}, "bytes", 0)
+	s.Total = merged.Total
+	s.ByDirection, s.ByProtocol = map[string]models.Totals{}, map[string]models.Totals{}
+	for _, row := range merged.Rows {
+		addTotals(s.ByDirection, federation.FormatValue(row.Key["direction"]), row.Totals)
+		addTotals(s.ByProtocol, federation.FormatValue(row.Key["protocol"]), row.Totals)
+	}
+	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, "connection groups (dedupe groups by community_id)"); n != "" {
+		r.Warnings = append(r.Warnings, n)
+	}
+	r.Infos = append(r.Infos, "Dedupe connection: totals count each connection once; record counts and first/last times are not deduplicated")
+	return nil
+}
+
+func addTotals(m map[string]models.Totals, k string, t models.Totals) {
+	acc := m[k]
+	acc.Add(t)
+	m[k] = acc
+}
+
+func clientNamed(clients []*agentclient.Client, name string) *agentclient.Client {
+	for _, c := range clients {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
