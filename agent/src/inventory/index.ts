@@ -97,7 +97,7 @@ export class Inventory {
       throw new InventoryError(`${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
     }
     if (doc === null || doc === undefined) doc = {};
-    if (typeof doc !== 'object' || Array.isArray(doc)) throw new InventoryError(`${source}: expected a mapping with "addresses" and/or "wireguard_peers"`);
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InventoryError(`${source}: expected a mapping with "addresses" and/or "wireguard_peers"`);
     const known = new Set(['addresses', 'wireguard_peers']);
     for (const k of Object.keys(doc)) {
       if (!known.has(k)) throw new InventoryError(`${source}: unknown key "${k}" (expected "addresses" or "wireguard_peers")`);
