@@ -19,6 +19,8 @@ export interface TunnelEnd {
   ns: Namespace;
   wg: WireGuardInterface;
   underlayIp: string;
+  /** The veth end carrying the underlay (Ethernet). */
+  underlayIf: string;
 }
 
 export interface TwoNodeTunnel {
@@ -37,14 +39,14 @@ export function twoNodeTunnel(lab: Lab = new Lab()): TwoNodeTunnel {
   const nsA = lab.namespace('a');
   const nsB = lab.namespace('b');
   const { a, b } = TWO_NODE_ADDRESSES;
-  lab.veth(nsA, 'a-u', `${a.underlay}/30`, nsB, 'b-u', `${b.underlay}/30`);
+  const [underlayA, underlayB] = lab.veth(nsA, 'a-u', `${a.underlay}/30`, nsB, 'b-u', `${b.underlay}/30`);
   const wgA = addWireGuard(lab, nsA, 'a-wg', { cidr: `${a.tunnel}/24`, endpointIp: a.underlay });
   const wgB = addWireGuard(lab, nsB, 'b-wg', { cidr: `${b.tunnel}/24`, endpointIp: b.underlay });
   addPeer(wgA, wgB);
   addPeer(wgB, wgA);
   return {
     lab,
-    a: { ns: nsA, wg: wgA, underlayIp: a.underlay },
-    b: { ns: nsB, wg: wgB, underlayIp: b.underlay },
+    a: { ns: nsA, wg: wgA, underlayIp: a.underlay, underlayIf: underlayA },
+    b: { ns: nsB, wg: wgB, underlayIp: b.underlay, underlayIf: underlayB },
   };
 }
