@@ -150,7 +150,7 @@ describe('the math of the spike rules on sample values', () => {
     expect(js).toMatch(/^[\d\s().+\-*/<>=&|!]+$/);
     return Number(new Function(`return (${js});`)());
   };
-  const math = (uid: string) => rules.find((r) => r.uid === uid).data.find((d: Json) => d.model.type === 'math').model.expression;
+  const math = (uid: string) => rules.find((r) => r.uid === uid)!.data.find((d: Json) => d.model.type === 'math').model.expression;
   const MiB = 1024 * 1024;
 
   test('traffic spike: fires above 10 MiB and 3x the hourly 5-minute average only', () => {
