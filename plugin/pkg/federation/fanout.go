@@ -16,7 +16,6 @@ import (
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 )
 
-
 // Outcome is one agent's answer or failure.
 type Outcome[T any] struct {
 	Agent  string

@@ -1,0 +1,166 @@
+package agentclient
+
+// Error mapping against real sockets. The servers here are network fault injectors (a
+// closed port, a listener that never answers, replies with broken bodies), not imitations
+// of the agent: the agent itself is exercised in plugin/test/contract.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+)
+
+func newClient(t *testing.T, url string, timeout time.Duration) *Client {
+	t.Helper()
+	tr, err := NewTransport(false, "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return New(models.AgentConfig{Name: "node-a", URL: url}, "secret", timeout, tr)
+}
+
+func summaryQuery() models.Query {
+	return models.Query{Kind: models.KindSummary, From: 0, To: 1000}
+}
+
+func expectError(t *testing.T, err error, kind Kind, parts ...string) *Error {
+	t.Helper()
+	var ae *Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %v is not an *agentclient.Error", err)
+	}
+	if ae.Kind != kind {
+		t.Errorf("kind %q, want %q (%v)", ae.Kind, kind, err)
+	}
+	for _, p := range append(parts, "agent node-a") {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("message %q lacks %q", err.Error(), p)
+		}
+	}
+	return ae
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestConnectionRefusedNamesAgentAndURL(t *testing.T) {
+	addr := closedPort(t)
+	var out models.SummaryResult
+	err := newClient(t, "http://"+addr, time.Second).Query(context.Background(), summaryQuery(), &out)
+	expectError(t, err, KindRefused, "connection refused", addr)
+}
+
+// A listener that accepts and never answers: the per-agent timeout must fire and say so.
+func TestSilentAgentTimesOutWithAgentAndTimeout(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	started := time.Now()
+	var out models.SummaryResult
+	err = newClient(t, "http://"+l.Addr().String(), 300*time.Millisecond).Query(context.Background(), summaryQuery(), &out)
+	expectError(t, err, KindTimeout, "timeout after 300ms")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cause should be context.DeadlineExceeded: %v", err)
+	}
+	if d := time.Since(started); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func serve(t *testing.T, h http.HandlerFunc) string {
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+func TestBadRepliesAreClearErrors(t *testing.T) {
+	cases := map[string]struct {
+		status int
+		body   string
+		kind   Kind
+		want   string
+	}{
+		"garbage":        {200, "<html>oops", KindBadReply, "bad JSON in reply"},
+		"truncated":      {200, `{"kind":"summary","total":{`, KindBadReply, "bad JSON in reply"},
+		"wrong kind":     {200, `{"kind":"flows","records":[],"next_cursor":null}`, KindBadReply, `kind "flows", expected "summary"`},
+		"missing member": {200, `{"kind":"summary"}`, KindBadReply, `lacks member "total"`},
+		"wrong type":     {200, `{"kind":"summary","total":"x","records":1,"first_us":null,"last_us":null,"distinct_src_ips":0,"distinct_dst_ips":0,"by_direction":{},"by_protocol":{}}`, KindBadReply, "bad summary reply"},
+		"unknown member": {200, `{"kind":"summary","total":{"bytes":1,"bytes_tx":1,"bytes_rx":0,"packets":1,"packets_tx":1,"packets_rx":0,"flows":1},"records":1,"first_us":null,"last_us":null,"distinct_src_ips":0,"distinct_dst_ips":0,"by_direction":{},"by_protocol":{},"surprise":1}`, KindBadReply, "unknown field"},
+		"401":            {401, `{"error":"unauthorized","message":"invalid token"}`, KindUnauthorized, "HTTP 401 unauthorised: check secureJsonData token.node-a"},
+		"400":            {400, `{"error":"bad_request","message":"filters/0/op: unknown op","field":"filters/0/op"}`, KindHTTP, "HTTP 400: filters/0/op: unknown op (field filters/0/op)"},
+		"429":            {429, `{"error":"busy","message":"too many concurrent queries"}`, KindOverloaded, "HTTP 429"},
+		"504":            {504, `{"error":"timeout","message":"query timed out after 30000ms"}`, KindTimeout, "query timed out"},
+		"500 no body":    {500, ``, KindHTTP, "HTTP 500: (empty body)"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer secret" {
+					t.Errorf("token not sent: %q", r.Header.Get("Authorization"))
+				}
+				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(c.body))
+			})
+			var out models.SummaryResult
+			err := newClient(t, url, time.Second).Query(context.Background(), summaryQuery(), &out)
+			expectError(t, err, c.kind, c.want)
+		})
+	}
+}
+
+func TestInfoChecksAPIVersion(t *testing.T) {
+	for body, want := range map[string]Kind{
+		`{"api_version":2,"version":"9.0.0","node":"x"}`: KindVersion,
+		`{"version":"1"}`: KindBadReply,
+		`not json`:        KindBadReply,
+	} {
+		url := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) })
+		_, err := newClient(t, url, time.Second).Info(context.Background())
+		ae := expectError(t, err, want)
+		if want == KindVersion && !strings.Contains(ae.Message, "api_version 2, this plugin speaks 1") {
+			t.Errorf("message %q", ae.Message)
+		}
+	}
+	url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"api_version":1,"version":"0.1.0","node":"x","extra":true}`))
+	})
+	info, err := newClient(t, url, time.Second).Info(context.Background())
+	if err != nil || info.Version != "0.1.0" {
+		t.Fatalf("info %+v %v", info, err)
+	}
+}
+
+func TestTimeseriesReplyMustBeConsistent(t *testing.T) {
+	url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"kind":"timeseries","interval_ms":1000,"metric":"bytes","split_by":[],"times":[0,1000],"series":[{"key":{},"other":false,"values":[1]}]}`))
+	})
+	var out models.TimeseriesResult
+	err := newClient(t, url, time.Second).Query(context.Background(), models.Query{Kind: models.KindTimeseries}, &out)
+	expectError(t, err, KindBadReply, "series[0] has 1 values for 2 times")
+}

@@ -1,0 +1,236 @@
+package federation
+
+import (
+	"fmt"
+	"math/rand"
+	"sort"
+	"testing"
+
+	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+)
+
+func totals(bytes float64) models.Totals {
+	return models.Totals{Bytes: bytes, BytesTx: bytes, Packets: 1, PacketsTx: 1, Flows: 1}
+}
+
+func topOf(agent string, groupBy []string, rows map[string]float64) AgentTop {
+	res := models.TopResult{Kind: "top", GroupBy: groupBy, Metric: "bytes"}
+	for k, v := range rows {
+		res.Rows = append(res.Rows, models.TopRow{Key: models.GroupKey{groupBy[0]: k}, Value: v, Totals: totals(v)})
+		res.Total.Add(totals(v))
+	}
+	return AgentTop{Agent: agent, Result: res}
+}
+
+// The true winner is 3rd on every agent, so no agent's own top 1 (or 2) contains it; the
+// merge must still rank it first because each agent sent all of its groups.
+func TestMergeTopFindsWinnerInNoAgentsTopN(t *testing.T) {
+	g := []string{"src_ip"}
+	results := []AgentTop{
+		topOf("a", g, map[string]float64{"10.0.0.1": 20, "10.0.0.2": 15, "10.9.9.9": 9}),
+		topOf("b", g, map[string]float64{"10.0.0.3": 19, "10.0.0.4": 14, "10.9.9.9": 9}),
+		topOf("c", g, map[string]float64{"10.0.0.5": 18, "10.0.0.6": 13, "10.9.9.9": 9}),
+	}
+	for _, r := range results {
+		sort.Slice(r.Result.Rows, func(i, j int) bool { return r.Result.Rows[i].Value > r.Result.Rows[j].Value })
+		if FormatValue(r.Result.Rows[0].Key["src_ip"]) == "10.9.9.9" || FormatValue(r.Result.Rows[1].Key["src_ip"]) == "10.9.9.9" {
+			t.Fatal("test data broken: the winner must not be in any agent's top 2")
+		}
+	}
+	m := MergeTop(results, g, "bytes", 2)
+	if got := FormatValue(m.Rows[0].Key["src_ip"]); got != "10.9.9.9" || m.Rows[0].Value != 27 {
+		t.Fatalf("top 1 = %s %v, want 10.9.9.9 27", got, m.Rows[0].Value)
+	}
+	if got := FormatValue(m.Rows[1].Key["src_ip"]); got != "10.0.0.1" {
+		t.Errorf("top 2 = %s, want 10.0.0.1", got)
+	}
+	if m.Other.Groups != 5 || m.Other.Value != 15+19+14+18+13 {
+		t.Errorf("other = %+v, want 5 groups worth %v", m.Other, 15+19+14+18+13)
+	}
+	if m.Total.Bytes != 27+20+15+19+14+18+13 || m.Total.Flows != 9 {
+		t.Errorf("total = %+v", m.Total)
+	}
+	if len(m.Truncated) != 0 {
+		t.Errorf("nothing was truncated, got %v", m.Truncated)
+	}
+}
+
+type rec struct {
+	agent, src, dst string
+	bytes           float64
+}
+
+// Randomised: merging per-agent complete groupings equals grouping the union directly.
+func TestMergeTopEqualsTopOverUnion(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	agents := []string{"a", "b", "c"}
+	var records []rec
+	for i := 0; i < 2000; i++ {
+		records = append(records, rec{agents[rng.Intn(3)], fmt.Sprintf("10.0.0.%d", rng.Intn(40)), fmt.Sprintf("10.1.0.%d", rng.Intn(5)), float64(rng.Intn(100000))})
+	}
+	g := []string{"src_ip", "dst_ip"}
+	union := map[string]float64{}
+	perAgent := map[string]map[string]*models.TopRow{}
+	for _, r := range records {
+		key := r.src + "|" + r.dst
+		union[key] += r.bytes
+		if perAgent[r.agent] == nil {
+			perAgent[r.agent] = map[string]*models.TopRow{}
+		}
+		row := perAgent[r.agent][key]
+		if row == nil {
+			row = &models.TopRow{Key: models.GroupKey{"src_ip": r.src, "dst_ip": r.dst}}
+			perAgent[r.agent][key] = row
+		}
+		row.Totals.Add(totals(r.bytes))
+		row.Value = row.Totals.Bytes
+	}
+	var results []AgentTop
+	for _, a := range agents {
+		res := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes"}
+		for _, row := range perAgent[a] {
+			res.Rows = append(res.Rows, *row)
+			res.Total.Add(row.Totals)
+		}
+		results = append(results, AgentTop{Agent: a, Result: res})
+	}
+	m := MergeTop(results, g, "bytes", 10)
+	type kv struct {
+		k string
+		v float64
+	}
+	var want []kv
+	for k, v := range union {
+		want = append(want, kv{k, v})
+	}
+	sort.Slice(want, func(i, j int) bool {
+		if want[i].v != want[j].v {
+			return want[i].v > want[j].v
+		}
+		return want[i].k < want[j].k
+	})
+	for i := 0; i < 10; i++ {
+		got := FormatValue(m.Rows[i].Key["src_ip"]) + "|" + FormatValue(m.Rows[i].Key["dst_ip"])
+		if got != want[i].k || m.Rows[i].Value != want[i].v {
+			t.Fatalf("rank %d: got %s %v, want %s %v", i, got, m.Rows[i].Value, want[i].k, want[i].v)
+		}
+	}
+	if m.Other.Groups != int64(len(want)-10) {
+		t.Errorf("other groups %d, want %d", m.Other.Groups, len(want)-10)
+	}
+}
+
+func TestMergeTopReportsAgentTruncation(t *testing.T) {
+	r := topOf("b", []string{"src_ip"}, map[string]float64{"x": 5})
+	r.Result.Other = models.TopOther{Groups: 3, Value: 7, Totals: totals(7)}
+	r.Result.Total.Add(totals(7))
+	m := MergeTop([]AgentTop{topOf("a", []string{"src_ip"}, map[string]float64{"x": 1}), r}, []string{"src_ip"}, "bytes", 10)
+	if len(m.Truncated) != 1 || m.Truncated[0] != "b" || m.Other.Groups != 3 || m.Other.Value != 7 {
+		t.Fatalf("truncation not carried: %+v", m)
+	}
+	if n := TruncationNotice(m.Truncated, 100, "groups"); n == "" {
+		t.Error("no notice")
+	}
+}
+
+func series(agent string, times []int64, split []string, s ...models.Series) AgentSeries {
+	return AgentSeries{Agent: agent, Result: models.TimeseriesResult{Kind: "timeseries", IntervalMs: 60000, Metric: "bytes", SplitBy: split, Times: times, Series: s}}
+}
+
+func TestMergeTimeseriesSumsPerBucketAndKey(t *testing.T) {
+	split := []string{"protocol"}
+	a := series("a", []int64{0, 60000, 120000}, split,
+		models.Series{Key: models.GroupKey{"protocol": "tcp"}, Values: []float64{1, 2, 3}},
+		models.Series{Key: models.GroupKey{"protocol": "udp"}, Values: []float64{10, 0, 0}})
+	b := series("b", []int64{60000, 120000, 180000}, split,
+		models.Series{Key: models.GroupKey{"protocol": "tcp"}, Values: []float64{100, 200, 300}},
+		models.Series{Key: models.GroupKey{"protocol": "icmp"}, Values: []float64{0, 0, 1}})
+	m := MergeTimeseries([]AgentSeries{a, b}, split, "bytes", 0)
+	if fmt.Sprint(m.Times) != "[0 60000 120000 180000]" {
+		t.Fatalf("times %v", m.Times)
+	}
+	got := map[string]string{}
+	for _, s := range m.Series {
+		got[FormatValue(s.Key["protocol"])] = fmt.Sprint(s.Values)
+	}
+	want := map[string]string{"tcp": "[1 102 203 300]", "udp": "[10 0 0 0]", "icmp": "[0 0 0 1]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("series %v, want %v", got, want)
+	}
+	if FormatValue(m.Series[0].Key["protocol"]) != "tcp" {
+		t.Errorf("largest series first, got %v", m.Series[0].Key)
+	}
+	limited := MergeTimeseries([]AgentSeries{a, b}, split, "bytes", 1)
+	if len(limited.Series) != 2 || !limited.Series[1].Other || fmt.Sprint(limited.Series[1].Values) != "[10 0 0 1]" {
+		t.Fatalf("split limit 1: %+v", limited.Series)
+	}
+	if limited.Series[1].Key["protocol"] != OtherValue {
+		t.Errorf("other series label %v", limited.Series[1].Key)
+	}
+}
+
+func TestDedupeTopKeepsPreferredReporter(t *testing.T) {
+	g := WithDedupeDims([]string{"dst_port"})
+	row := func(cid, dir string, port int, bytes float64) models.TopRow {
+		return models.TopRow{Key: models.GroupKey{"community_id": cid, "direction": dir, "dst_port": port}, Value: bytes, Totals: totals(bytes)}
+	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop {
+		r := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes", Rows: rows}
+		for _, x := range rows {
+			r.Total.Add(x.Totals)
+		}
+		return AgentTop{Agent: agent, Result: r}
+	}
+	results := []AgentTop{
+		// c1: inbound on gw, outbound on laptop -> laptop's outbound kept.
+		mk("gw", row("c1", "inbound", 443, 100), row("c2", "forwarded", 53, 7), row("", "inbound", 22, 5)),
+		mk("laptop", row("c1", "outbound", 443, 110), row("c3", "inbound", 80, 3)),
+		// c2: forwarded on gw and on relay -> tie on direction, agent name gw < relay wins.
+		mk("relay", row("c2", "forwarded", 53, 8), row("c3", "inbound", 80, 4)),
+	}
+	m := MergeTop(DedupeTop(results, []string{"dst_port"}), []string{"dst_port"}, "bytes", 0)
+	got := map[string]float64{}
+	for _, r := range m.Rows {
+		got[FormatValue(r.Key["dst_port"])] = r.Value
+	}
+	// c3 inbound on laptop and relay -> laptop (name order) keeps 3.
+	want := map[string]float64{"443": 110, "53": 7, "80": 3, "22": 5}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("deduped %v, want %v", got, want)
+	}
+	if m.Total.Bytes != 110+7+3+5 {
+		t.Errorf("total %v", m.Total.Bytes)
+	}
+}
+
+func TestDedupeRecordsOnePerConnection(t *testing.T) {
+	recs := []models.FlowRecord{
+		{FlowID: "1", CommunityID: "c1", Direction: "inbound", Node: "gw"},
+		{FlowID: "2", CommunityID: "c1", Direction: "outbound", Node: "laptop"},
+		{FlowID: "3", CommunityID: "c1", Direction: "outbound", Node: "laptop", Seq: 1},
+		{FlowID: "4", CommunityID: "", Direction: "inbound", Node: "gw"},
+	}
+	agents := []string{"gw", "laptop", "laptop", "gw"}
+	out := DedupeRecords(recs, func(i int) string { return agents[i] })
+	if len(out) != 2 || out[0].FlowID != "2" || out[1].FlowID != "4" {
+		t.Fatalf("got %+v", out)
+	}
+}
+
+func TestMergeSummaryAndValues(t *testing.T) {
+	first, last := int64(5), int64(50)
+	s := MergeSummary([]AgentSummary{
+		{Agent: "a", Result: models.SummaryResult{Total: totals(10), Records: 2, FirstUs: &first, LastUs: &first, ByDirection: map[string]models.Totals{"inbound": totals(10)}}},
+		{Agent: "b", Result: models.SummaryResult{Total: totals(5), Records: 1, FirstUs: &last, LastUs: &last, ByDirection: map[string]models.Totals{"inbound": totals(5)}}},
+	})
+	if s.Total.Bytes != 15 || s.Records != 3 || *s.FirstUs != 5 || *s.LastUs != 50 || s.ByDirection["inbound"].Bytes != 15 {
+		t.Fatalf("summary %+v", s)
+	}
+	vals, complete := MergeValues([]AgentValues{
+		{Agent: "a", Result: models.ValuesResult{Values: []models.ValueCount{{Value: "x", Count: 2}, {Value: "y", Count: 1}}}},
+		{Agent: "b", Result: models.ValuesResult{Values: []models.ValueCount{{Value: "y", Count: 5}}}},
+	}, 10, 3)
+	if !complete || len(vals) != 2 || vals[0].Value != "y" || vals[0].Count != 6 {
+		t.Fatalf("values %+v complete=%v", vals, complete)
+	}
+}
