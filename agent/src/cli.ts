@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+/**
+ * flowmesh-agent command line: `run` (live capture -> store + API), `import FILE...`
+ * (capture files through the same pipeline), `serve` (API over an existing database) and
+ * `gen-pcap` (synthetic captures with ground truth).
+ *
+ * Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage or configuration error.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import type { Logger } from 'pino';
+import { ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
+import { createLogger } from './log';
+import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
+import { LocalAddresses } from './flow/direction';
+import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
+import { JsonLinesSink, teeSink } from './sinks/jsonl';
+import type { FlowSink } from './model/flow';
+import { startAgentService, type AgentService } from './server/service';
+import { FlowStore } from './store/flow-store';
+
+interface CommonFlags {
+  config?: string;
+  node?: string;
+  dataDir?: string;
+  listen?: string;
+  token?: string;
+  inventory?: string;
+  logLevel?: string;
+  localAddress?: string[];
+  db?: string;
+  jsonl?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'config file (YAML or JSON)')
+    .option('--node <name>', 'name of this node in every record (default: host name)')
+    .option('--data-dir <dir>', 'directory for the database (store.data_dir)')
+    .option('--listen <host:port>', 'query API and /metrics address (http.listen)')
+    .option('--token <token>', 'API bearer token (http.token; or FLOWMESH_TOKEN)')
+    .option('--inventory <file>', 'inventory file naming addresses and WireGuard peers')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--local-address <cidr>', "address or CIDR counted as this node's own (repeatable)", collect);
+}
+
+function overridesFrom(flags: CommonFlags, extra: ConfigOverrides = {}): ConfigOverrides {
+  return {
+    node: flags.node,
+    'store.data_dir': flags.dataDir,
+    'store.path': flags.db,
+    'http.listen': flags.listen,
+    'http.token': flags.token,
+    inventory: flags.inventory,
+    log_level: flags.logLevel,
+    ...extra,
+  };
+}
+
+function configure(flags: CommonFlags, extra: ConfigOverrides = {}): AgentConfig {
+  const config = loadConfig(flags.config, overridesFrom(flags, extra));
+  if (flags.localAddress?.length) config.local_addresses = [...config.local_addresses, ...flags.localAddress];
+  return config;
+}
+
+function loadInventory(config: AgentConfig): Inventory {
+  return config.inventory ? Inventory.fromFile(config.inventory) : Inventory.empty();
+}
+
+function localAddresses(config: AgentConfig, includeHost: boolean): LocalAddresses {
+  try {
+    return includeHost ? LocalAddresses.fromHost(config.local_addresses) : LocalAddresses.of(config.local_addresses);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+function newPipeline(config: AgentConfig, sink: FlowSink, logger: Logger, local: LocalAddresses, inventory: Inventory): Pipeline {
+  return new Pipeline({
+    node: config.node,
+    maxFlows: config.flows.max_flows,
+    timeouts: flowTimeouts(config),
+    dns: { enabled: config.dns.enabled, cache: { maxEntries: config.dns.cache_size, minTtlS: config.dns.min_ttl_s, maxTtlS: config.dns.max_ttl_s } },
+    inventory,
+    localAddresses: local,
+    logger,
+  }, sink);
+}
+
+function ensureParentDir(file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+}
+
+function reportSummary(logger: Logger, summary: PipelineSummary): void {
+  if (process.stderr.isTTY) process.stderr.write(formatSummary(summary) + '\n');
+  else logger.info({ summary }, 'done');
+}
+
+async function importCommand(files: string[], flags: CommonFlags & { filter?: string }): Promise<void> {
+  const config = configure(flags);
+  const logger = createLogger(config.log_level, { name: 'flowmesh-agent' });
+  const inventory = loadInventory(config);
+  // a capture file usually comes from another host: only configured addresses are "local"
+  const local = localAddresses(config, false);
+  const sinks: FlowSink[] = [];
+  if (flags.jsonl) sinks.push(new JsonLinesSink(flags.jsonl));
+  if (flags.db || !flags.jsonl) {
+    const options = storeOptions(config);
+    ensureParentDir(options.path);
+    sinks.push(await FlowStore.open({ ...options, logger }));
+  }
+  const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
+  const pipeline = newPipeline(config, sink, logger, local, inventory);
+  let failure: unknown;
+  try {
+    for (const file of files) await pipeline.importFile(file, flags.filter ?? config.capture.filter);
+  } catch (err) {
+    failure = err;
+  }
+  // flows seen before a failure are kept: flush them before reporting it
+  await pipeline.finish();
+  await sink.close();
+  reportSummary(logger, pipeline.summary());
+  if (failure) throw failure;
+}
+
+async function runCommand(flags: CommonFlags & { interface?: string; filter?: string; snapLength?: string; promiscuous?: boolean }): Promise<void> {
+  const config = configure(flags, {
+    'capture.interface': flags.interface,
+    'capture.filter': flags.filter,
+    'capture.snap_length': flags.snapLength === undefined ? undefined : Number(flags.snapLength),
+    'capture.promiscuous': flags.promiscuous,
+  });
+  const logger = createLogger(config.log_level, { name: 'flowmesh-agent' });
+  const inventory = loadInventory(config);
+  const local = localAddresses(config, true);
+  const capture = config.capture;
+
+  let service: AgentService | undefined;
+  const sinks: FlowSink[] = [];
+  if (flags.jsonl) sinks.push(new JsonLinesSink(flags.jsonl));
+  if (flags.db || !flags.jsonl) {
+    const store = storeOptions(config);
+    ensureParentDir(store.path);
+    service = await startAgentService({
+      node: config.node,
+      http: httpOptions(config),
+      store,
+      interfaces: [capture.interface],
+      localAddresses: () => config.local_addresses,
+      logger,
+    });
+    sinks.push(service.sink);
+  }
+  const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
+  const pipeline = newPipeline(config, sink, logger, local, inventory);
+
+  const refreshPeers = async () => {
+    if (inventory.peers.size === 0) return;
+    const peers = await readWireGuardPeers(capture.interface);
+    if (peers) logger.debug({ interface: capture.interface, named: inventory.addWireGuardPeers(peers) }, 'WireGuard peers read');
+  };
+  await refreshPeers();
+  const peerTimer = setInterval(() => void refreshPeers(), 60_000);
+  peerTimer.unref();
+
+  let live;
+  try {
+    live = pipeline.startLive({
+      interface: capture.interface,
+      filter: capture.filter,
+      snapLen: capture.snap_length,
+      bufferSize: capture.buffer_size_mb * 1024 * 1024,
+      promiscuous: capture.promiscuous,
+      bufferTimeoutMs: capture.buffer_timeout_ms,
+    });
+  } catch (err) {
+    clearInterval(peerTimer);
+    await sink.close();
+    if (service) await service.close();
+    throw err;
+  }
+  if (service) {
+    service.metrics.setProviders({
+      ...pipeline.metricsProviders(),
+      capture: {
+        captureStats: () => {
+          const s = live.capture.stats();
+          return [{ interface: capture.interface, received: s.received, kernelDrops: s.kernelDrops, ifDrops: s.interfaceDrops }];
+        },
+      },
+    });
+  }
+  logger.info({ interface: capture.interface, linkType: live.capture.linkType, node: config.node, api: service?.address }, 'capturing');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping: flushing flows');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  clearInterval(peerTimer);
+  await live.stop();
+  await sink.close();
+  if (service) await service.close();
+  const s = live.capture.stats();
+  logger.info({ summary: pipeline.summary(), capture: s }, 'stopped');
+}
+
+async function serveCommand(flags: CommonFlags): Promise<void> {
+  const config = configure(flags);
+  const logger = createLogger(config.log_level, { name: 'flowmesh-agent' });
+  const store = storeOptions(config);
+  ensureParentDir(store.path);
+  const service = await startAgentService({ node: config.node, http: httpOptions(config), store, interfaces: [], logger });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await service.close();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('flowmesh-agent')
+    .description('Flowmesh node agent: flow logs for mesh networks')
+    .showHelpAfterError()
+    .exitOverride();
+
+  addCommonOptions(program.command('run').description('capture live on an interface into the store; serve the query API and /metrics'))
+    .option('--interface <if>', 'interface to capture on (capture.interface, default any)')
+    .option('--filter <bpf>', 'BPF capture filter (capture.filter)')
+    .option('--snap-length <bytes>', 'bytes captured per packet (capture.snap_length)')
+    .option('--promiscuous', 'capture in promiscuous mode')
+    .option('--db <path>', 'DuckDB file (store.path)')
+    .option('--jsonl <file>', 'also write records as JSON lines (- = stdout); alone, instead of the store and API')
+    .action((flags) => runCommand(flags));
+
+  addCommonOptions(program.command('import').description('read pcap/pcapng files through the flow pipeline, then print a summary'))
+    .argument('<files...>', 'capture files (flows continue across files, in the order given)')
+    .option('--filter <bpf>', 'BPF filter applied while reading')
+    .option('--db <path>', 'DuckDB file to write (default <data-dir>/flows.duckdb unless --jsonl is given)')
+    .option('--jsonl <file>', 'write records as JSON lines (- = stdout)')
+    .action((files: string[], flags) => importCommand(files, flags));
+
+  addCommonOptions(program.command('serve').description('serve the query API and /metrics over an existing database, without capturing'))
+    .option('--db <path>', 'DuckDB file (store.path)')
+    .action((flags) => serveCommand(flags));
+
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof ConfigError || err instanceof InventoryError) return 2;
+  return 1;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    const code = exitCodeFor(err);
+    if (!(err instanceof CommanderError)) process.stderr.write(`flowmesh-agent: ${(err as Error).message ?? String(err)}\n`);
+    return code;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,244 @@
+/**
+ * The capture pipeline: capture (file or interface) -> decoder -> DNS observer -> flow
+ * table -> sink. Owns the per-packet loop (one shared DecodedPacket, nothing allocated),
+ * the counters the summary and the metrics read, the expiry tick for live capture, the
+ * progress line for imports on a terminal, and the final flush.
+ */
+import { basename } from 'node:path';
+import type { Logger } from 'pino';
+import { openLiveCapture, readCaptureFile, type LiveCapture, type LiveCaptureOptions } from '../capture';
+import { DecodeStats, DECODE_REASONS, PacketDecoder, decodeReasonKind } from '../decode/decoder';
+import { DecodedPacket } from '../decode/packet';
+import { DnsObserver, type DnsCacheOptions, type DnsStats } from '../dns';
+import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../flowtable/flowTable';
+import type { LocalAddresses } from '../flow/direction';
+import type { Inventory } from '../inventory';
+import type { FlowSink } from '../model/flow';
+
+export interface PipelineOptions {
+  node: string;
+  maxFlows: number;
+  timeouts: FlowTimeouts;
+  dns: { enabled: boolean; cache?: Partial<DnsCacheOptions> };
+  inventory: Inventory;
+  localAddresses: LocalAddresses;
+  logger: Logger;
+  /** Progress line on stderr while importing (default: when stderr is a terminal). */
+  progress?: boolean;
+  bootId?: string;
+}
+
+export interface PipelineSummary {
+  packets: number;
+  /** IP packets that reached the flow table. */
+  decoded: number;
+  /** Valid traffic without flows (non-IP, orphan fragments). */
+  skipped: number;
+  malformed: number;
+  /** Packets per decode outcome other than ok (non-zero ones only). */
+  decodeReasons: Record<string, number>;
+  flows: number;
+  records: number;
+  evictions: number;
+  dns: DnsStats;
+  seconds: number;
+  packetsPerSecond: number;
+}
+
+const PROGRESS_EVERY_PACKETS = 1 << 16;
+const PROGRESS_INTERVAL_MS = 250;
+const TICK_MS = 1000;
+
+export class Pipeline {
+  readonly table: FlowTable;
+  readonly dns: DnsObserver;
+  private readonly packet = new DecodedPacket();
+  private decoder: PacketDecoder | undefined;
+  /** Counts of decoders already finished (one per imported file). */
+  private readonly earlierDecodes = new DecodeStats();
+  private readonly dnsEnabled: boolean;
+  private readonly progress: boolean;
+  private readonly startedMs = Date.now();
+  private lastProgressMs = 0;
+  private packets = 0;
+  private undecodable = 0;
+
+  constructor(private readonly options: PipelineOptions, private readonly sink: FlowSink) {
+    this.dns = new DnsObserver(options.dns.cache);
+    this.dnsEnabled = options.dns.enabled;
+    this.progress = options.progress ?? Boolean(process.stderr.isTTY);
+    const { inventory, localAddresses } = options;
+    const annotator: FlowAnnotator = {
+      direction: (src, dst, v) => localAddresses.direction(src, dst, v),
+      endpoint: (_ip, bytes, v) => inventory.lookup(bytes, v),
+      domain: (ip, nowUs) => (this.dnsEnabled ? this.dns.domain(ip, nowUs) : ''),
+    };
+    this.table = new FlowTable(
+      { node: options.node, interfaceName: '', maxFlows: options.maxFlows, timeouts: options.timeouts, annotator, bootId: options.bootId },
+      sink,
+    );
+  }
+
+  /** The per-packet path: decode into the shared packet, feed DNS and the flow table. */
+  private readonly onPacket = (buf: Buffer, capLen: number, wireLen: number, tsUs: number): void => {
+    this.packets++;
+    const decoder = this.decoder;
+    if (decoder === undefined) {
+      this.undecodable++;
+      return;
+    }
+    const p = this.packet;
+    if (decoder.decode(buf, capLen, wireLen, tsUs, p) !== 0) return;
+    if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
+    this.table.process(p);
+    if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();
+  };
+
+  private showProgress(): void {
+    const now = Date.now();
+    if (now - this.lastProgressMs < PROGRESS_INTERVAL_MS) return;
+    this.lastProgressMs = now;
+    const s = this.table.stats;
+    const rate = this.packets / Math.max((now - this.startedMs) / 1000, 1e-3);
+    process.stderr.write(
+      `\r${this.packets.toLocaleString('en')} packets, ${s.activeFlows.toLocaleString('en')} active flows, ` +
+        `${s.recordsEmitted.toLocaleString('en')} records, ${Math.round(rate).toLocaleString('en')} packets/s   `,
+    );
+  }
+
+  private clearProgress(): void {
+    if (this.progress && this.lastProgressMs > 0) process.stderr.write('\r\x1b[K');
+  }
+
+  /**
+   * Reads one capture file into the flow table (flows continue across files; the table is
+   * not flushed). @throws the capture's CaptureFileError / UnsupportedLinkTypeError.
+   */
+  async importFile(path: string, filter = ''): Promise<void> {
+    this.table.interfaceName = basename(path);
+    try {
+      const summary = await readCaptureFile(path, {
+        filter,
+        onOpen: (linkType) => {
+          this.retireDecoder();
+          this.decoder = new PacketDecoder(linkType);
+        },
+      }, this.onPacket);
+      this.options.logger.debug({ file: path, packets: summary.packets, linkType: summary.linkTypeName }, 'capture file read');
+    } finally {
+      this.retireDecoder();
+      this.clearProgress();
+    }
+  }
+
+  /** Starts live capture; the returned handle's stop() ends capture and flushes every flow. */
+  startLive(capture: Omit<LiveCaptureOptions, 'onError' | 'onWarning'>): LiveRun {
+    const logger = this.options.logger;
+    this.table.interfaceName = capture.interface;
+    const live = openLiveCapture({
+      ...capture,
+      onWarning: (message) => logger.warn({ interface: capture.interface }, message),
+      onError: (error) => logger.error({ interface: capture.interface, err: error }, 'capture error'),
+    }, this.onPacket);
+    this.decoder = new PacketDecoder(live.linkType);
+    // expiry by the wall clock when packets stop arriving
+    const tick = setInterval(() => this.table.advanceTime(Date.now() * 1000), TICK_MS);
+    tick.unref();
+    let stopped: Promise<void> | undefined;
+    return {
+      capture: live,
+      stop: () => (stopped ??= (async () => {
+        clearInterval(tick);
+        live.close();
+        await this.finish();
+      })()),
+    };
+  }
+
+  /** Emits every flow still in the table (end_reason shutdown) and flushes the sink. */
+  async finish(): Promise<void> {
+    this.table.flushAll('shutdown');
+    await this.sink.flush();
+  }
+
+  private retireDecoder(): void {
+    if (!this.decoder) return;
+    const counts = this.decoder.stats.counts;
+    for (let i = 0; i < counts.length; i++) this.earlierDecodes.counts[i] += counts[i];
+    this.decoder = undefined;
+  }
+
+  /** Decode outcome counts so far (finished files plus the current decoder). */
+  decodeCounts(): Record<string, number> {
+    const current = this.decoder?.stats.counts;
+    const out: Record<string, number> = {};
+    DECODE_REASONS.forEach((name, i) => (out[name] = this.earlierDecodes.counts[i] + (current ? current[i] : 0)));
+    return out;
+  }
+
+  summary(): PipelineSummary {
+    const counts = this.decodeCounts();
+    let skipped = 0;
+    let malformed = 0;
+    const decodeReasons: Record<string, number> = {};
+    for (const [name, n] of Object.entries(counts)) {
+      if (name === 'ok' || n === 0) continue;
+      decodeReasons[name] = n;
+      if (decodeReasonKind(name as (typeof DECODE_REASONS)[number]) === 'skipped') skipped += n;
+      else malformed += n;
+    }
+    const s = this.table.stats;
+    const seconds = (Date.now() - this.startedMs) / 1000;
+    return {
+      packets: this.packets,
+      decoded: counts.ok,
+      skipped,
+      malformed: malformed + this.undecodable,
+      decodeReasons,
+      flows: s.flowsCreated,
+      records: s.recordsEmitted,
+      evictions: s.evictions,
+      dns: { ...this.dns.stats },
+      seconds,
+      packetsPerSecond: seconds > 0 ? this.packets / seconds : 0,
+    };
+  }
+
+  /** Providers for the Prometheus metrics (read at scrape time). */
+  metricsProviders() {
+    return {
+      decode: {
+        decodeErrors: () => {
+          const counts = this.decodeCounts();
+          delete counts.ok;
+          return counts;
+        },
+      },
+      flowTable: {
+        flowTableStats: () => {
+          const s = this.table.stats;
+          return { activeFlows: s.activeFlows, evictions: s.evictions };
+        },
+      },
+    };
+  }
+}
+
+export interface LiveRun {
+  capture: LiveCapture;
+  stop(): Promise<void>;
+}
+
+/** Human-readable summary lines for terminals. */
+export function formatSummary(s: PipelineSummary): string {
+  const n = (x: number) => Math.round(x).toLocaleString('en');
+  const lines = [
+    `packets ${n(s.packets)} (decoded ${n(s.decoded)}, skipped ${n(s.skipped)}, malformed ${n(s.malformed)})`,
+    `flows ${n(s.flows)}, records ${n(s.records)}, evictions ${n(s.evictions)}`,
+    `dns responses ${n(s.dns.responses)}, addresses learned ${n(s.dns.addresses)}, malformed ${n(s.dns.malformed)}`,
+    `${s.seconds.toFixed(2)} s, ${n(s.packetsPerSecond)} packets/s`,
+  ];
+  const reasons = Object.entries(s.decodeReasons);
+  if (reasons.length) lines.push(`not decoded: ${reasons.map(([k, v]) => `${k} ${n(v)}`).join(', ')}`);
+  return lines.join('\n');
+}
