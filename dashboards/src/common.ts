@@ -10,6 +10,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import { DIMENSION_LABELS, FLOW_FIELDS, METRIC_LABELS, TOP_TOTAL_LABELS } from './frames';
 import { FLOWMESH_UID, PLUGIN_ID, flowmeshDatasource, prometheusDatasource, q, type Filter } from './query';
 
 /** Units (Grafana unit ids): `bytes` is IEC (KiB, MiB), `count:` scales 1.2K with a suffix. */
@@ -150,60 +151,56 @@ export const newDashboard = (uid: string, title: string, description: string) =>
 // ---- flow table --------------------------------------------------------------------------
 
 /**
- * Column order and headers of the flow log table, by the plugin's flow-frame field names
- * (plugin/pkg/frames: one field per FlowRecord column, times as time fields).
+ * The flow log table's columns, in order: the plugin's flow-frame field (by display name)
+ * and the header shown. Source and destination are "name (ip:port)" strings from the plugin.
  */
-export const FLOW_COLUMNS: { field: string; header: string; unit?: string }[] = [
+export const FLOW_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; unit?: string }[] = [
   { field: 'start', header: 'Start' },
   { field: 'end', header: 'End' },
   { field: 'node', header: 'Node' },
   { field: 'direction', header: 'Direction' },
-  { field: 'src_name', header: 'Source' },
-  { field: 'src_type', header: 'Src type' },
-  { field: 'src_ip', header: 'Source IP' },
-  { field: 'src_port', header: 'Src port', unit: UNITS.none },
+  { field: 'source', header: 'Source' },
   { field: 'protocol', header: 'Protocol' },
   { field: 'dst_port', header: 'Port', unit: UNITS.none },
-  { field: 'dst_name', header: 'Destination' },
-  { field: 'dst_type', header: 'Dst type' },
-  { field: 'dst_ip', header: 'Destination IP' },
+  { field: 'destination', header: 'Destination' },
   { field: 'dst_domain', header: 'Domain' },
   { field: 'bytes_rx', header: 'Bytes down', unit: UNITS.bytes },
   { field: 'bytes_tx', header: 'Bytes up', unit: UNITS.bytes },
-  { field: 'packets_tx', header: 'Pkts up', unit: UNITS.packets },
-  { field: 'packets_rx', header: 'Pkts down', unit: UNITS.packets },
+  { field: 'packets_rx', header: 'Packets down', unit: UNITS.packets },
+  { field: 'packets_tx', header: 'Packets up', unit: UNITS.packets },
   { field: 'tcp_flags_src', header: 'Flags (src)' },
   { field: 'tcp_flags_dst', header: 'Flags (dst)' },
   { field: 'conn_state', header: 'State' },
+  { field: 'src_ip', header: 'Source IP' },
+  { field: 'dst_ip', header: 'Destination IP' },
 ];
-/** Record fields kept out of the table (still in Inspect > Data and CSV export). */
-export const FLOW_HIDDEN_FIELDS = [
-  'flow_id', 'seq', 'record_kind', 'end_reason', 'interface', 'flow_start', 'ip_version', 'protocol_number',
-  'icmp_type', 'icmp_code', 'community_id',
-];
-
-const TCP_FLAG_BITS: [number, string][] = [
-  [0x02, 'S'], [0x10, 'A'], [0x08, 'P'], [0x01, 'F'], [0x04, 'R'], [0x20, 'U'], [0x40, 'E'], [0x80, 'C'],
-];
-
-/** Value mappings that show the common TCP flag unions as letters (S=SYN A=ACK P=PSH F=FIN R=RST). */
-export function tcpFlagMappings(): dashboard.ValueMapping[] {
-  const common = [0x00, 0x02, 0x12, 0x10, 0x18, 0x1a, 0x1b, 0x11, 0x19, 0x04, 0x14, 0x16, 0x1e, 0x1f, 0x06, 0x13, 0x17];
-  const options: Record<string, { text: string; index: number }> = {};
-  common.forEach((bits, index) => {
-    const letters = TCP_FLAG_BITS.filter(([bit]) => (bits & bit) !== 0).map(([, letter]) => letter).join('');
-    options[String(bits)] = { text: letters || '-', index };
-  });
-  return [{ type: dashboard.MappingType.ValueToText, options }];
-}
+/** Flow-frame fields kept out of the table (still in Inspect > Data and the CSV export). */
+export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = ['src_port', 'community_id', 'flow_id'];
 
 const nodeLink = {
   id: 'links',
   value: [{ title: 'Node detail for ${__value.raw}', url: `/d/${DASHBOARD_UIDS.node}?var-node=\${__value.raw}&\${__url_time_range}` }],
 };
 
-/** The newest-flows table: one row per flow record, columns per FLOW_COLUMNS. */
+const CONN_STATE_MAPPINGS = [
+  {
+    type: 'value',
+    options: {
+      S0: { text: 'S0 no reply', color: 'orange', index: 0 },
+      REJ: { text: 'REJ refused', color: 'red', index: 1 },
+      RSTO: { text: 'RSTO reset by source', color: 'yellow', index: 2 },
+      RSTR: { text: 'RSTR reset by destination', color: 'yellow', index: 3 },
+      RSTOS0: { text: 'RSTOS0 SYN then reset', color: 'orange', index: 4 },
+      RSTRH: { text: 'RSTRH reset, no SYN seen', color: 'orange', index: 5 },
+      SF: { text: 'SF closed', color: 'green', index: 6 },
+      S1: { text: 'S1 established', color: 'green', index: 7 },
+    },
+  },
+];
+
+/** The flow log table: one row per flow record, columns per FLOW_COLUMNS. */
 export function flowTable(title: string, description: string, filters: Filter[], limit = 500) {
+  const displayName = (field: keyof typeof FLOW_FIELDS) => FLOW_FIELDS[field];
   const panel = new table.PanelBuilder()
     .title(title)
     .description(description)
@@ -216,48 +213,34 @@ export function flowTable(title: string, description: string, filters: Filter[],
     .withTransformation({
       id: 'organize',
       options: {
-        excludeByName: Object.fromEntries(FLOW_HIDDEN_FIELDS.map((f) => [f, true])),
-        indexByName: Object.fromEntries(FLOW_COLUMNS.map((c, i) => [c.field, i])),
-        renameByName: Object.fromEntries(FLOW_COLUMNS.map((c) => [c.field, c.header])),
+        excludeByName: Object.fromEntries(FLOW_HIDDEN_FIELDS.map((f) => [displayName(f), true])),
+        indexByName: Object.fromEntries(FLOW_COLUMNS.map((c, i) => [displayName(c.field), i])),
+        renameByName: Object.fromEntries(
+          FLOW_COLUMNS.filter((c) => c.header !== displayName(c.field)).map((c) => [displayName(c.field), c.header]),
+        ),
       },
     });
-  // Overrides match the renamed headers (organize runs before field config).
+  // Overrides match the headers (organize runs before field config is applied).
   for (const column of FLOW_COLUMNS.filter((c) => c.unit)) {
     panel.overrideByName(column.header, [{ id: 'unit', value: column.unit }]);
   }
-  for (const header of ['Flags (src)', 'Flags (dst)']) {
-    panel.overrideByName(header, [{ id: 'mappings', value: tcpFlagMappings() }]);
+  for (const header of ['Bytes down', 'Bytes up']) {
+    panel.overrideByName(header, [
+      { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic', valueDisplayMode: 'text' } },
+    ]);
   }
   panel.overrideByName('Node', [nodeLink]);
-  panel.overrideByName('Bytes down', [
-    { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic', valueDisplayMode: 'text' } },
-  ]);
-  panel.overrideByName('Bytes up', [
-    { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic', valueDisplayMode: 'text' } },
-  ]);
   panel.overrideByName('State', [
-    {
-      id: 'mappings',
-      value: [
-        {
-          type: 'value',
-          options: {
-            S0: { text: 'S0 no reply', color: 'orange', index: 0 },
-            REJ: { text: 'REJ refused', color: 'red', index: 1 },
-            RSTO: { text: 'RSTO reset by src', color: 'yellow', index: 2 },
-            RSTR: { text: 'RSTR reset by dst', color: 'yellow', index: 3 },
-            SF: { text: 'SF closed', color: 'green', index: 4 },
-            S1: { text: 'S1 established', color: 'green', index: 5 },
-          },
-        },
-      ],
-    },
+    { id: 'mappings', value: CONN_STATE_MAPPINGS },
     { id: 'custom.cellOptions', value: { type: 'color-text' } },
   ]);
   return panel;
 }
 
-/** A top-N table: group columns plus the metric with an inline bar gauge. */
+/**
+ * A top-N table: the group columns, the metric with an inline bar gauge, and the
+ * connection count (or bytes, when ranking by connections) from the plugin's totals.
+ */
 export function topTable(
   title: string,
   description: string,
@@ -267,6 +250,8 @@ export function topTable(
   limit = 10,
 ) {
   const unit = metric === 'bytes' ? UNITS.bytes : metric === 'packets' ? UNITS.packets : UNITS.flows;
+  const keptTotal = metric === 'flows' ? 'bytes' : 'flows';
+  const hiddenTotals = (Object.keys(TOP_TOTAL_LABELS) as (keyof typeof TOP_TOTAL_LABELS)[]).filter((t) => t !== keptTotal);
   const panel = new table.PanelBuilder()
     .title(title)
     .description(description)
@@ -274,18 +259,19 @@ export function topTable(
     .withTarget(q.top(groupBy, metric, limit).filters(filters))
     .unit(unit)
     .cellHeight(common.TableCellHeight.Sm)
-    .overrideByFieldType('number', [
+    .withTransformation({
+      id: 'organize',
+      options: { excludeByName: Object.fromEntries(hiddenTotals.map((t) => [TOP_TOTAL_LABELS[t], true])) },
+    })
+    .overrideByName(METRIC_LABELS[metric], [
       { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'lcd', valueDisplayMode: 'text' } },
+    ])
+    .overrideByName(TOP_TOTAL_LABELS[keptTotal], [
+      { id: 'unit', value: keptTotal === 'bytes' ? UNITS.bytes : UNITS.flows },
+      { id: 'displayName', value: keptTotal === 'bytes' ? 'Bytes' : 'Connections' },
     ]);
-  // Port keys are numbers too: plain values, no unit.
-  for (const port of groupBy.filter((d) => d.endsWith('_port'))) {
-    panel.overrideByName(port, [
-      { id: 'unit', value: UNITS.none },
-      { id: 'custom.cellOptions', value: { type: 'auto' } },
-    ]);
-  }
   if (groupBy.includes('node')) {
-    panel.overrideByName('node', [nodeLink]);
+    panel.overrideByName(DIMENSION_LABELS.node, [nodeLink]);
   }
   return panel;
 }

@@ -5,6 +5,7 @@ import {
   DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, flowTable, layout, newDashboard,
   scopeFilters, topTable, totalStat, trafficSeries, valuesVariable,
 } from './common';
+import { METRIC_LABELS } from './frames';
 import { flowmeshDatasource, q } from './query';
 
 export function overviewDashboard() {
@@ -22,11 +23,11 @@ export function overviewDashboard() {
 
   const activeAgents = new stat.PanelBuilder()
     .title('Reporting nodes')
-    .description('Nodes whose agents reported at least one flow in the time range (one row per node in a top query, counted).')
+    .description('Nodes whose agents reported at least one flow in the time range (rows of a top query by node, counted).')
     .datasource(flowmeshDatasource)
     .withTarget(q.top(['node'], 'flows', 0).filters(scope))
     .unit(UNITS.count)
-    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['count']).fields('/^node$/').values(false))
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['count']).fields(`/^${METRIC_LABELS.flows}$/`).values(false))
     .graphMode(common.BigValueGraphMode.None)
     .colorMode(common.BigValueColorMode.Value)
     .textMode(common.BigValueTextMode.Value);

@@ -4,7 +4,6 @@ import {
   DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, layout, newDashboard, scopeFilters,
   topTable, valuesVariable,
 } from './common';
-import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { flowmeshDatasource, q } from './query';
 
 export function topologyDashboard() {
@@ -18,25 +17,19 @@ export function topologyDashboard() {
     .withVariable(valuesVariable('node', 'Reporting node', 'node', true))
     .withVariable(directionVariable())
     .withVariable(valuesVariable('protocol', 'Protocol', 'protocol', true))
-    .withVariable(
-      new dashboard.CustomVariableBuilder('by')
-        .label('Endpoint identity')
-        .description('name: one graph node per inventory name (unknown addresses by IP); ip: one graph node per address')
-        .values('name,ip')
-        .current({ text: 'name', value: 'name' }),
-    )
     .withVariable(adHocVariable());
 
   const graph = new nodegraph.PanelBuilder()
     .title('Who talks to whom')
     .description(
-      'Each circle is an endpoint (inventory name or IP); each arrow goes from initiator to destination, its main stat is bytes ' +
-        'both ways. Connections reported by several agents count once (connection de-duplication). The 50 busiest pairs are drawn.',
+      'Each circle is an endpoint (its inventory name; unnamed addresses by IP) with the bytes it sent and received; each arrow ' +
+        'goes from initiator to destination, its thickness and main stat are bytes both ways, its second stat connections. ' +
+        'Connections reported by several agents count once (connection de-duplication). The 50 busiest pairs are drawn.',
     )
     .datasource(flowmeshDatasource)
     .withTarget(q.topology('bytes', 'name', 50).dedupe('connection').filters(scope))
     .unit(UNITS.bytes)
-    .nodes(new nodegraph.NodeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.flows))
+    .nodes(new nodegraph.NodeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.bytes))
     .edges(new nodegraph.EdgeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.flows))
     .zoomMode(nodegraph.ZoomMode.Cooperative);
 

@@ -8,6 +8,7 @@ import {
   DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, flowTable, layout, newDashboard, scopeFilters, topTable,
   trafficSeries, valuesVariable,
 } from './common';
+import { DIMENSION_LABELS } from './frames';
 import { flowmeshDatasource, q, type Filter } from './query';
 
 export const FAILED_STATES = {
@@ -32,10 +33,10 @@ function reportersTable(title: string, description: string, filters: Filter[]) {
       id: 'groupBy',
       options: {
         fields: {
-          community_id: { operation: 'groupby' },
-          src_ip: { operation: 'groupby' },
-          dst_ip: { operation: 'groupby' },
-          node: { operation: 'aggregate', aggregations: ['distinctCount', 'allValues'] },
+          [DIMENSION_LABELS.community_id]: { operation: 'groupby' },
+          [DIMENSION_LABELS.src_ip]: { operation: 'groupby' },
+          [DIMENSION_LABELS.dst_ip]: { operation: 'groupby' },
+          [DIMENSION_LABELS.node]: { operation: 'aggregate', aggregations: ['distinctCount', 'allValues'] },
         },
       },
     })
@@ -44,12 +45,14 @@ function reportersTable(title: string, description: string, filters: Filter[]) {
       options: {
         type: 'include',
         match: 'all',
-        filters: [{ fieldName: 'node (distinctCount)', config: { id: 'lower', options: { value: 2 } } }],
+        filters: [{ fieldName: `${DIMENSION_LABELS.node} (distinctCount)`, config: { id: 'lower', options: { value: 2 } } }],
       },
     })
     .withTransformation({
       id: 'organize',
-      options: { renameByName: { 'node (distinctCount)': 'Reporters', 'node (allValues)': 'Reported by' } },
+      options: {
+        renameByName: { [`${DIMENSION_LABELS.node} (distinctCount)`]: 'Reporters', [`${DIMENSION_LABELS.node} (allValues)`]: 'Reported by' },
+      },
     });
 }
 

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { DIMENSIONS, FilterSchema, METRICS } from '../../agent/src/model/query';
 import { DASHBOARDS, render } from '../src/dashboards';
-import { DASHBOARD_UIDS } from '../src/common';
+import { DASHBOARD_UIDS, FLOW_COLUMNS, FLOW_HIDDEN_FIELDS } from '../src/common';
+import { DIMENSION_LABELS, FLOW_FIELDS, METRIC_LABELS, TOP_TOTAL_LABELS } from '../src/frames';
 import {
   contractMetricNames, contractQueryTypes, explain, fromRoot, newAjv, provisionedDatasources, run, sdkSchema,
 } from './helpers';
@@ -203,11 +204,11 @@ describe('Flowmesh queries use only what the plugin and the agent understand', (
     expect(d.templating.list.find((v: Json) => v.name === 'filters')).toMatchObject({ type: 'adhoc' });
   });
 
-  test.each(shipped)('%s: transformations group by fields the query returns', (_file, d) => {
+  test.each(shipped)('%s: transformations group by fields the query returns (by display name)', (_file, d) => {
     for (const p of dataPanels(d)) {
       for (const tr of (p.transformations ?? []).filter((x: Json) => x.id === 'groupBy')) {
-        const groupBy: string[] = p.targets[0].groupBy;
-        for (const field of Object.keys(tr.options.fields)) expect(groupBy).toContain(field);
+        const columns = (p.targets[0].groupBy as string[]).map((dim) => DIMENSION_LABELS[dim]);
+        for (const field of Object.keys(tr.options.fields)) expect(columns).toContain(field);
       }
     }
   });
@@ -254,5 +255,39 @@ describe('Prometheus panels', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('field names match the plugin frames (plugin/pkg/frames, Go source)', () => {
+  const framesDir = fromRoot('plugin/pkg/frames');
+  const go = (file: string) => readFileSync(path.join(framesDir, file), 'utf8');
+  /** `"key": "Label"` pairs of a Go map literal named `name`. */
+  const goMap = (source: string, name: string) => {
+    const body = new RegExp(`var ${name} = map\\[string\\]string\\{([^}]*)\\}`).exec(source)?.[1];
+    if (!body) throw new Error(`plugin/pkg/frames: map ${name} not found; update dashboards/src/frames.ts`);
+    return Object.fromEntries([...body.matchAll(/"([^"]+)":\s*"([^"]+)"/g)].map((m) => [m[1], m[2]]));
+  };
+
+  test('dimension and metric display names', () => {
+    expect(DIMENSION_LABELS).toEqual(goMap(go('frames.go'), 'dimensionLabels'));
+    expect(METRIC_LABELS).toEqual(goMap(go('frames.go'), 'metricLabels'));
+    for (const dim of DIMENSIONS) expect(DIMENSION_LABELS[dim]).toEqual(expect.any(String));
+  });
+
+  test('top totals columns', () => {
+    const source = go('aggregates.go');
+    for (const [key, label] of Object.entries(TOP_TOTAL_LABELS)) expect(source).toContain(`data.NewField("total_${key}", nil, total${key[0].toUpperCase()}${key.slice(1)}).SetConfig(config("${label}"`);
+  });
+
+  test('flow frame fields and display names; each is shown or deliberately hidden', () => {
+    const fields = Object.fromEntries(
+      [...go('flows.go').matchAll(/data\.NewField\("([a-z_]+)", nil, \w+\)\.SetConfig\((?:filterable\()?(?:config\("([^"]+)"|(\w+)Config\))/g)].map(
+        (m) => [m[1], m[2] ?? null],
+      ),
+    );
+    expect(Object.keys(fields).sort()).toEqual(Object.keys(FLOW_FIELDS).sort());
+    for (const [field, label] of Object.entries(fields)) if (label) expect({ field, label: FLOW_FIELDS[field] }).toEqual({ field, label });
+    const placed = [...FLOW_COLUMNS.map((c) => c.field), ...FLOW_HIDDEN_FIELDS].sort();
+    expect(placed).toEqual(Object.keys(FLOW_FIELDS).sort());
   });
 });
