@@ -40,10 +40,13 @@ export function startAgent(ns: Namespace, args: readonly string[], logName: stri
     log,
     stop: async (timeoutMs = 15_000) => {
       if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((done) => child.once('exit', () => done()));
+        let timer: NodeJS.Timeout | undefined;
+        const exited = new Promise<'exited'>((done) => child.once('exit', () => done('exited')));
+        const hung = new Promise<'hung'>((done) => (timer = setTimeout(() => done('hung'), timeoutMs)));
         child.kill('SIGTERM');
-        const hung = sleep(timeoutMs).then(() => 'hung' as const);
-        if ((await Promise.race([exited, hung])) === 'hung') {
+        const outcome = await Promise.race([exited, hung]);
+        clearTimeout(timer);
+        if (outcome === 'hung') {
           child.kill('SIGKILL');
           throw new Error(`agent in ${ns.name} did not exit within ${timeoutMs} ms of SIGTERM; log:\n${tail(log())}`);
         }

@@ -53,7 +53,7 @@ describePrivileged('live capture on both ends of a wireguard-go tunnel', () => {
       const capture = await startCapture(end.ns, end.wg.name, `${key}.pcap`);
       const agent = startAgent(
         end.ns,
-        ['run', '--interface', end.wg.name, '--jsonl', jsonl, '--node', `node-${key}`, '--data-dir', join(mesh.lab.workDir, `data-${key}`), '--listen', '127.0.0.1:9477'],
+        ['run', '--interface', end.wg.name, '--jsonl', jsonl, '--node', `node-${key}`],
         `agent-${key}.log`,
       );
       sides[key] = { end, agent, capture, jsonl, conns: [], truth: [] };
