@@ -1,0 +1,457 @@
+/**
+ * QueryEngine: answers the structured query model (agent/src/model/query.ts) from the flow
+ * store's DuckDB file. SQL is assembled from whitelisted identifiers only; request values
+ * are bound parameters.
+ *
+ * Aggregates (`top`, `timeseries`, `summary`, `values`) read a "facts" relation: raw rows,
+ * or, when the rollup holds every dimension and filter the query needs and the range spans
+ * at least `rollupMinRangeMs`, per-minute rollup rows for the whole minutes inside the range
+ * plus raw rows for the partial minutes at its edges and for rows not yet rolled up. Each
+ * record is attributed to its start (per the contract), so both paths give identical totals.
+ *
+ * Timeseries buckets are aligned to multiples of interval_ms since the epoch (stable as a
+ * dashboard's range slides); the first bucket may start before `from` and then only counts
+ * records from `from` on.
+ */
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import type { FlowRecord } from '../model/flow';
+import type {
+  Dimension, FlowsQuery, FlowsResult, GroupKey, Metric, Query, QueryResult, SummaryQuery, SummaryResult,
+  TimeseriesQuery, TimeseriesResult, TopQuery, TopResult, Totals, ValuesQuery, ValuesResult,
+} from '../model/query';
+import { DIMENSIONS, METRICS } from '../model/query';
+import { FLOW_COLUMNS } from '../store/schema';
+import { decodeCursor, encodeCursor } from './cursor';
+import { QueryInputError, RowBudgetError } from './errors';
+import { compileFilters, dimensionExpression, Params, rollupCoversDimension, rollupCoversFilter } from './filters';
+import { ConnectionPool } from './pool';
+
+export interface QueryEngineOptions {
+  /** Queries running at once (each on its own connection). */
+  maxConcurrent: number;
+  /** Queries waiting for a slot; beyond this a query gets BusyError. */
+  maxQueued: number;
+  /** Default per-query deadline (ms), including time spent waiting for a slot. */
+  timeoutMs: number;
+  /** Default row budget: the most rows (records, groups, series x buckets, values) one answer may hold. */
+  rowBudget: number;
+  /** Most timeseries buckets per query. */
+  maxBuckets: number;
+  /** `off` reads raw rows only (for comparison and debugging). */
+  rollups: 'auto' | 'off';
+  /** Shortest range for which the rollup is used. */
+  rollupMinRangeMs: number;
+}
+
+export const QUERY_DEFAULTS: QueryEngineOptions = {
+  maxConcurrent: 2,
+  maxQueued: 16,
+  timeoutMs: 30_000,
+  rowBudget: 1_000_000,
+  maxBuckets: 20_000,
+  rollups: 'auto',
+  rollupMinRangeMs: 3_600_000,
+};
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  rowBudget?: number;
+}
+
+const MINUTE_US = 60_000_000;
+/** Largest |epoch ms| whose µs value is still a safe integer. */
+const MAX_EPOCH_MS = 9_000_000_000_000;
+
+/** Record fields in contract order, as stored (rid, minute_us and *_num are store internals). */
+const RECORD_FIELDS = FLOW_COLUMNS.map(([name]) => name).filter((n) => n !== 'rid' && n !== 'minute_us' && !n.endsWith('_num'));
+const ENUM_FIELDS = new Set(FLOW_COLUMNS.filter(([, type]) => type.startsWith('fm_')).map(([name]) => name));
+const RECORD_SELECT = RECORD_FIELDS.map((n) => (ENUM_FIELDS.has(n) ? `CAST("${n}" AS VARCHAR) AS "${n}"` : `"${n}"`)).join(', ');
+
+const METRIC_SET = new Set<string>(METRICS);
+const DIMENSION_SET = new Set<string>(DIMENSIONS);
+
+/** Per-row metric expression over facts. */
+const FACT_METRIC: Record<Metric, string> = {
+  bytes: '(bytes_tx + bytes_rx)', bytes_tx: 'bytes_tx', bytes_rx: 'bytes_rx',
+  packets: '(packets_tx + packets_rx)', packets_tx: 'packets_tx', packets_rx: 'packets_rx', flows: 'flows',
+};
+/** Metric over the aggregated columns m_* of a grouped relation. */
+const GROUP_METRIC: Record<Metric, string> = {
+  bytes: '(m_btx + m_brx)', bytes_tx: 'm_btx', bytes_rx: 'm_brx',
+  packets: '(m_ptx + m_prx)', packets_tx: 'm_ptx', packets_rx: 'm_prx', flows: 'm_flows',
+};
+const GROUP_SUMS = 'sum(flows) AS m_flows, sum(packets_tx) AS m_ptx, sum(packets_rx) AS m_prx, sum(bytes_tx) AS m_btx, sum(bytes_rx) AS m_brx';
+const TOTAL_COLUMNS = ['m_flows', 'm_ptx', 'm_prx', 'm_btx', 'm_brx'];
+
+interface Range {
+  fromUs: number;
+  toUs: number;
+}
+
+/** Whole minutes [aUs, bUs) read from the rollup; the rest of the range is read raw. */
+interface RollupSpan {
+  aUs: number;
+  bUs: number;
+}
+
+const num = (value: DuckDBValue): number => (typeof value === 'bigint' ? Number(value) : value === null ? 0 : (value as number));
+
+function totalsFrom(values: readonly DuckDBValue[]): Totals {
+  const [flows, packetsTx, packetsRx, bytesTx, bytesRx] = values.map(num);
+  return {
+    bytes: bytesTx + bytesRx, bytes_tx: bytesTx, bytes_rx: bytesRx,
+    packets: packetsTx + packetsRx, packets_tx: packetsTx, packets_rx: packetsRx, flows,
+  };
+}
+
+const emptyTotals = (): Totals => ({ bytes: 0, bytes_tx: 0, bytes_rx: 0, packets: 0, packets_tx: 0, packets_rx: 0, flows: 0 });
+
+function keyValue(value: DuckDBValue): string | number | null {
+  if (value === null) return null;
+  if (typeof value === 'bigint') return Number(value);
+  return typeof value === 'number' ? value : String(value);
+}
+
+function checkMetric(metric: unknown): Metric {
+  const m = metric ?? 'bytes';
+  if (typeof m !== 'string' || !METRIC_SET.has(m)) throw new QueryInputError('metric', `unknown metric ${String(m)}`);
+  return m as Metric;
+}
+
+function checkDimensions(dimensions: unknown, field: string, min: number, max: number): Dimension[] {
+  if (!Array.isArray(dimensions) || dimensions.length < min || dimensions.length > max) {
+    throw new QueryInputError(field, `between ${min} and ${max} dimensions`);
+  }
+  for (const d of dimensions) if (!DIMENSION_SET.has(d)) throw new QueryInputError(field, `unknown dimension ${String(d)}`);
+  return [...new Set(dimensions as Dimension[])];
+}
+
+function checkInteger(value: unknown, field: string, fallback: number, min: number, max: number): number {
+  const n = value ?? fallback;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new QueryInputError(field, `an integer in [${min}, ${max}]`);
+  return n;
+}
+
+export class QueryEngine {
+  readonly options: QueryEngineOptions;
+  /** How aggregate queries were answered (for metrics and tests). */
+  readonly plans = { rollup: 0, raw: 0 };
+  private readonly pool: ConnectionPool;
+
+  constructor(instance: DuckDBInstance, options: Partial<QueryEngineOptions> = {}) {
+    this.options = { ...QUERY_DEFAULTS, ...options };
+    this.pool = new ConnectionPool(instance, this.options.maxConcurrent, this.options.maxQueued);
+  }
+
+  /** Running and waiting queries (for metrics). */
+  get load(): { running: number; queued: number } {
+    return this.pool.load;
+  }
+
+  close(): void {
+    this.pool.close();
+  }
+
+  async run(query: Query, runOptions: RunOptions = {}): Promise<QueryResult> {
+    const budget = runOptions.rowBudget ?? this.options.rowBudget;
+    const timeoutMs = runOptions.timeoutMs ?? this.options.timeoutMs;
+    const range = this.checkRange(query);
+    // Validate and build everything before taking a connection: bad input costs no slot.
+    const prepared = this.prepare(query, range, budget);
+    return this.pool.withConnection(timeoutMs, runOptions.signal, (connection) => prepared(connection));
+  }
+
+  private prepare(query: Query, range: Range, budget: number): (c: DuckDBConnection) => Promise<QueryResult> {
+    switch (query.kind) {
+      case 'flows':
+        return this.flows(query, range, budget);
+      case 'top':
+        return this.top(query, range, budget);
+      case 'timeseries':
+        return this.timeseries(query, range, budget);
+      case 'summary':
+        return this.summary(query, range);
+      case 'values':
+        return this.values(query, range, budget);
+      default:
+        throw new QueryInputError('kind', `unknown query kind ${String((query as { kind: unknown }).kind)}`);
+    }
+  }
+
+  private checkRange(query: Query): Range {
+    for (const field of ['from', 'to'] as const) {
+      const v = query[field];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || Math.abs(v) > MAX_EPOCH_MS) {
+        throw new QueryInputError(field, 'an integer epoch in milliseconds');
+      }
+    }
+    if (query.from >= query.to) throw new QueryInputError('to', 'must be greater than from (the range is [from, to))');
+    return { fromUs: query.from * 1000, toUs: query.to * 1000 };
+  }
+
+  /** The rollup span to use, or null to read raw rows only. */
+  private rollupSpan(range: Range, dimensions: readonly Dimension[], query: Query, intervalMs?: number): RollupSpan | null {
+    if (this.options.rollups === 'off') return null;
+    if (!dimensions.every(rollupCoversDimension) || !(query.filters ?? []).every(rollupCoversFilter)) return null;
+    if (intervalMs !== undefined && intervalMs % 60_000 !== 0) return null;
+    const aUs = Math.ceil(range.fromUs / MINUTE_US) * MINUTE_US;
+    const bUs = Math.floor(range.toUs / MINUTE_US) * MINUTE_US;
+    if (bUs - aUs < Math.max(MINUTE_US, this.options.rollupMinRangeMs * 1000)) return null;
+    return { aUs, bUs };
+  }
+
+  private plan(range: Range, dimensions: readonly Dimension[], query: Query, intervalMs?: number): RollupSpan | null {
+    const span = this.rollupSpan(range, dimensions, query, intervalMs);
+    if (span) this.plans.rollup++;
+    else this.plans.raw++;
+    return span;
+  }
+
+  /**
+   * SQL of the facts relation: the dimensions plus records, flows, packets_*, bytes_*,
+   * t_us (attribution time), first_us, last_us. `watermark` is the parameter holding the
+   * rollup watermark (filled in by runFacts).
+   */
+  private facts(dimensions: readonly Dimension[], query: Query, range: Range, span: RollupSpan | null, params: Params) {
+    const filter = compileFilters(query.filters, params);
+    const dims = dimensions.map((d) => `${dimensionExpression(d)} AS "${d}"`);
+    const rawColumns = [...dims, '1 AS records', 'CAST(seq = 0 AS BIGINT) AS flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx',
+      'start_us AS t_us', 'start_us AS first_us', 'end_us AS last_us'].join(', ');
+    const time = (us: number) => `CAST(${params.add(us)} AS BIGINT)`;
+    const from = time(range.fromUs);
+    const to = time(range.toUs);
+    if (!span) {
+      return { sql: `SELECT ${rawColumns} FROM flows WHERE start_us >= ${from} AND start_us < ${to} AND ${filter}`, watermark: null };
+    }
+    const rollupColumns = [...dims, 'records', 'flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx',
+      'minute_us AS t_us', 'min_start_us AS first_us', 'max_end_us AS last_us'].join(', ');
+    const a = time(span.aUs);
+    const b = time(span.bUs);
+    const watermark = params.add(0);
+    const sql = [
+      `SELECT ${rollupColumns} FROM flows_1m WHERE minute_us >= ${a} AND minute_us < ${b} AND ${filter}`,
+      `SELECT ${rawColumns} FROM flows WHERE start_us >= ${from} AND start_us < ${a} AND ${filter}`,
+      `SELECT ${rawColumns} FROM flows WHERE start_us >= ${b} AND start_us < ${to} AND ${filter}`,
+      `SELECT ${rawColumns} FROM flows WHERE rid >= CAST(${watermark} AS UBIGINT) AND start_us >= ${a} AND start_us < ${b} AND ${filter}`,
+    ].join(' UNION ALL ');
+    return { sql, watermark };
+  }
+
+  /** Runs SQL built over facts; with a rollup span, reads the watermark in the same transaction (one snapshot). */
+  private async runFacts(connection: DuckDBConnection, sql: string, params: Params, watermark: string | null): Promise<DuckDBValue[][]> {
+    if (watermark === null) return (await connection.runAndReadAll(sql, params.values)).getRows();
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      const state = await connection.runAndReadAll('SELECT rid FROM rollup_state');
+      params.values[Number(watermark.slice(1)) - 1] = Number(state.getRows()[0][0]);
+      const rows = (await connection.runAndReadAll(sql, params.values)).getRows();
+      await connection.run('COMMIT');
+      return rows;
+    } catch (error) {
+      await connection.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private flows(query: FlowsQuery, range: Range, budget: number) {
+    const order = query.order ?? 'newest';
+    if (order !== 'newest' && order !== 'oldest') throw new QueryInputError('order', 'newest or oldest');
+    const limit = checkInteger(query.limit, 'limit', 1000, 1, 10_000);
+    if (limit > budget) throw new RowBudgetError(limit, budget);
+    const params = new Params();
+    const conditions = [
+      `start_us < CAST(${params.add(range.toUs)} AS BIGINT)`,
+      `end_us >= CAST(${params.add(range.fromUs)} AS BIGINT)`,
+      compileFilters(query.filters, params),
+    ];
+    if (query.cursor !== undefined) {
+      const key = decodeCursor(query.cursor, order);
+      const [cmp, cmpOrEq] = order === 'newest' ? ['<', '<='] : ['>', '>='];
+      const s = `CAST(${params.add(key.startUs)} AS BIGINT)`;
+      const f = `CAST(${params.add(key.flowId)} AS VARCHAR)`;
+      const q = `CAST(${params.add(key.seq)} AS BIGINT)`;
+      const r = `CAST(${params.add(key.rid)} AS UBIGINT)`;
+      // The first conjunct is implied by the second; it is there so DuckDB can prune row groups by start_us.
+      conditions.push(`start_us ${cmpOrEq} ${s}`);
+      conditions.push(
+        `(start_us ${cmp} ${s} OR (start_us = ${s} AND (flow_id ${cmp} ${f} OR (flow_id = ${f} AND (seq ${cmp} ${q} OR (seq = ${q} AND rid ${cmp} ${r}))))))`,
+      );
+    }
+    const direction = order === 'newest' ? 'DESC' : 'ASC';
+    const sql =
+      `SELECT rid, ${RECORD_SELECT} FROM flows WHERE ${conditions.join(' AND ')}` +
+      ` ORDER BY start_us ${direction}, flow_id ${direction}, seq ${direction}, rid ${direction} LIMIT ${params.add(limit + 1)}`;
+    return async (connection: DuckDBConnection): Promise<FlowsResult> => {
+      const rows = (await connection.runAndReadAll(sql, params.values)).getRows();
+      const page = rows.slice(0, limit);
+      const records = page.map((row) => {
+        const record: Record<string, unknown> = {};
+        for (let i = 0; i < RECORD_FIELDS.length; i++) {
+          const v = row[i + 1];
+          record[RECORD_FIELDS[i]] = typeof v === 'bigint' ? Number(v) : v;
+        }
+        return record as unknown as FlowRecord;
+      });
+      let nextCursor: string | null = null;
+      if (rows.length > limit) {
+        const last = records[records.length - 1];
+        nextCursor = encodeCursor({ order, startUs: last.start_us, flowId: last.flow_id, seq: last.seq, rid: num(page[page.length - 1][0]) });
+      }
+      return { kind: 'flows', records, next_cursor: nextCursor };
+    };
+  }
+
+  private top(query: TopQuery, range: Range, budget: number) {
+    const groupBy = checkDimensions(query.group_by, 'group_by', 1, 4);
+    const metric = checkMetric(query.metric);
+    const limit = checkInteger(query.limit, 'limit', 10, 0, 100_000);
+    const params = new Params();
+    const facts = this.facts(groupBy, query, range, this.plan(range, groupBy, query), params);
+    const dims = groupBy.map((d) => `"${d}"`);
+    const fetch = limit === 0 ? budget + 1 : Math.min(limit, budget + 1);
+    const sql =
+      `WITH facts AS (${facts.sql}), g AS (SELECT ${dims.join(', ')}, ${GROUP_SUMS} FROM facts GROUP BY ALL)` +
+      ` SELECT ${dims.join(', ')}, ${TOTAL_COLUMNS.map((c) => `CAST(${c} AS DOUBLE)`).join(', ')}, count(*) OVER (),` +
+      ` ${TOTAL_COLUMNS.map((c) => `CAST(sum(${c}) OVER () AS DOUBLE)`).join(', ')}` +
+      ` FROM g ORDER BY ${GROUP_METRIC[metric]} DESC, ${dims.map((d) => `${d} ASC NULLS LAST`).join(', ')} LIMIT ${params.add(fetch)}`;
+    return async (connection: DuckDBConnection): Promise<TopResult> => {
+      const rows = await this.runFacts(connection, sql, params, facts.watermark);
+      const n = groupBy.length;
+      const groups = rows.length > 0 ? num(rows[0][n + 5]) : 0;
+      const needed = limit === 0 ? groups : Math.min(limit, groups);
+      if (needed > budget) throw new RowBudgetError(needed, budget);
+      const total = rows.length > 0 ? totalsFrom(rows[0].slice(n + 6, n + 11)) : emptyTotals();
+      const out = rows.slice(0, needed).map((row) => {
+        const key: GroupKey = {};
+        groupBy.forEach((d, i) => (key[d] = keyValue(row[i])));
+        const totals = totalsFrom(row.slice(n, n + 5));
+        return { key, value: totals[metric], totals };
+      });
+      const otherTotals = emptyTotals();
+      for (const k of Object.keys(otherTotals) as (keyof Totals)[]) {
+        otherTotals[k] = total[k] - out.reduce((sum, row) => sum + row.totals[k], 0);
+      }
+      return {
+        kind: 'top', group_by: groupBy, metric, rows: out,
+        other: { groups: groups - out.length, value: otherTotals[metric], totals: otherTotals }, total,
+      };
+    };
+  }
+
+  private timeseries(query: TimeseriesQuery, range: Range, budget: number) {
+    const metric = checkMetric(query.metric);
+    const intervalMs = query.interval_ms;
+    if (typeof intervalMs !== 'number' || !Number.isSafeInteger(intervalMs) || intervalMs < 1000) {
+      throw new QueryInputError('interval_ms', 'an integer of at least 1000');
+    }
+    const splitBy = query.split_by === undefined ? [] : checkDimensions(query.split_by, 'split_by', 0, 3);
+    const splitLimit = checkInteger(query.split_limit, 'split_limit', 10, 0, 100_000);
+    const firstBucket = Math.floor(query.from / intervalMs);
+    const bucketCount = Math.ceil(query.to / intervalMs) - firstBucket;
+    if (bucketCount > this.options.maxBuckets) {
+      throw new QueryInputError('interval_ms', `${bucketCount} buckets exceed the maximum of ${this.options.maxBuckets}; use a wider interval`);
+    }
+    const times = Array.from({ length: bucketCount }, (_, i) => (firstBucket + i) * intervalMs);
+    const params = new Params();
+    const facts = this.facts(splitBy, query, range, this.plan(range, splitBy, query, intervalMs), params);
+    const bucket = `(t_us // CAST(${params.add(intervalMs * 1000)} AS BIGINT))`;
+    const value = `sum(${FACT_METRIC[metric]})`;
+    let sql: string;
+    if (splitBy.length === 0) {
+      sql = `WITH facts AS (${facts.sql}) SELECT ${bucket} AS bi, 1 AS sid, CAST(${value} AS DOUBLE) FROM facts GROUP BY 1`;
+    } else {
+      const s = splitBy.map((d) => `"${d}"`);
+      const limit = params.add(splitLimit);
+      sql =
+        `WITH facts AS (${facts.sql}),` +
+        ` b AS (SELECT ${bucket} AS bi, ${s.join(', ')}, ${value} AS v FROM facts GROUP BY ALL),` +
+        ` k AS (SELECT ${s.join(', ')}, sum(v) AS tot FROM b GROUP BY ALL),` +
+        ` r AS (SELECT ${s.join(', ')}, row_number() OVER (ORDER BY tot DESC, ${s.map((d) => `${d} ASC NULLS LAST`).join(', ')}) AS rn FROM k)` +
+        ` SELECT b.bi, CASE WHEN ${limit} = 0 OR r.rn <= ${limit} THEN r.rn ELSE 0 END AS sid, CAST(sum(b.v) AS DOUBLE),` +
+        ` ${s.map((d) => `any_value(r.${d})`).join(', ')}` +
+        ` FROM b JOIN r ON ${s.map((d) => `b.${d} IS NOT DISTINCT FROM r.${d}`).join(' AND ')} GROUP BY 1, 2`;
+    }
+    return async (connection: DuckDBConnection): Promise<TimeseriesResult> => {
+      const rows = await this.runFacts(connection, sql, params, facts.watermark);
+      const bySid = new Map<number, { key: GroupKey; other: boolean; values: number[] }>();
+      for (const row of rows) {
+        const sid = num(row[1]);
+        let series = bySid.get(sid);
+        if (!series) {
+          const key: GroupKey = {};
+          if (sid !== 0) splitBy.forEach((d, i) => (key[d] = keyValue(row[3 + i])));
+          series = { key, other: sid === 0 && splitBy.length > 0, values: [] };
+          bySid.set(sid, series);
+          if (bySid.size * bucketCount > budget) throw new RowBudgetError(bySid.size * bucketCount, budget);
+        }
+        series.values[num(row[0]) - firstBucket] = num(row[2]);
+      }
+      if (splitBy.length === 0 && bySid.size === 0) bySid.set(1, { key: {}, other: false, values: [] });
+      const ordered = [...bySid.entries()].sort(([a], [b]) => (a === 0 ? 1 : b === 0 ? -1 : a - b)).map(([, s]) => s);
+      for (const series of ordered) series.values = times.map((_, i) => series.values[i] ?? 0);
+      return { kind: 'timeseries', interval_ms: intervalMs, metric, split_by: splitBy, times, series: ordered };
+    };
+  }
+
+  private summary(query: SummaryQuery, range: Range) {
+    const dimensions: Dimension[] = ['direction', 'protocol', 'src_ip', 'dst_ip'];
+    const params = new Params();
+    const facts = this.facts(dimensions, query, range, this.plan(range, dimensions, query), params);
+    const sums = ['flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx'].map((c) => `CAST(sum(${c}) AS DOUBLE)`);
+    const sql =
+      `WITH facts AS (${facts.sql}) SELECT GROUPING(direction), GROUPING(protocol), direction, protocol, ${sums.join(', ')},` +
+      ` CAST(sum(records) AS DOUBLE), min(first_us), max(last_us), count(DISTINCT src_ip), count(DISTINCT dst_ip)` +
+      ` FROM facts GROUP BY GROUPING SETS ((), (direction), (protocol))`;
+    return async (connection: DuckDBConnection): Promise<SummaryResult> => {
+      const rows = await this.runFacts(connection, sql, params, facts.watermark);
+      const result: SummaryResult = {
+        kind: 'summary', total: emptyTotals(), records: 0, first_us: null, last_us: null,
+        distinct_src_ips: 0, distinct_dst_ips: 0, by_direction: {}, by_protocol: {},
+      };
+      for (const row of rows) {
+        const totals = totalsFrom(row.slice(4, 9));
+        const [groupedDirection, groupedProtocol] = [num(row[0]), num(row[1])];
+        if (groupedDirection && groupedProtocol) {
+          result.total = totals;
+          result.records = num(row[9]);
+          result.first_us = row[10] === null ? null : num(row[10]);
+          result.last_us = row[11] === null ? null : num(row[11]);
+          result.distinct_src_ips = num(row[12]);
+          result.distinct_dst_ips = num(row[13]);
+        } else if (!groupedDirection) {
+          if (row[2] !== null) result.by_direction[String(row[2])] = totals;
+        } else if (row[3] !== null) {
+          result.by_protocol[String(row[3])] = totals;
+        }
+      }
+      return result;
+    };
+  }
+
+  private values(query: ValuesQuery, range: Range, budget: number) {
+    const [dimension] = checkDimensions([query.dimension], 'dimension', 1, 1);
+    const limit = checkInteger(query.limit, 'limit', 100, 1, 10_000);
+    const params = new Params();
+    const facts = this.facts([dimension], query, range, this.plan(range, [dimension], query), params);
+    const d = `"${dimension}"`;
+    const conditions = [`${d} IS NOT NULL`, `CAST(${d} AS VARCHAR) <> ''`];
+    if (query.prefix !== undefined && query.prefix !== '') {
+      if (typeof query.prefix !== 'string') throw new QueryInputError('prefix', 'text');
+      conditions.push(`starts_with(lower(CAST(${d} AS VARCHAR)), ${params.add(query.prefix.toLowerCase())})`);
+    }
+    const fetch = Math.min(limit, budget + 1);
+    const sql =
+      `WITH facts AS (${facts.sql}) SELECT ${d}, CAST(sum(records) AS DOUBLE) AS n FROM facts WHERE ${conditions.join(' AND ')}` +
+      ` GROUP BY 1 ORDER BY n DESC, 1 ASC LIMIT ${params.add(fetch)}`;
+    return async (connection: DuckDBConnection): Promise<ValuesResult> => {
+      const rows = await this.runFacts(connection, sql, params, facts.watermark);
+      if (rows.length > budget) throw new RowBudgetError(rows.length, budget);
+      return {
+        kind: 'values',
+        dimension,
+        values: rows.map((row) => ({ value: keyValue(row[0]) as string | number, count: num(row[1]) })),
+      };
+    };
+  }
+}
