@@ -1,6 +1,6 @@
 /**
- * The agent's HTTP API (Fastify): routes, auth, validation, error mapping, concurrency and
- * time limits. It owns no data: queries go to a QueryBackend (the query engine), figures
+ * The agent's HTTP API (Fastify): routes, auth, validation, error mapping and time limits
+ * (admission and queueing are the query engine's). It owns no data: queries go to a QueryBackend (the query engine), figures
  * come from AgentMetrics and an info callback. Listening is the server composition's job.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -16,7 +16,7 @@ import {
 } from '../model/query';
 import type { AgentMetrics } from '../metrics';
 import { csvChunks, exportQuery } from './csv';
-import { DeadlineError, TooBusyError, toErrorReply } from './errors';
+import { DeadlineError, toErrorReply } from './errors';
 import { AgentInfoSchema, HealthSchema, type AgentInfo } from './info';
 import type { HttpOptions } from './options';
 import { InputError, parseQuery } from './validate';
@@ -28,7 +28,7 @@ export interface QueryRunOptions {
   signal: AbortSignal;
 }
 
-/** What the HTTP layer needs from the query engine. */
+/** What the HTTP layer needs from the query engine (agent/src/query QueryEngine); it admits, queues and refuses (BusyError). */
 export interface QueryBackend {
   run(query: Query, options: QueryRunOptions): Promise<QueryResult>;
 }
@@ -75,23 +75,6 @@ function asComponent(schema: object): object {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
-/** Counts running queries; refuses (never queues) beyond the limit, so overload answers fast. */
-class QueryGate {
-  private running = 0;
-  constructor(private readonly limit: number) {}
-
-  /** Takes a slot or throws TooBusyError; call the returned function exactly once to free it. */
-  enter(): () => void {
-    if (this.running >= this.limit) throw new TooBusyError(this.limit);
-    this.running++;
-    let released = false;
-    return () => {
-      if (!released) this.running--;
-      released = true;
-    };
-  }
-}
-
 export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
   const { options, backend, metrics } = deps;
   const app = Fastify({
@@ -101,7 +84,6 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
     bodyLimit: options.body_limit_bytes,
     ...(options.tls ? { https: { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } } : {}),
   });
-  const gate = new QueryGate(options.max_concurrent_queries);
   const running = new Set<AbortController>();
 
   // Every reply is plain JSON.stringify: the union result schemas are documentation, and a
@@ -199,14 +181,7 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
         response: { 200: { description: 'QueryResult', ...ref('QueryResult') }, ...errorResponses(400, 401, 413, 429, 503, 504) },
       },
     },
-    async (request: FastifyRequest, reply) => {
-      const release = gate.enter();
-      try {
-        return await runWithDeadline(request.body as Query, reply);
-      } finally {
-        release();
-      }
-    },
+    async (request: FastifyRequest, reply) => runWithDeadline(request.body as Query, reply),
   );
 
   app.post(
@@ -223,21 +198,15 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
       },
     },
     async (request, reply) => {
-      const release = gate.enter();
-      try {
-        const query = exportQuery(request.body as FlowsQuery);
-        const fetchPage = async (page: FlowsQuery) => (await runWithDeadline(page, reply)) as FlowsResult;
-        const first = await fetchPage(query);
-        const stream = Readable.from(csvChunks(query, first, fetchPage), { objectMode: false });
-        stream.once('close', release);
-        stream.once('error', (error) => request.log.error({ err: error }, 'CSV export failed mid-stream'));
-        reply.header('content-type', 'text/csv; charset=utf-8');
-        reply.header('content-disposition', 'attachment; filename="flows.csv"');
-        return reply.send(stream);
-      } catch (error) {
-        release();
-        throw error;
-      }
+      const query = exportQuery(request.body as FlowsQuery);
+      const fetchPage = async (page: FlowsQuery) => (await runWithDeadline(page, reply)) as FlowsResult;
+      // The first page is fetched before the 200 goes out, so its errors still get a proper status.
+      const first = await fetchPage(query);
+      const stream = Readable.from(csvChunks(query, first, fetchPage), { objectMode: false });
+      stream.once('error', (error) => request.log.error({ err: error }, 'CSV export failed mid-stream'));
+      reply.header('content-type', 'text/csv; charset=utf-8');
+      reply.header('content-disposition', 'attachment; filename="flows.csv"');
+      return reply.send(stream);
     },
   );
 

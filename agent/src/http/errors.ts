@@ -12,14 +12,6 @@ export interface ErrorReply {
   headers?: Record<string, string>;
 }
 
-/** Refused because max_concurrent_queries are already running. */
-export class TooBusyError extends Error {
-  constructor(readonly limit: number) {
-    super(`too many concurrent queries (limit ${limit}); retry shortly`);
-    this.name = 'TooBusyError';
-  }
-}
-
 /** The HTTP layer's own deadline fired before the backend answered. */
 export class DeadlineError extends Error {
   constructor(readonly timeoutMs: number) {
@@ -43,18 +35,21 @@ interface ErrorLike {
 }
 
 /**
- * Query-engine errors are matched by name so the HTTP layer needs only the engine's
- * documented error names, not its module (the engine's classes set `name`).
+ * Query-engine errors (agent/src/query/errors.ts) are matched by their `name`, so the HTTP
+ * layer depends on the engine's documented error names rather than its module.
  */
 export function toErrorReply(error: unknown, timeoutMs: number): ErrorReply {
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as ErrorLike;
   if (error instanceof InputError || e.name === 'QueryInputError') {
     const body: ApiError = { error: 'bad_request', message: e.message ?? 'bad request' };
-    if (e.field) body.field = e.field;
+    if (e.field) {
+      // One path notation for every 400: the engine writes filters[0].value, the validator filters/0/value.
+      body.field = e.field.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/');
+      if (body.message.startsWith(`${e.field}:`)) body.message = body.field + body.message.slice(e.field.length);
+    }
     return { status: 400, body };
   }
   switch (e.name) {
-    case 'TooBusyError':
     case 'BusyError':
       return { status: 429, body: { error: 'too_many_requests', message: e.message ?? 'busy' }, headers: { 'retry-after': '1' } };
     case 'DeadlineError':
@@ -65,8 +60,9 @@ export function toErrorReply(error: unknown, timeoutMs: number): ErrorReply {
       };
     case 'RowBudgetError':
       return { status: 413, body: { error: 'row_budget_exceeded', message: e.message ?? 'row budget exceeded' } };
-    case 'StoreUnavailableError':
-      return { status: 503, body: { error: 'unavailable', message: e.message ?? 'store unavailable' }, headers: { 'retry-after': '5' } };
+    case 'QueryCancelledError':
+      // The client left (nobody reads this) or the agent is shutting down.
+      return { status: 503, body: { error: 'unavailable', message: 'query cancelled: the agent is shutting down' } };
   }
   const status = e.statusCode ?? 500;
   if (status >= 400 && status < 500) {

@@ -17,8 +17,10 @@ export interface HttpOptions {
   query_timeout_ms: number;
   /** Most rows a query may touch or return before it is refused with 413. */
   row_budget: number;
-  /** Queries running at once; more get 429 with Retry-After. */
+  /** Queries running at once (each on its own DuckDB connection). */
   max_concurrent_queries: number;
+  /** Queries waiting for a running slot; beyond that a query gets 429 with Retry-After. */
+  max_queued_queries: number;
   /** Largest request body accepted (413 beyond). */
   body_limit_bytes: number;
   /** Bound on waiting for in-flight requests on shutdown. */
@@ -31,6 +33,7 @@ export const HTTP_DEFAULTS: HttpOptions = {
   query_timeout_ms: 10_000,
   row_budget: 1_000_000,
   max_concurrent_queries: 4,
+  max_queued_queries: 16,
   body_limit_bytes: 1024 * 1024,
   shutdown_grace_ms: 5_000,
 };
@@ -38,9 +41,11 @@ export const HTTP_DEFAULTS: HttpOptions = {
 export function resolveHttpOptions(partial: Partial<HttpOptions> = {}): HttpOptions {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const options = { ...HTTP_DEFAULTS, ...defined } as HttpOptions;
-  for (const key of ['query_timeout_ms', 'row_budget', 'max_concurrent_queries', 'body_limit_bytes'] as const) {
-    if (!Number.isInteger(options[key]) || options[key] < 1) {
-      throw new Error(`http.${key} must be a positive integer, got ${String(options[key])}`);
+  for (const key of ['query_timeout_ms', 'row_budget', 'max_concurrent_queries', 'max_queued_queries', 'body_limit_bytes',
+    'shutdown_grace_ms'] as const) {
+    const minimum = key === 'max_queued_queries' ? 0 : 1;
+    if (!Number.isInteger(options[key]) || options[key] < minimum) {
+      throw new Error(`http.${key} must be an integer >= ${minimum}, got ${String(options[key])}`);
     }
   }
   if (options.token !== undefined && options.token.length === 0) delete options.token;
