@@ -1,0 +1,256 @@
+/**
+ * Data source settings: the agents (name + URL, optional per-agent token), the shared agent
+ * token, TLS, timeouts, concurrency and the default dedupe mode. Tokens are secureJsonData:
+ * typed here, stored encrypted by Grafana, never sent back (only "configured" flags are).
+ */
+import React, { ChangeEvent } from 'react';
+import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
+import {
+  Button,
+  Field,
+  FieldSet,
+  InlineSwitch,
+  Input,
+  RadioButtonGroup,
+  SecretInput,
+  SecretTextArea,
+  Stack,
+  Text,
+} from '@grafana/ui';
+
+import { agentProblems, numberProblem } from '../settings';
+import {
+  AgentConfig,
+  FlowmeshOptions,
+  FlowmeshSecureJsonData,
+  OPTION_DEFAULTS,
+  SHARED_TOKEN_KEY,
+  agentTokenKey,
+} from '../types';
+
+type Props = DataSourcePluginOptionsEditorProps<FlowmeshOptions, FlowmeshSecureJsonData>;
+type Options = Props['options'];
+
+const DEDUPE_OPTIONS = [
+  { label: 'None', value: 'none' as const, description: 'Every agent report counts' },
+  {
+    label: 'Connection',
+    value: 'connection' as const,
+    description: 'A connection reported by several agents counts once',
+  },
+];
+
+/** Sets or clears secure keys: a value to store, or '' with configured=false to delete. */
+function withSecrets(options: Options, changes: Record<string, string | null>): Options {
+  const secureJsonData = { ...(options.secureJsonData ?? {}) };
+  const secureJsonFields = { ...options.secureJsonFields };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) {
+      secureJsonData[key] = '';
+      secureJsonFields[key] = false;
+    } else {
+      secureJsonData[key] = value;
+    }
+  }
+  return { ...options, secureJsonData, secureJsonFields };
+}
+
+export function ConfigEditor({ options, onOptionsChange }: Props) {
+  const { jsonData } = options;
+  const agents = jsonData.agents ?? [];
+  const problems = agentProblems(agents);
+  const secureData = options.secureJsonData ?? {};
+  const isConfigured = (key: string) => Boolean(options.secureJsonFields?.[key]);
+
+  const setJson = (patch: Partial<FlowmeshOptions>, base: Options = options) =>
+    onOptionsChange({ ...base, jsonData: { ...base.jsonData, ...patch } });
+  const setAgents = (next: AgentConfig[], base: Options = options) => setJson({ agents: next }, base);
+
+  const updateAgent = (index: number, patch: Partial<AgentConfig>) => {
+    const before = agents[index];
+    const next = agents.map((a, i) => (i === index ? { ...a, ...patch } : a));
+    let base = options;
+    if (patch.name !== undefined && patch.name !== before.name) {
+      // A per-agent token is keyed by the name: an unsaved one moves along, a stored one
+      // (unreadable here) is deleted so it cannot silently apply to a later agent of that name.
+      const oldKey = agentTokenKey(before.name);
+      const typed = secureData[oldKey];
+      const changes: Record<string, string | null> = {};
+      if (isConfigured(oldKey) || typed) {
+        changes[oldKey] = null;
+      }
+      if (typed) {
+        changes[agentTokenKey(patch.name)] = typed;
+      }
+      base = withSecrets(options, changes);
+    }
+    setAgents(next, base);
+  };
+
+  const removeAgent = (index: number) => {
+    const key = agentTokenKey(agents[index].name);
+    const base = isConfigured(key) || secureData[key] ? withSecrets(options, { [key]: null }) : options;
+    setAgents(
+      agents.filter((_, i) => i !== index),
+      base
+    );
+  };
+
+  const numberInput = (key: 'timeoutMs' | 'maxConcurrency' | 'rowBudget') => (e: ChangeEvent<HTMLInputElement>) =>
+    setJson({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
+
+  const timeoutProblem = numberProblem(jsonData.timeoutMs, 100, 600000, 'Timeout');
+  const concurrencyProblem = numberProblem(jsonData.maxConcurrency, 1, 64, 'Max concurrency');
+  const budgetProblem = numberProblem(jsonData.rowBudget, 1, 100000, 'Row budget');
+
+  return (
+    <Stack direction="column" gap={2}>
+      <FieldSet label="Agents">
+        <Text color="secondary" element="p">
+          Every Flowmesh agent this data source queries. The Grafana server (not the browser) connects to these
+          URLs.
+        </Text>
+        {agents.length === 0 && (
+          <Text color="warning" element="p">
+            Add at least one agent.
+          </Text>
+        )}
+        {agents.map((agent, i) => {
+          const tokenKey = agentTokenKey(agent.name);
+          return (
+            <Stack key={i} gap={1} alignItems="flex-start" data-testid={`agent-row-${i}`}>
+              <Field label="Name" invalid={Boolean(problems[i].name)} error={problems[i].name}>
+                <Input
+                  aria-label={`Agent ${i + 1} name`}
+                  value={agent.name}
+                  width={20}
+                  placeholder="gateway"
+                  onChange={(e) => updateAgent(i, { name: e.currentTarget.value })}
+                />
+              </Field>
+              <Field label="URL" invalid={Boolean(problems[i].url)} error={problems[i].url}>
+                <Input
+                  aria-label={`Agent ${i + 1} URL`}
+                  value={agent.url}
+                  width={36}
+                  placeholder="http://10.0.0.1:9477"
+                  onChange={(e) => updateAgent(i, { url: e.currentTarget.value })}
+                />
+              </Field>
+              <Field label="Token override" description="Optional; replaces the shared token for this agent">
+                <SecretInput
+                  aria-label={`Agent ${i + 1} token`}
+                  width={28}
+                  isConfigured={isConfigured(tokenKey)}
+                  value={secureData[tokenKey] ?? ''}
+                  placeholder="uses the shared token"
+                  disabled={agent.name.trim() === ''}
+                  onChange={(e) => onOptionsChange(withSecrets(options, { [tokenKey]: e.currentTarget.value }))}
+                  onReset={() => onOptionsChange(withSecrets(options, { [tokenKey]: null }))}
+                />
+              </Field>
+              <Field label="&nbsp;">
+                <Button
+                  variant="secondary"
+                  icon="trash-alt"
+                  aria-label={`Remove agent ${i + 1}`}
+                  onClick={() => removeAgent(i)}
+                />
+              </Field>
+            </Stack>
+          );
+        })}
+        <Button variant="secondary" icon="plus" onClick={() => setAgents([...agents, { name: '', url: '' }])}>
+          Add agent
+        </Button>
+      </FieldSet>
+
+      <FieldSet label="Authentication and TLS">
+        <Field label="Shared token" description="Sent as a bearer token to every agent without an override">
+          <SecretInput
+            aria-label="Shared token"
+            width={40}
+            isConfigured={isConfigured(SHARED_TOKEN_KEY)}
+            value={secureData[SHARED_TOKEN_KEY] ?? ''}
+            placeholder="agent --token / FLOWMESH_TOKEN"
+            onChange={(e) => onOptionsChange(withSecrets(options, { [SHARED_TOKEN_KEY]: e.currentTarget.value }))}
+            onReset={() => onOptionsChange(withSecrets(options, { [SHARED_TOKEN_KEY]: null }))}
+          />
+        </Field>
+        <Field label="CA certificate" description="PEM; trusts agents whose https certificates it signed">
+          <SecretTextArea
+            aria-label="CA certificate"
+            cols={60}
+            rows={4}
+            isConfigured={isConfigured('tlsCACert')}
+            value={secureData.tlsCACert ?? ''}
+            onChange={(e) => onOptionsChange(withSecrets(options, { tlsCACert: e.currentTarget.value }))}
+            onReset={() => onOptionsChange(withSecrets(options, { tlsCACert: null }))}
+          />
+        </Field>
+        <Field label="Skip TLS verification" description="Accept any certificate (testing only)">
+          <InlineSwitch
+            aria-label="Skip TLS verification"
+            value={Boolean(jsonData.tlsSkipVerify)}
+            onChange={(e) => setJson({ tlsSkipVerify: e.currentTarget.checked })}
+          />
+        </Field>
+      </FieldSet>
+
+      <FieldSet label="Queries">
+        <Field
+          label="Timeout per agent (ms)"
+          description={`An agent slower than this is reported missing; the others still answer (default ${OPTION_DEFAULTS.timeoutMs})`}
+          invalid={Boolean(timeoutProblem)}
+          error={timeoutProblem}
+        >
+          <Input
+            aria-label="Timeout per agent"
+            type="number"
+            width={16}
+            placeholder={String(OPTION_DEFAULTS.timeoutMs)}
+            value={jsonData.timeoutMs ?? ''}
+            onChange={numberInput('timeoutMs')}
+          />
+        </Field>
+        <Field
+          label="Max concurrency"
+          description={`Agents queried at the same time (default ${OPTION_DEFAULTS.maxConcurrency})`}
+          invalid={Boolean(concurrencyProblem)}
+          error={concurrencyProblem}
+        >
+          <Input
+            aria-label="Max concurrency"
+            type="number"
+            width={16}
+            placeholder={String(OPTION_DEFAULTS.maxConcurrency)}
+            value={jsonData.maxConcurrency ?? ''}
+            onChange={numberInput('maxConcurrency')}
+          />
+        </Field>
+        <Field
+          label="Row budget"
+          description="Most groups or series one agent returns per query (default 50000)"
+          invalid={Boolean(budgetProblem)}
+          error={budgetProblem}
+        >
+          <Input
+            aria-label="Row budget"
+            type="number"
+            width={16}
+            placeholder="50000"
+            value={jsonData.rowBudget ?? ''}
+            onChange={numberInput('rowBudget')}
+          />
+        </Field>
+        <Field label="Default dedupe" description="Used by queries whose dedupe is 'default'">
+          <RadioButtonGroup
+            options={DEDUPE_OPTIONS}
+            value={jsonData.defaultDedupe ?? OPTION_DEFAULTS.defaultDedupe}
+            onChange={(value) => setJson({ defaultDedupe: value })}
+          />
+        </Field>
+      </FieldSet>
+    </Stack>
+  );
+}
