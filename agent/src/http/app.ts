@@ -123,6 +123,16 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
     metrics.observeApiRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode,
       reply.elapsedTime / 1000);
   });
+  // Responses finishing while the agent shuts down close their connection, so close() does not
+  // wait out keep-alive timeouts of clients that just got their answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.setErrorHandler((error, request, reply) => {
     const answer = toErrorReply(error, options.query_timeout_ms);
     if (answer.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, answer.body.message);
@@ -198,7 +208,7 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
       },
     },
     async (request, reply) => {
-      const query = exportQuery(request.body as FlowsQuery);
+      const query = exportQuery(request.body as FlowsQuery, options.row_budget);
       const fetchPage = async (page: FlowsQuery) => (await runWithDeadline(page, reply)) as FlowsResult;
       // The first page is fetched before the 200 goes out, so its errors still get a proper status.
       const first = await fetchPage(query);

@@ -57,9 +57,9 @@ export async function* csvChunks(
   }
 }
 
-/** The export starts from the first page whatever cursor the client sent. */
-export function exportQuery(query: FlowsQuery): FlowsQuery {
-  const pageQuery: FlowsQuery = { ...query, limit: query.limit ?? EXPORT_PAGE_SIZE };
+/** The export starts from the first page whatever cursor the client sent; pages stay within the row budget. */
+export function exportQuery(query: FlowsQuery, rowBudget: number): FlowsQuery {
+  const pageQuery: FlowsQuery = { ...query, limit: query.limit ?? Math.min(EXPORT_PAGE_SIZE, rowBudget) };
   delete pageQuery.cursor;
   return pageQuery;
 }
