@@ -273,7 +273,6 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
-  void main().then((code) => {
-    process.exitCode = code;
-  });
+  // exit explicitly: an idle live capture's poll handle can outlive its close
+  void main().then((code) => process.exit(code));
 }

@@ -1,0 +1,70 @@
+/** Config: defaults, file + CLI overrides + FLOWMESH_TOKEN, errors that name the key. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, defaultConfig, flowTimeouts, loadConfig, storeOptions } from '../src/config';
+
+const dir = mkdtempSync(join(tmpdir(), 'fm-config-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('config', () => {
+  it('has a documented default for every option', () => {
+    const c = defaultConfig();
+    expect(c).toEqual({
+      node: hostname(),
+      log_level: 'info',
+      capture: { interface: 'any', filter: '', snap_length: 4096, buffer_size_mb: 32, promiscuous: false, buffer_timeout_ms: 100 },
+      flows: {
+        max_flows: 262144, active_timeout_s: 60, tcp_linger_s: 2,
+        idle_timeout_s: { tcp: 300, tcp_unestablished: 30, udp: 60, icmp: 30, other: 60 },
+      },
+      local_addresses: [],
+      inventory: '',
+      dns: { enabled: true, cache_size: 100000, min_ttl_s: 60, max_ttl_s: 86400 },
+      store: { data_dir: './flowmesh-data', path: '', retention_days: 7 },
+      http: { listen: '127.0.0.1:9477' },
+    });
+    expect(storeOptions(c)).toEqual({ path: 'flowmesh-data/flows.duckdb', retentionDays: 7 });
+  });
+
+  it('merges YAML file, overrides and FLOWMESH_TOKEN (file token wins over env; flags win over both)', () => {
+    const p = file('a.yaml', `
+node: gw-1
+capture: { interface: wg0 }
+flows:
+  idle_timeout_s: { udp: 120 }
+store: { data_dir: /var/lib/flowmesh, batch_size: 500 }
+`);
+    const c = loadConfig(p, { 'capture.filter': 'udp' }, { FLOWMESH_TOKEN: 'env-token' });
+    expect(c.node).toBe('gw-1');
+    expect(c.capture).toMatchObject({ interface: 'wg0', filter: 'udp', snap_length: 4096 });
+    expect(flowTimeouts(c)).toMatchObject({ udpS: 120, tcpEstablishedS: 300, activeTimeoutS: 60 });
+    expect(c.http.token).toBe('env-token');
+    expect(storeOptions(c)).toEqual({ path: '/var/lib/flowmesh/flows.duckdb', retentionDays: 7, batchSize: 500 });
+    expect(loadConfig(file('b.json', JSON.stringify({ http: { token: 'file-token' } })), {}, { FLOWMESH_TOKEN: 'env' }).http.token).toBe('file-token');
+    expect(loadConfig(undefined, { 'http.token': 'flag' }, { FLOWMESH_TOKEN: 'env' }).http.token).toBe('flag');
+  });
+
+  it.each([
+    ['flows:\n  max_flows: 3\n', /flows\.max_flows: .*16/],
+    ['flows:\n  idle_timeout_s: { udpp: 3 }\n', /flows\.idle_timeout_s\.udpp: unknown option/],
+    ['bogus: 1\n', /bogus: unknown option/],
+    ['log_level: loud\n', /log_level: must be one of fatal, error, warn, info, debug, trace, silent/],
+    ['capture: { snap_length: "big" }\n', /capture\.snap_length: /],
+    ['dns: { min_ttl_s: 100, max_ttl_s: 10 }\n', /dns\.min_ttl_s: must not exceed/],
+    ['- a\n- b\n', /expected a mapping/],
+    ['capture: [\n', /config .*bad\.yaml/],
+  ])('rejects %j naming the key', (text, message) => {
+    const p = file('bad.yaml', text);
+    expect(() => loadConfig(p, {}, {})).toThrow(ConfigError);
+    expect(() => loadConfig(p, {}, {})).toThrow(message);
+  });
+
+  it('names a missing file', () => {
+    expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/config file .*nope\.yaml: cannot read/);
+  });
+});
