@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
@@ -86,8 +85,7 @@ type agentStream struct {
 	failed  bool
 }
 
-// PageFlows merges the next page of pageSize records from all clients. newest orders by
-// start_us descending, else ascending; ties by flow_id, node and seq.
+// PageFlows merges the next page of pageSize records from all clients in recordLess order.
 func PageFlows(ctx context.Context, clients []*agentclient.Client, maxConcurrency, pageSize int, order string, cursor CompositeCursor, fetch FetchFlows) FlowsPage {
 	streams := make([]*agentStream, 0, len(clients))
 	for _, c := range clients {
@@ -211,29 +209,23 @@ func fetchRound(ctx context.Context, streams []*agentStream, maxConcurrency int,
 	return failed
 }
 
+// recordLess orders records as the agents do (start_us, then flow_id, then seq, all
+// descending for newest), with the reporting node as the final tie-break between agents.
 func recordLess(order string) func(a, b models.FlowRecord) bool {
 	return func(a, b models.FlowRecord) bool {
-		if a.StartUs != b.StartUs {
-			if order == "oldest" {
-				return a.StartUs < b.StartUs
-			}
-			return a.StartUs > b.StartUs
+		if order != "oldest" {
+			a, b = b, a
 		}
-		if a.FlowID != b.FlowID {
+		switch {
+		case a.StartUs != b.StartUs:
+			return a.StartUs < b.StartUs
+		case a.FlowID != b.FlowID:
 			return a.FlowID < b.FlowID
+		case a.Seq != b.Seq:
+			return a.Seq < b.Seq
 		}
-		if a.Node != b.Node {
-			return a.Node < b.Node
-		}
-		return a.Seq < b.Seq
+		return a.Node < b.Node
 	}
-}
-
-// SortedAgentNames returns names sorted (stable messages).
-func SortedAgentNames(names []string) []string {
-	out := append([]string(nil), names...)
-	sort.Strings(out)
-	return out
 }
 
 func deref(s *string) string {

@@ -62,8 +62,8 @@ type ValuesRequest struct {
 	Dimension string          `json:"dimension"`
 	Prefix    string          `json:"prefix"`
 	Agents    []string        `json:"agents"`
-	From      int64           `json:"from"`
-	To        int64           `json:"to"`
+	From      *int64          `json:"from"` // epoch ms; default: 24 hours before to
+	To        *int64          `json:"to"`   // epoch ms; default: now
 	Limit     int             `json:"limit"`
 	Filters   []models.Filter `json:"filters"`
 }
@@ -96,15 +96,16 @@ func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusBadRequest, fmt.Sprintf("limit %d: must be between 1 and %d", req.Limit, models.MaxValuesLimit))
 		return
 	}
-	now := time.Now()
-	if req.To == 0 {
-		req.To = now.UnixMilli()
+	to := time.Now()
+	if req.To != nil {
+		to = time.UnixMilli(*req.To)
 	}
-	if req.From == 0 {
-		req.From = now.Add(-24 * time.Hour).UnixMilli()
+	from := to.Add(-24 * time.Hour)
+	if req.From != nil {
+		from = time.UnixMilli(*req.From)
 	}
 	raw, _ := json.Marshal(models.PluginQuery{QueryType: models.QueryTypeSummary, Agents: req.Agents, Filters: req.Filters})
-	plan, err := query.Parse(raw, query.Context{From: time.UnixMilli(req.From), To: time.UnixMilli(req.To)}, d.settings)
+	plan, err := query.Parse(raw, query.Context{From: from, To: to}, d.settings)
 	if err != nil {
 		replyError(w, http.StatusBadRequest, err.Error())
 		return
