@@ -1,0 +1,146 @@
+/**
+ * Reads a pcap or pcapng file through libpcap (so BPF filters and every format libpcap
+ * reads work), handing each packet to a PacketHandler without per-packet allocation.
+ *
+ * The binding reads the whole file in one synchronous call. When libpcap refuses the file
+ * or stops with a read error (the binding gives no message), a structure walker finds the
+ * first bad byte offset and the read fails with a CaptureFileError naming file, offset and
+ * reason. Packets delivered before the damage stay delivered; the caller keeps them.
+ */
+import * as fs from 'node:fs';
+import { UnsupportedLinkTypeError, describeLinkType, isSupportedLinkType } from '../decode/linktypes';
+import { PacketHeader, linkTypeFromBinding, newPcapSession, type NativePcapSession } from './binding';
+import { CaptureFileError, MAX_CAPTURED_LENGTH, inspectCaptureFile } from './filecheck';
+import type { PacketHandler } from './types';
+
+export interface ReadCaptureOptions {
+  /** BPF filter expression (tcpdump syntax); empty = every packet. */
+  filter?: string;
+  /** Called once the file is open, before any packet, with its link type (DLT number). */
+  onOpen?: (linkType: number) => void;
+}
+
+export interface CaptureFileSummary {
+  packets: number;
+  /** Sum of on-the-wire lengths (what tshark/capinfos call bytes). */
+  bytes: number;
+  /** Sum of captured lengths. */
+  capturedBytes: number;
+  /** DLT number, e.g. 1 for Ethernet. */
+  linkType: number;
+  linkTypeName: string;
+}
+
+/**
+ * Reads every packet of `path` into `onPacket`.
+ * @throws CaptureFileError (unreadable, not a capture file, corrupt at some offset; packets
+ *   before the damage were delivered), UnsupportedLinkTypeError (before any packet), or an
+ *   Error wrapping the first exception thrown by `onPacket` (reading stops there).
+ */
+export async function readCaptureFile(
+  path: string,
+  options: ReadCaptureOptions,
+  onPacket: PacketHandler,
+): Promise<CaptureFileSummary> {
+  const buf = Buffer.alloc(MAX_CAPTURED_LENGTH);
+  const header = new PacketHeader();
+  const session = newPcapSession();
+  let packets = 0;
+  let bytes = 0;
+  let capturedBytes = 0;
+  let handlerError: unknown;
+  let stopped = false;
+
+  // Runs inside the native dispatch loop: it must never throw (the binding would abort the process).
+  const packetReady = (): void => {
+    if (stopped) return;
+    try {
+      const capLen = Math.min(header.capLen, buf.length);
+      const wireLen = header.wireLen;
+      packets++;
+      bytes += wireLen;
+      capturedBytes += capLen;
+      onPacket(buf, capLen, wireLen, header.tsUs);
+    } catch (err) {
+      handlerError = err;
+      stopped = true;
+      session.close(); // breakloop: dispatch returns -2 and releases the handle
+    }
+  };
+
+  let linkType: number;
+  try {
+    const text = session.open_offline(path, options.filter ?? '', 0, 0, '', packetReady, false, 0, () => {}, false);
+    linkType = linkTypeFromBinding(text);
+  } catch (err) {
+    if (options.filter && filterIsTheProblem(path)) {
+      finish(session, buf, header.buffer); // the file was open when the filter failed
+      throw new CaptureFileError(path, `invalid capture filter '${options.filter}': ${errorMessage(err)}`, undefined, { cause: err });
+    }
+    throw openError(path, err);
+  }
+  if (!isSupportedLinkType(linkType)) {
+    finish(session, buf, header.buffer);
+    throw new UnsupportedLinkTypeError(linkType, path);
+  }
+  options.onOpen?.(linkType);
+
+  const status = session.dispatch(buf, header.buffer);
+  if (status !== -2) finish(session, buf, header.buffer);
+  if (handlerError !== undefined) {
+    throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(handlerError)}`, { cause: handlerError });
+  }
+  if (status === -1) throw readError(path, packets);
+  return { packets, bytes, capturedBytes, linkType, linkTypeName: describeLinkType(linkType) };
+}
+
+/** Releases the libpcap handle: close() only requests a break, the next dispatch() closes. */
+function finish(session: NativePcapSession, buf: Buffer, header: Buffer): void {
+  session.close();
+  session.dispatch(buf, header);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** True when the file opens without the filter (so the filter made the open fail). */
+function filterIsTheProblem(path: string): boolean {
+  const probe = newPcapSession();
+  try {
+    probe.open_offline(path, '', 0, 0, '', () => {}, false, 0, () => {}, false);
+  } catch {
+    return false;
+  }
+  finish(probe, Buffer.alloc(1), Buffer.alloc(16));
+  return true;
+}
+
+function openError(path: string, err: unknown): Error {
+  const message = errorMessage(err);
+  let exists = false;
+  try {
+    exists = fs.statSync(path).isFile();
+  } catch {
+    // not there or not readable: libpcap's message says which
+  }
+  if (exists) {
+    const inspection = safeInspect(path);
+    if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset, { cause: err });
+  }
+  return new CaptureFileError(path, `cannot open capture file: ${message}`, undefined, { cause: err });
+}
+
+function readError(path: string, delivered: number): CaptureFileError {
+  const inspection = safeInspect(path);
+  if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset);
+  return new CaptureFileError(path, `libpcap stopped with a read error after ${delivered} packets (no detail available)`);
+}
+
+function safeInspect(path: string): ReturnType<typeof inspectCaptureFile> | undefined {
+  try {
+    return inspectCaptureFile(path);
+  } catch {
+    return undefined;
+  }
+}
