@@ -111,7 +111,7 @@ func TestTimeseriesNoDataIsNoFrames(t *testing.T) {
 func TestSummaryFrameGolden(t *testing.T) {
 	first, last := int64(1700000000000000), int64(1700000100000000)
 	golden(t, "summary", Summary(models.SummaryResult{Kind: "summary",
-		Total: models.Totals{Bytes: 1000, BytesTx: 600, BytesRx: 400, Packets: 10, PacketsTx: 6, PacketsRx: 4, Flows: 3},
+		Total:   models.Totals{Bytes: 1000, BytesTx: 600, BytesRx: 400, Packets: 10, PacketsTx: 6, PacketsRx: 4, Flows: 3},
 		Records: 4, FirstUs: &first, LastUs: &last, DistinctSrcIPs: 2, DistinctDstIPs: 3,
 		ByDirection: map[string]models.Totals{"outbound": {Bytes: 700}, "inbound": {Bytes: 300}},
 		ByProtocol:  map[string]models.Totals{"tcp": {Bytes: 900}, "udp": {Bytes: 100}},

@@ -120,7 +120,6 @@ func (c *executableClient) CallResource(ctx context.Context, r *backend.CallReso
 	}
 }
 
-
 // The built executable, launched as Grafana does, answers health, every query type and
 // the resource routes against real agents.
 func TestBuiltExecutableAgainstRealAgents(t *testing.T) {

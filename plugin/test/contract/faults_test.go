@@ -88,12 +88,21 @@ func TestWrongTokenIsUnauthorisedFromTheRealAgent(t *testing.T) {
 func TestHealthCheckReportsEachAgent(t *testing.T) {
 	h := need(t)
 	dead, silent, garbage := faultAgents(t)
+	future := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"node":"future","version":"9.0.0","api_version":2}`))
+	}))
+	t.Cleanup(future.Close)
+	wrongVersion := &agentProc{Name: "future", URL: future.URL, Token: sharedToken}
+	locked := &agentProc{Name: h.Union[1].Name, URL: h.Union[1].URL} // real agent, wrong token below
 	c := inProcessClient(t)
-	res := checkHealth(t, c, settingsFor([]*agentProc{h.Union[0], dead, silent, garbage}, map[string]any{"timeoutMs": 300}))
-	if res.Status != backend.HealthStatusError || !strings.HasPrefix(res.Message, "Degraded: 3 of 4 agents failing") {
+	s := settingsFor([]*agentProc{h.Union[0], dead, silent, garbage, wrongVersion, locked}, map[string]any{"timeoutMs": 300})
+	s.secure = map[string]string{"token": sharedToken, "token." + locked.Name: "not-the-token"}
+	res := checkHealth(t, c, s)
+	if res.Status != backend.HealthStatusError || !strings.HasPrefix(res.Message, "Degraded: 5 of 6 agents failing") {
 		t.Fatalf("%v %s", res.Status, res.Message)
 	}
-	for _, want := range []string{"dead (connection refused", "silent (timeout after 300ms", "garbage (invalid JSON from /info"} {
+	for _, want := range []string{"dead (connection refused", "silent (timeout after 300ms", "garbage (invalid JSON from /info",
+		"future (version mismatch: agent speaks api_version 2, this plugin speaks 1)", locked.Name + " (HTTP 401 unauthorised"} {
 		if !strings.Contains(res.Message, want) {
 			t.Errorf("message %q lacks %q", res.Message, want)
 		}
@@ -104,6 +113,28 @@ func TestHealthCheckReportsEachAgent(t *testing.T) {
 	all := checkHealth(t, c, settingsFor([]*agentProc{dead}, nil))
 	if all.Status != backend.HealthStatusError || !strings.HasPrefix(all.Message, "All 1 agents failing") {
 		t.Errorf("%v %s", all.Status, all.Message)
+	}
+}
+
+// A query to an agent speaking another api_version is refused with a notice, not misread.
+func TestWrongAPIVersionAgentIsLeftOutOfQueries(t *testing.T) {
+	h := need(t)
+	o := newOracle(t, h.Union[0])
+	future := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/info" {
+			_, _ = w.Write([]byte(`{"node":"future","version":"9.0.0","api_version":2}`))
+			return
+		}
+		t.Errorf("agent with api_version 2 was queried: %s", r.URL.Path)
+	}))
+	t.Cleanup(future.Close)
+	s := settingsFor([]*agentProc{h.Union[0], {Name: "future", URL: future.URL, Token: sharedToken}}, nil)
+	frames := mustOK(t, run(t, inProcessClient(t), s, o.tr, map[string]any{"queryType": "summary"}))
+	if ns := notices(frames); len(ns) != 1 || !strings.Contains(ns[0].Text, "agent future: version mismatch: agent speaks api_version 2") {
+		t.Errorf("notices %+v", ns)
+	}
+	if got, want := floatAt(field(t, frames[0], "bytes"), 0), o.total("bytes"); got != want {
+		t.Errorf("bytes %v, want %v", got, want)
 	}
 }
 
