@@ -102,6 +102,32 @@ interface FlowMeta {
 }
 
 const KEY_WORDS = 10;
+
+// Per-flow fields, interleaved so one packet touches few cache lines.
+const NUM_STRIDE = 8;
+const F_START = 0; // first packet of the flow
+const F_PERIOD = 1; // first packet of the current record period
+const F_LAST = 2; // last packet
+const F_LISTED = 3; // when the flow was last moved to its LRU list's tail
+const F_PACKETS_TX = 4;
+const F_PACKETS_RX = 5;
+const F_BYTES_TX = 6;
+const F_BYTES_RX = 7;
+const SMALL_STRIDE = 16;
+const B_FLAGS_SRC = 0;
+const B_FLAGS_DST = 1;
+const B_CUM_FLAGS_SRC = 2;
+const B_CUM_FLAGS_DST = 3;
+const B_SENT = 4;
+const B_CLOSING = 5;
+const B_CLASS = 6;
+const B_PROTOCOL = 7;
+const B_INITIATOR_IS_LOW = 8;
+const LINK_STRIDE = 4;
+const L_PREV = 0;
+const L_NEXT = 1;
+const L_SLOT = 2;
+const L_SEQ = 3;
 const KIND_PORTS = 0;
 const KIND_ICMP_ECHO = 1;
 const KIND_ICMP_OTHER = 2;
@@ -131,34 +157,22 @@ export class FlowTable {
 
   private readonly keys: Uint32Array;
   private readonly hashes: Uint32Array;
-  private readonly slotOf: Int32Array;
   private readonly freeList: Int32Array;
   private freeCount: number;
 
-  private readonly initiatorIsLow: Uint8Array;
-  private readonly timeoutClass: Uint8Array;
-  private readonly lruPrev: Int32Array;
-  private readonly lruNext: Int32Array;
   private readonly classHead = new Int32Array(CLASS_COUNT).fill(-1);
   private readonly classTail = new Int32Array(CLASS_COUNT).fill(-1);
   private readonly classTimeoutUs = new Float64Array(CLASS_COUNT);
   private readonly activeTimeoutUs: number;
+  /** A packet moves its flow to the LRU tail only when it was listed at least this long ago. */
+  private readonly touchGranularityUs: number;
 
-  private readonly flowStartUs: Float64Array;
-  private readonly periodStartUs: Float64Array;
-  private readonly lastUs: Float64Array;
-  private readonly packetsTx: Float64Array;
-  private readonly packetsRx: Float64Array;
-  private readonly bytesTx: Float64Array;
-  private readonly bytesRx: Float64Array;
-  private readonly flagsSrc: Uint8Array;
-  private readonly flagsDst: Uint8Array;
-  private readonly cumFlagsSrc: Uint8Array;
-  private readonly cumFlagsDst: Uint8Array;
-  private readonly sent: Uint8Array;
-  private readonly closing: Uint8Array;
-  private readonly seq: Uint32Array;
-  private readonly protocolOf: Uint8Array;
+  /** per flow, NUM_STRIDE doubles: times and counters (one cache line per flow) */
+  private readonly num: Float64Array;
+  /** per flow, SMALL_STRIDE bytes: flags, state, class */
+  private readonly small: Uint8Array;
+  /** per flow, LINK_STRIDE ints: LRU links, hash slot, record seq */
+  private readonly links: Int32Array;
   private readonly tcp: TcpConnStates;
   private readonly meta: (FlowMeta | undefined)[];
 
@@ -194,30 +208,13 @@ export class FlowTable {
 
     this.keys = new Uint32Array(maxFlows * KEY_WORDS);
     this.hashes = new Uint32Array(maxFlows);
-    this.slotOf = new Int32Array(maxFlows);
     this.freeList = new Int32Array(maxFlows);
     for (let i = 0; i < maxFlows; i++) this.freeList[i] = maxFlows - 1 - i;
     this.freeCount = maxFlows;
 
-    this.initiatorIsLow = new Uint8Array(maxFlows);
-    this.timeoutClass = new Uint8Array(maxFlows);
-    this.lruPrev = new Int32Array(maxFlows);
-    this.lruNext = new Int32Array(maxFlows);
-    this.flowStartUs = new Float64Array(maxFlows);
-    this.periodStartUs = new Float64Array(maxFlows);
-    this.lastUs = new Float64Array(maxFlows);
-    this.packetsTx = new Float64Array(maxFlows);
-    this.packetsRx = new Float64Array(maxFlows);
-    this.bytesTx = new Float64Array(maxFlows);
-    this.bytesRx = new Float64Array(maxFlows);
-    this.flagsSrc = new Uint8Array(maxFlows);
-    this.flagsDst = new Uint8Array(maxFlows);
-    this.cumFlagsSrc = new Uint8Array(maxFlows);
-    this.cumFlagsDst = new Uint8Array(maxFlows);
-    this.sent = new Uint8Array(maxFlows);
-    this.closing = new Uint8Array(maxFlows);
-    this.seq = new Uint32Array(maxFlows);
-    this.protocolOf = new Uint8Array(maxFlows);
+    this.num = new Float64Array(maxFlows * NUM_STRIDE);
+    this.small = new Uint8Array(maxFlows * SMALL_STRIDE);
+    this.links = new Int32Array(maxFlows * LINK_STRIDE);
     this.tcp = new TcpConnStates(maxFlows);
     this.meta = new Array<FlowMeta | undefined>(maxFlows).fill(undefined);
 
@@ -229,6 +226,7 @@ export class FlowTable {
     this.classTimeoutUs[CLASS_ICMP] = us(t.icmpS);
     this.classTimeoutUs[CLASS_OTHER] = us(t.otherS);
     this.activeTimeoutUs = us(t.activeTimeoutS);
+    this.touchGranularityUs = Math.min(SWEEP_INTERVAL_US, Math.min(...this.classTimeoutUs) / 4);
   }
 
   get maxFlows(): number {
@@ -281,20 +279,20 @@ export class FlowTable {
     let f = this.find(hash);
     if (f >= 0) {
       const flags = p.tcpFlags;
-      if (now - this.lastUs[f] >= this.classTimeoutUs[this.timeoutClass[f]]) {
+      if (now - this.num[f * NUM_STRIDE + F_LAST] >= this.classTimeoutUs[this.small[f * SMALL_STRIDE + B_CLASS]]) {
         this.finish(f, this.endReasonOnExpiry(f));
         f = -1;
-      } else if (this.closing[f] !== CLOSE_NONE && protocol === PROTO_TCP && (flags & (SYN | ACK)) === SYN) {
+      } else if (this.small[f * SMALL_STRIDE + B_CLOSING] !== CLOSE_NONE && protocol === PROTO_TCP && (flags & (SYN | ACK)) === SYN) {
         // a new connection reusing the 4-tuple of a closed one
-        this.finish(f, this.closing[f] === CLOSE_RST ? 'tcp_reset' : 'tcp_close');
+        this.finish(f, this.small[f * SMALL_STRIDE + B_CLOSING] === CLOSE_RST ? 'tcp_reset' : 'tcp_close');
         f = -1;
-      } else if (now - this.periodStartUs[f] >= this.activeTimeoutUs) {
+      } else if (now - this.num[f * NUM_STRIDE + F_PERIOD] >= this.activeTimeoutUs) {
         this.emit(f, 'interim', 'active_timeout');
         this.startPeriod(f, now);
       }
     }
     if (f < 0) f = this.create(hash, srcIsLow, p);
-    this.account(f, p, srcIsLow === (this.initiatorIsLow[f] === 1));
+    this.account(f, p, srcIsLow === (this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1));
   }
 
   /**
@@ -305,22 +303,34 @@ export class FlowTable {
   advanceTime(nowUs: number): void {
     if (nowUs > this.nowUs) this.nowUs = nowUs;
     this.nextSweepUs = nowUs + SWEEP_INTERVAL_US;
+    const num = this.num;
     for (let c = 0; c < CLASS_COUNT; c++) {
       const timeout = this.classTimeoutUs[c];
       let f = this.classHead[c];
-      while (f >= 0 && nowUs - this.lastUs[f] >= timeout) {
-        this.finish(f, this.endReasonOnExpiry(f));
+      // Lists are ordered by when a flow was last moved to the tail (F_LISTED <= F_LAST):
+      // a head that saw packets since is re-queued with its real time, not expired.
+      while (f >= 0 && nowUs - num[f * NUM_STRIDE + F_LISTED] >= timeout) {
+        if (nowUs - num[f * NUM_STRIDE + F_LAST] >= timeout) this.finish(f, this.endReasonOnExpiry(f));
+        else this.listMoveToTail(f, num[f * NUM_STRIDE + F_LAST]);
         f = this.classHead[c];
       }
     }
   }
 
-  /** Emits every flow as a final record (closed TCP flows keep their close reason) and empties the table. */
+  /**
+   * Emits every flow as a final record and empties the table. Flows already past their
+   * idle timeout (or TCP linger) as of the last packet end with that reason; the others
+   * with `reason` (default shutdown).
+   */
   flushAll(reason: EndReason = 'shutdown'): void {
+    const now = this.nowUs;
     for (let c = 0; c < CLASS_COUNT; c++) {
+      const timeout = this.classTimeoutUs[c];
       let f = this.classHead[c];
       while (f >= 0) {
-        this.finish(f, this.closing[f] !== CLOSE_NONE ? this.endReasonOnExpiry(f) : reason);
+        const expired = now - this.num[f * NUM_STRIDE + F_LAST] >= timeout;
+        const closed = this.small[f * SMALL_STRIDE + B_CLOSING] !== CLOSE_NONE;
+        this.finish(f, expired || closed ? this.endReasonOnExpiry(f) : reason);
         f = this.classHead[c];
       }
     }
@@ -339,18 +349,19 @@ export class FlowTable {
     const protocol = p.protocol;
     const swap = initiatorIsReceiver(p);
     const initiatorIsLow = srcIsLow !== swap;
-    this.initiatorIsLow[f] = initiatorIsLow ? 1 : 0;
-    this.protocolOf[f] = protocol;
-    this.flowStartUs[f] = p.tsUs;
-    this.lastUs[f] = p.tsUs;
+    this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] = initiatorIsLow ? 1 : 0;
+    this.small[f * SMALL_STRIDE + B_PROTOCOL] = protocol;
+    this.num[f * NUM_STRIDE + F_START] = p.tsUs;
+    this.num[f * NUM_STRIDE + F_LAST] = p.tsUs;
+    this.num[f * NUM_STRIDE + F_LISTED] = p.tsUs;
     this.startPeriod(f, p.tsUs);
-    this.cumFlagsSrc[f] = 0;
-    this.cumFlagsDst[f] = 0;
-    this.sent[f] = 0;
-    this.closing[f] = CLOSE_NONE;
-    this.seq[f] = 0;
+    this.small[f * SMALL_STRIDE + B_CUM_FLAGS_SRC] = 0;
+    this.small[f * SMALL_STRIDE + B_CUM_FLAGS_DST] = 0;
+    this.small[f * SMALL_STRIDE + B_SENT] = 0;
+    this.small[f * SMALL_STRIDE + B_CLOSING] = CLOSE_NONE;
+    this.links[f * LINK_STRIDE + L_SEQ] = 0;
     this.tcp.reset(f);
-    this.timeoutClass[f] = protocol === PROTO_TCP ? CLASS_TCP_UNESTABLISHED
+    this.small[f * SMALL_STRIDE + B_CLASS] = protocol === PROTO_TCP ? CLASS_TCP_UNESTABLISHED
       : protocol === PROTO_UDP ? CLASS_UDP
       : isIcmp(protocol) ? CLASS_ICMP
       : CLASS_OTHER;
@@ -412,62 +423,64 @@ export class FlowTable {
   }
 
   private startPeriod(f: number, tsUs: number): void {
-    this.periodStartUs[f] = tsUs;
-    this.packetsTx[f] = this.packetsRx[f] = 0;
-    this.bytesTx[f] = this.bytesRx[f] = 0;
-    this.flagsSrc[f] = this.flagsDst[f] = 0;
+    this.num[f * NUM_STRIDE + F_PERIOD] = tsUs;
+    this.num[f * NUM_STRIDE + F_PACKETS_TX] = this.num[f * NUM_STRIDE + F_PACKETS_RX] = 0;
+    this.num[f * NUM_STRIDE + F_BYTES_TX] = this.num[f * NUM_STRIDE + F_BYTES_RX] = 0;
+    this.small[f * SMALL_STRIDE + B_FLAGS_SRC] = this.small[f * SMALL_STRIDE + B_FLAGS_DST] = 0;
   }
 
   private account(f: number, p: DecodedPacket, fromSrc: boolean): void {
     const ts = p.tsUs;
-    if (ts > this.lastUs[f]) this.lastUs[f] = ts;
-    if (ts < this.periodStartUs[f]) this.periodStartUs[f] = ts;
-    if (ts < this.flowStartUs[f]) this.flowStartUs[f] = ts;
+    if (ts > this.num[f * NUM_STRIDE + F_LAST]) this.num[f * NUM_STRIDE + F_LAST] = ts;
+    if (ts < this.num[f * NUM_STRIDE + F_PERIOD]) this.num[f * NUM_STRIDE + F_PERIOD] = ts;
+    if (ts < this.num[f * NUM_STRIDE + F_START]) this.num[f * NUM_STRIDE + F_START] = ts;
     const flags = p.tcpFlags;
     if (fromSrc) {
-      this.packetsTx[f]++;
-      this.bytesTx[f] += p.ipBytes;
-      this.sent[f] |= SENT_SRC;
+      this.num[f * NUM_STRIDE + F_PACKETS_TX]++;
+      this.num[f * NUM_STRIDE + F_BYTES_TX] += p.ipBytes;
+      this.small[f * SMALL_STRIDE + B_SENT] |= SENT_SRC;
     } else {
-      this.packetsRx[f]++;
-      this.bytesRx[f] += p.ipBytes;
-      this.sent[f] |= SENT_DST;
+      this.num[f * NUM_STRIDE + F_PACKETS_RX]++;
+      this.num[f * NUM_STRIDE + F_BYTES_RX] += p.ipBytes;
+      this.small[f * SMALL_STRIDE + B_SENT] |= SENT_DST;
     }
-    if (this.protocolOf[f] === PROTO_TCP) {
+    if (this.small[f * SMALL_STRIDE + B_PROTOCOL] === PROTO_TCP) {
       if (fromSrc) {
-        this.flagsSrc[f] |= flags;
-        this.cumFlagsSrc[f] |= flags;
+        this.small[f * SMALL_STRIDE + B_FLAGS_SRC] |= flags;
+        this.small[f * SMALL_STRIDE + B_CUM_FLAGS_SRC] |= flags;
       } else {
-        this.flagsDst[f] |= flags;
-        this.cumFlagsDst[f] |= flags;
+        this.small[f * SMALL_STRIDE + B_FLAGS_DST] |= flags;
+        this.small[f * SMALL_STRIDE + B_CUM_FLAGS_DST] |= flags;
       }
       this.tcp.update(f, fromSrc, flags, p.payloadLength);
       this.updateTcpLifetime(f, flags);
     }
-    this.listTouch(f);
+    if (ts - this.num[f * NUM_STRIDE + F_LISTED] >= this.touchGranularityUs) this.listMoveToTail(f, ts);
   }
 
   private updateTcpLifetime(f: number, flags: number): void {
-    if (this.closing[f] !== CLOSE_NONE) return;
+    if (this.small[f * SMALL_STRIDE + B_CLOSING] !== CLOSE_NONE) return;
     if (flags & RST) {
-      this.closing[f] = CLOSE_RST;
-    } else if ((this.cumFlagsSrc[f] & FIN) && (this.cumFlagsDst[f] & FIN)) {
-      this.closing[f] = CLOSE_FIN;
+      this.small[f * SMALL_STRIDE + B_CLOSING] = CLOSE_RST;
+    } else if ((this.small[f * SMALL_STRIDE + B_CUM_FLAGS_SRC] & FIN) && (this.small[f * SMALL_STRIDE + B_CUM_FLAGS_DST] & FIN)) {
+      this.small[f * SMALL_STRIDE + B_CLOSING] = CLOSE_FIN;
     } else {
-      if (this.timeoutClass[f] === CLASS_TCP_UNESTABLISHED && this.sent[f] === (SENT_SRC | SENT_DST)) {
+      if (this.small[f * SMALL_STRIDE + B_CLASS] === CLASS_TCP_UNESTABLISHED && this.small[f * SMALL_STRIDE + B_SENT] === (SENT_SRC | SENT_DST)) {
         this.listRemove(f);
-        this.timeoutClass[f] = CLASS_TCP_ESTABLISHED;
+        this.small[f * SMALL_STRIDE + B_CLASS] = CLASS_TCP_ESTABLISHED;
+        this.num[f * NUM_STRIDE + F_LISTED] = this.num[f * NUM_STRIDE + F_LAST];
         this.listAppend(f);
       }
       return;
     }
     this.listRemove(f);
-    this.timeoutClass[f] = CLASS_TCP_CLOSING;
+    this.small[f * SMALL_STRIDE + B_CLASS] = CLASS_TCP_CLOSING;
+    this.num[f * NUM_STRIDE + F_LISTED] = this.num[f * NUM_STRIDE + F_LAST];
     this.listAppend(f);
   }
 
   private endReasonOnExpiry(f: number): EndReason {
-    const c = this.closing[f];
+    const c = this.small[f * SMALL_STRIDE + B_CLOSING];
     return c === CLOSE_RST ? 'tcp_reset' : c === CLOSE_FIN ? 'tcp_close' : 'idle_timeout';
   }
 
@@ -475,7 +488,7 @@ export class FlowTable {
     let oldest = -1;
     for (let c = 0; c < CLASS_COUNT; c++) {
       const h = this.classHead[c];
-      if (h >= 0 && (oldest < 0 || this.lastUs[h] < this.lastUs[oldest])) oldest = h;
+      if (h >= 0 && (oldest < 0 || this.num[h * NUM_STRIDE + F_LISTED] < this.num[oldest * NUM_STRIDE + F_LISTED])) oldest = h;
     }
     this.stats_.evictions++;
     this.finish(oldest, 'evicted');
@@ -492,18 +505,18 @@ export class FlowTable {
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
     const m = this.meta[f] as FlowMeta;
-    if (m.dstDomain === '') m.dstDomain = this.annotator.domain(m.dstIp, this.lastUs[f]);
-    const isTcp = this.protocolOf[f] === PROTO_TCP;
+    if (m.dstDomain === '') m.dstDomain = this.annotator.domain(m.dstIp, this.num[f * NUM_STRIDE + F_LAST]);
+    const isTcp = this.small[f * SMALL_STRIDE + B_PROTOCOL] === PROTO_TCP;
     const record: FlowRecord = {
       flow_id: m.flowId,
-      seq: this.seq[f]++,
+      seq: this.links[f * LINK_STRIDE + L_SEQ]++,
       record_kind: kind,
       end_reason: reason,
       node: this.node,
       interface: m.interfaceName,
-      flow_start_us: this.flowStartUs[f],
-      start_us: this.periodStartUs[f],
-      end_us: this.lastUs[f],
+      flow_start_us: this.num[f * NUM_STRIDE + F_START],
+      start_us: this.num[f * NUM_STRIDE + F_PERIOD],
+      end_us: this.num[f * NUM_STRIDE + F_LAST],
       direction: m.direction,
       ip_version: m.ipVersion,
       protocol: m.protocol,
@@ -519,15 +532,15 @@ export class FlowTable {
       dst_domain: m.dstDomain,
       icmp_type: m.icmpType,
       icmp_code: m.icmpCode,
-      packets_tx: this.packetsTx[f],
-      packets_rx: this.packetsRx[f],
-      bytes_tx: this.bytesTx[f],
-      bytes_rx: this.bytesRx[f],
-      tcp_flags_src: this.flagsSrc[f],
-      tcp_flags_dst: this.flagsDst[f],
+      packets_tx: this.num[f * NUM_STRIDE + F_PACKETS_TX],
+      packets_rx: this.num[f * NUM_STRIDE + F_PACKETS_RX],
+      bytes_tx: this.num[f * NUM_STRIDE + F_BYTES_TX],
+      bytes_rx: this.num[f * NUM_STRIDE + F_BYTES_RX],
+      tcp_flags_src: this.small[f * SMALL_STRIDE + B_FLAGS_SRC],
+      tcp_flags_dst: this.small[f * SMALL_STRIDE + B_FLAGS_DST],
       conn_state: isTcp
         ? this.tcp.connState(f)
-        : connStateWithoutTcp((this.sent[f] & SENT_SRC) !== 0, (this.sent[f] & SENT_DST) !== 0),
+        : connStateWithoutTcp((this.small[f * SMALL_STRIDE + B_SENT] & SENT_SRC) !== 0, (this.small[f * SMALL_STRIDE + B_SENT] & SENT_DST) !== 0),
       community_id: m.communityId,
     };
     this.stats_.recordsEmitted++;
@@ -558,13 +571,13 @@ export class FlowTable {
     let i = hash & this.mask;
     while (this.slots[i] >= 0) i = (i + 1) & this.mask;
     this.slots[i] = f;
-    this.slotOf[f] = i;
+    this.links[f * LINK_STRIDE + L_SLOT] = i;
   }
 
   /** Backward-shift deletion: keeps probe chains intact without tombstones. */
   private removeSlot(f: number): void {
     const mask = this.mask;
-    let hole = this.slotOf[f];
+    let hole = this.links[f * LINK_STRIDE + L_SLOT];
     let j = hole;
     while (true) {
       j = (j + 1) & mask;
@@ -573,7 +586,7 @@ export class FlowTable {
       const ideal = this.hashes[g] & mask;
       if (((j - ideal) & mask) >= ((j - hole) & mask)) {
         this.slots[hole] = g;
-        this.slotOf[g] = hole;
+        this.links[g * LINK_STRIDE + L_SLOT] = hole;
         hole = j;
       }
     }
@@ -583,27 +596,29 @@ export class FlowTable {
   // ---- LRU lists per timeout class ----
 
   private listAppend(f: number): void {
-    const c = this.timeoutClass[f];
+    const c = this.small[f * SMALL_STRIDE + B_CLASS];
     const tail = this.classTail[c];
-    this.lruPrev[f] = tail;
-    this.lruNext[f] = -1;
-    if (tail >= 0) this.lruNext[tail] = f;
+    this.links[f * LINK_STRIDE + L_PREV] = tail;
+    this.links[f * LINK_STRIDE + L_NEXT] = -1;
+    if (tail >= 0) this.links[tail * LINK_STRIDE + L_NEXT] = f;
     else this.classHead[c] = f;
     this.classTail[c] = f;
   }
 
   private listRemove(f: number): void {
-    const c = this.timeoutClass[f];
-    const prev = this.lruPrev[f];
-    const next = this.lruNext[f];
-    if (prev >= 0) this.lruNext[prev] = next;
+    const c = this.small[f * SMALL_STRIDE + B_CLASS];
+    const prev = this.links[f * LINK_STRIDE + L_PREV];
+    const next = this.links[f * LINK_STRIDE + L_NEXT];
+    if (prev >= 0) this.links[prev * LINK_STRIDE + L_NEXT] = next;
     else this.classHead[c] = next;
-    if (next >= 0) this.lruPrev[next] = prev;
+    if (next >= 0) this.links[next * LINK_STRIDE + L_PREV] = prev;
     else this.classTail[c] = prev;
   }
 
-  private listTouch(f: number): void {
-    if (this.classTail[this.timeoutClass[f]] === f) return;
+  /** Moves a flow to its list's tail, stamping the time it is listed under. */
+  private listMoveToTail(f: number, listedUs: number): void {
+    this.num[f * NUM_STRIDE + F_LISTED] = listedUs;
+    if (this.classTail[this.small[f * SMALL_STRIDE + B_CLASS]] === f) return;
     this.listRemove(f);
     this.listAppend(f);
   }
