@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
+import pino from 'pino';
 import path from 'node:path';
 import { BASE_MS, call, makeRecords, startTestAgent, type TestAgent } from './http-fixture';
 
@@ -51,7 +52,8 @@ describe('concurrency limit', () => {
 describe('time limit and row budget', () => {
   let agent: TestAgent;
   beforeAll(async () => {
-    agent = await startTestAgent(records, { http: { query_timeout_ms: 1, row_budget: 500 } });
+    // 50 ms: the heavy query takes ~150+ ms, so the deadline lands while DuckDB is executing it.
+    agent = await startTestAgent(records, { http: { query_timeout_ms: 50, row_budget: 500 } });
   });
   afterAll(() => agent?.close());
 
@@ -60,7 +62,7 @@ describe('time limit and row budget', () => {
     expect(reply.status).toBe(504);
     expect(reply.json).toEqual({
       error: 'timeout',
-      message: 'query exceeded the 1 ms timeout (query_timeout_ms); narrow the time range or add filters',
+      message: 'query exceeded the 50 ms timeout (query_timeout_ms); narrow the time range or add filters',
     });
   });
 
@@ -92,6 +94,25 @@ describe('TLS', () => {
     } finally {
       await agent.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('store unavailable', () => {
+  test('a closed query engine answers 503 with Retry-After, no internals, and the 5xx is logged', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const agent = await startTestAgent(makeRecords(10, 1), { logger });
+    try {
+      agent.service.engine.close();
+      const reply = await call(agent, 'POST', '/api/v1/query', { kind: 'summary', ...RANGE });
+      expect(reply.status).toBe(503);
+      expect(reply.headers.get('retry-after')).toBe('5');
+      expect(reply.json).toEqual({ error: 'unavailable', message: 'the flow store cannot answer queries right now; see the agent log' });
+      const logged = lines.map((l) => JSON.parse(l)).find((l) => l.status === 503);
+      expect(logged).toMatchObject({ level: 40, route: '/api/v1/query', err: { message: 'query engine closed' } });
+    } finally {
+      await agent.close();
     }
   });
 });

@@ -135,7 +135,10 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
   });
   app.setErrorHandler((error, request, reply) => {
     const answer = toErrorReply(error, options.query_timeout_ms);
-    if (answer.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, answer.body.message);
+    if (answer.status >= 500) {
+      const level = answer.status === 500 ? 'error' : 'warn';
+      request.log[level]({ err: error, status: answer.status, route: request.routeOptions.url }, answer.body.message);
+    }
     reply.code(answer.status).headers(answer.headers ?? {}).send(answer.body);
   });
   app.setNotFoundHandler((request, reply) => {

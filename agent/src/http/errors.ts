@@ -20,6 +20,9 @@ export class DeadlineError extends Error {
   }
 }
 
+/** The engine is closed (shutdown) or DuckDB lost its database (I/O failure, invalidated after a fatal error). */
+const STORE_UNAVAILABLE = /^query engine closed$|^IO Error|database has been invalidated|^Connection Error/i;
+
 const STATUS_ERRORS: Record<number, string> = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
   406: 'not_acceptable', 408: 'timeout', 411: 'length_required', 413: 'payload_too_large', 414: 'uri_too_long',
@@ -63,6 +66,12 @@ export function toErrorReply(error: unknown, timeoutMs: number): ErrorReply {
     case 'QueryCancelledError':
       // The client left (nobody reads this) or the agent is shutting down.
       return { status: 503, body: { error: 'unavailable', message: 'query cancelled: the agent is shutting down' } };
+  }
+  if (STORE_UNAVAILABLE.test(e.message ?? '')) {
+    return {
+      status: 503, body: { error: 'unavailable', message: 'the flow store cannot answer queries right now; see the agent log' },
+      headers: { 'retry-after': '5' },
+    };
   }
   const status = e.statusCode ?? 500;
   if (status >= 400 && status < 500) {

@@ -43,7 +43,7 @@ export function resolveHttpOptions(partial: Partial<HttpOptions> = {}): HttpOpti
   const options = { ...HTTP_DEFAULTS, ...defined } as HttpOptions;
   for (const key of ['query_timeout_ms', 'row_budget', 'max_concurrent_queries', 'max_queued_queries', 'body_limit_bytes',
     'shutdown_grace_ms'] as const) {
-    const minimum = key === 'max_queued_queries' ? 0 : 1;
+    const minimum = key === 'max_queued_queries' || key === 'shutdown_grace_ms' ? 0 : 1;
     if (!Number.isInteger(options[key]) || options[key] < minimum) {
       throw new Error(`http.${key} must be an integer >= ${minimum}, got ${String(options[key])}`);
     }

@@ -1,0 +1,121 @@
+/**
+ * The API served by the real agent process: a pcap (built packet by packet, known flows) is
+ * imported with `flowmesh-agent import`, then `flowmesh-agent serve` is spawned on an
+ * ephemeral loopback port; auth and queries are checked over HTTP, and an unsafe listen
+ * address without a token is refused at startup.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { scenario, T0_US, writePcap } from './pipeline-pcap';
+
+const AGENT = resolve(__dirname, '..');
+const CLI = join(AGENT, 'dist', 'cli.js');
+const TOKEN = 'process-test-token';
+const RANGE = { from: Math.floor(T0_US / 1000) - 60_000, to: Math.floor(T0_US / 1000) + 3_600_000 };
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Rebuilds dist/ when a source file is newer than dist/cli.js. */
+function ensureBuilt(): void {
+  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestSource(join(AGENT, 'src'))) return;
+  try {
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: AGENT, stdio: 'pipe' });
+  } catch {
+    // type errors elsewhere in the tree still emit JavaScript
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'flowmesh-h4-proc-'));
+const db = join(dir, 'flows.duckdb');
+const { frames, expected } = scenario();
+let server: ChildProcess | undefined;
+let api = '';
+
+async function query(body: unknown, token: string | null = TOKEN) {
+  const response = await fetch(`${api}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  const pcap = join(dir, 'scenario.pcap');
+  writePcap(pcap, frames);
+  const imported = spawnSync(process.execPath, [CLI, 'import', pcap, '--db', db, '--node', 'importer', '--local-address', '10.0.0.0/24'],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FLOWMESH_TOKEN: '' } });
+  expect({ code: imported.status, stderr: imported.stderr }).toMatchObject({ code: 0 });
+
+  server = spawn(process.execPath, [CLI, 'serve', '--db', db, '--listen', '127.0.0.1:0', '--token', TOKEN, '--node', 'importer',
+    '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  server.stdout!.on('data', (chunk) => (output += chunk));
+  server.stderr!.on('data', (chunk) => (output += chunk));
+  const deadline = Date.now() + 20_000;
+  while (!api && Date.now() < deadline && server.exitCode === null) {
+    const line = output.split('\n').find((l) => l.includes('agent API listening'));
+    if (line) api = JSON.parse(line).address;
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!api) throw new Error(`agent did not start serving:\n${output}`);
+}, 120_000);
+
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server!.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('flowmesh-agent serve (real process)', () => {
+  test('the logged address is loopback with an ephemeral port', () => {
+    expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  test('auth: /health open; query refused without or with a wrong token, answered with the right one', async () => {
+    expect((await fetch(`${api}/health`)).status).toBe(200);
+    expect((await query({ kind: 'summary', ...RANGE }, null)).status).toBe(401);
+    expect((await query({ kind: 'summary', ...RANGE }, 'wrong')).status).toBe(401);
+    expect((await query({ kind: 'summary', ...RANGE })).status).toBe(200);
+  });
+
+  test('flows over HTTP equal the flows in the imported capture', async () => {
+    const reply = await query({ kind: 'flows', ...RANGE, order: 'oldest' });
+    expect(reply.status).toBe(200);
+    expect(reply.json.next_cursor).toBeNull();
+    const records = reply.json.records as Record<string, unknown>[];
+    expect(records).toHaveLength(expected.length);
+    for (const flow of expected) {
+      expect(records.find((r) => r.src_ip === flow.src_ip && r.src_port === flow.src_port && r.protocol === flow.protocol))
+        .toMatchObject({ ...flow, node: 'importer' });
+    }
+    const summary = await query({ kind: 'summary', ...RANGE });
+    expect((summary.json.total as { bytes: number }).bytes).toBe(expected.reduce((t, f) => t + f.bytes_tx + f.bytes_rx, 0));
+  });
+
+  test('refuses to start on a non-loopback address without a token', () => {
+    const refused = spawnSync(process.execPath, [CLI, 'serve', '--db', join(dir, 'other.duckdb'), '--listen', '0.0.0.0:0'],
+      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, FLOWMESH_TOKEN: '' } });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/refusing to listen on 0\.0\.0\.0:0 without an API token/);
+  });
+
+  test('SIGTERM shuts down cleanly', async () => {
+    const exited = new Promise<number | null>((r) => server!.once('exit', (code) => r(code)));
+    server!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
