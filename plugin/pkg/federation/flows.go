@@ -30,6 +30,7 @@ type AgentPosition struct {
 type CompositeCursor struct {
 	Version int                      `json:"v"`
 	Order   string                   `json:"o"`
+	Query   string                   `json:"q,omitempty"` // fingerprint of the query it pages
 	Agents  map[string]AgentPosition `json:"a"`
 }
 
@@ -131,7 +132,7 @@ func PageFlows(ctx context.Context, clients []*agentclient.Client, maxConcurrenc
 		heads[best]++
 	}
 
-	next := CompositeCursor{Order: order, Agents: map[string]AgentPosition{}}
+	next := CompositeCursor{Order: order, Query: cursor.Query, Agents: map[string]AgentPosition{}}
 	allDone := true
 	for name, pos := range cursor.Agents {
 		next.Agents[name] = pos // done agents and agents not selected keep their place

@@ -2,6 +2,9 @@ package query
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
@@ -94,6 +97,11 @@ func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients 
 	if err != nil {
 		return err
 	}
+	fingerprint := p.pagingFingerprint()
+	if p.Cursor != "" && cursor.Query != fingerprint {
+		return fmt.Errorf("cursor: it pages a different query (agents, filters, order, page size or dedupe changed); start from the first page")
+	}
+	cursor.Query = fingerprint
 	fetch := func(ctx context.Context, c *agentclient.Client, agentCursor string) (models.FlowsResult, error) {
 		q := p.base(models.KindFlows)
 		q.Order, q.Limit, q.Cursor = p.Order, models.Int64(int64(p.Limit)), agentCursor
@@ -117,6 +125,15 @@ func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients 
 	}
 	r.Flows = &page
 	return nil
+}
+
+// pagingFingerprint identifies what a flows cursor pages. The time range is left out on
+// purpose: a relative range ("last hour") moves between page requests, and the agents'
+// keyset cursors stay exact when it does.
+func (p Plan) pagingFingerprint() string {
+	b, _ := json.Marshal([]any{p.Agents, p.Filters, p.Order, p.Limit, p.Dedupe})
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // runTop asks every agent for all of its groups (up to the row budget) so the merged top
@@ -160,9 +177,13 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 	if p.Dedupe {
 		q.SplitBy = federation.WithDedupeDims(p.SplitBy)
 	}
+	seriesBudget := fleet.RowBudget
 	if len(q.SplitBy) > 0 {
-		// Every series of every agent, within the budget, so merged ranks are exact.
-		q.SplitLimit = models.Int64(fleet.RowBudget)
+		// Every series of every agent, so merged ranks are exact, within the row budget
+		// counted in values (series x buckets).
+		buckets := max(1, (p.To-p.From+p.IntervalMs-1)/p.IntervalMs)
+		seriesBudget = max(1, fleet.RowBudget/buckets)
+		q.SplitLimit = models.Int64(seriesBudget)
 	}
 	ok, err := ask[models.TimeseriesResult](ctx, r, fleet, clients, q)
 	if err != nil {
@@ -176,7 +197,7 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 		results = federation.DedupeSeries(results, p.SplitBy)
 	}
 	merged := federation.MergeTimeseries(results, p.SplitBy, p.Metric, p.SplitLimit)
-	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, "series"); n != "" {
+	if n := federation.TruncationNotice(merged.Truncated, seriesBudget, "series (row budget / buckets)"); n != "" {
 		r.Warnings = append(r.Warnings, n)
 	}
 	r.Series = &merged

@@ -229,6 +229,14 @@ func TestFlowsPagingThroughThePanelIsExact(t *testing.T) {
 			for _, r := range o.all {
 				held[recordKey(r.Node, r.FlowID, time.UnixMicro(r.StartUs).UTC(), time.UnixMicro(r.EndUs).UTC(), r.BytesTx, r.BytesRx)]++
 			}
+			if order == "newest" {
+				first := mustOK(t, run(t, c, s, o.tr, map[string]any{"queryType": "flows", "limit": 5, "order": order}))[0]
+				next, _ := first.Meta.Custom.(map[string]any)["nextCursor"].(string)
+				dr := run(t, c, s, o.tr, map[string]any{"queryType": "flows", "limit": 6, "order": order, "cursor": next})
+				if dr.Error == nil || !strings.Contains(dr.Error.Error(), "cursor: it pages a different query") {
+					t.Errorf("cursor reused with another page size: %v", dr.Error)
+				}
+			}
 			if rows != len(o.all) {
 				t.Errorf("paged %d rows over %d pages, agents hold %d records", rows, pages, len(o.all))
 			}
