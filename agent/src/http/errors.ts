@@ -65,7 +65,7 @@ export function toErrorReply(error: unknown, timeoutMs: number): ErrorReply {
       return { status: 413, body: { error: 'row_budget_exceeded', message: e.message ?? 'row budget exceeded' } };
     case 'QueryCancelledError':
       // The client left (nobody reads this) or the agent is shutting down.
-      return { status: 503, body: { error: 'unavailable', message: 'query cancelled: the agent is shutting down' } };
+      return { status: 503, body: { error: 'unavailable', message: 'query cancelled (the client disconnected or the agent is shutting down)' } };
   }
   if (STORE_UNAVAILABLE.test(e.message ?? '')) {
     return {
