@@ -3,7 +3,8 @@
  * import to JSON lines and to DuckDB, exit codes 1 (runtime) and 2 (usage/config) with
  * messages naming the problem, and records kept when a capture file is corrupt.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -118,5 +119,74 @@ describe('flowmesh-agent CLI', () => {
     const help = cli('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/run.*\n.*import/s);
+  });
+});
+
+const root = process.getuid?.() === 0;
+if (!root) console.warn('cli.test: not root, skipping `run` (live capture) tests');
+
+/** Starts `run` on loopback, waits for its "capturing" log line, returns the child and that line. */
+async function startRun(args: string[]) {
+  const child = spawn(process.execPath, [CLI, 'run', '--interface', 'lo', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const line = await new Promise<Record<string, unknown>>((resolveLine, reject) => {
+    const timer = setTimeout(() => reject(new Error(`run did not start: ${stderr}`)), 20_000);
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      const hit = stderr.split('\n').find((l) => l.includes('"capturing"'));
+      if (hit) { clearTimeout(timer); resolveLine(JSON.parse(hit)); }
+    });
+    child.on('exit', () => reject(new Error(`run exited early: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, line, exited, stderr: () => stderr };
+}
+
+async function udpExchange(count: number): Promise<number> {
+  const server = createSocket('udp4');
+  await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));
+  const port = server.address().port;
+  server.on('message', (msg, from) => server.send(msg, from.port, from.address));
+  const client = createSocket('udp4');
+  let replies = 0;
+  client.on('message', () => replies++);
+  for (let i = 0; i < count; i++) client.send(Buffer.alloc(100), port, '127.0.0.1');
+  const deadline = Date.now() + 5000;
+  while (replies < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  client.close();
+  server.close();
+  return port;
+}
+
+(root ? describe : describe.skip)('flowmesh-agent run (live, loopback)', () => {
+  it('--jsonl: captures until SIGTERM, then writes every flow and exits 0', async () => {
+    const out = join(dir, 'live.jsonl');
+    const run = await startRun(['--filter', 'udp and dst portrange 1024-65535 and src host 127.0.0.1', '--jsonl', out, '--node', 'live-node']);
+    const port = await udpExchange(3);
+    await new Promise((r) => setTimeout(r, 500));
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    const mine = readJsonl(out).filter((x) => x.dst_port === port);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ node: 'live-node', interface: 'lo', packets_tx: 3, packets_rx: 3, bytes_tx: 3 * 128, bytes_rx: 3 * 128, end_reason: 'shutdown' });
+  });
+
+  it('with the store: serves /health on the API and stores the flows', async () => {
+    const data = join(dir, 'live-data');
+    const run = await startRun(['--filter', 'udp and src host 127.0.0.1 and not port 9477', '--data-dir', data, '--listen', '127.0.0.1:0']);
+    const api = String(run.line.api);
+    expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${api}/health`);
+    expect(health.status).toBe(200);
+    const port = await udpExchange(2);
+    await new Promise((r) => setTimeout(r, 500));
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    const instance = await DuckDBInstance.create(join(data, 'flows.duckdb'));
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll(`SELECT packets_tx, packets_rx FROM flows WHERE dst_port = ${port}`)).getRows();
+    conn.closeSync();
+    instance.closeSync();
+    expect(rows.map((r) => r.map(Number))).toEqual([[2, 2]]);
   });
 });
