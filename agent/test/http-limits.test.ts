@@ -37,6 +37,34 @@ describe('concurrency limit', () => {
     expect((await call(agent, 'POST', '/api/v1/query', { kind: 'summary', ...RANGE })).json.records).toBe(records.length);
   });
 
+  test('a client leaving mid-export stops the export; the agent stays healthy', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${agent.service.address}/api/v1/export.csv`, {
+      method: 'POST',
+      headers: { ...agent.auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'flows', ...RANGE, limit: 100 }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value).startsWith('start_time,end_time,')).toBe(true);
+    controller.abort();
+    await expect(reader.read()).rejects.toThrow();
+    // the export stops fetching pages: the engine goes idle and stays idle
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const deadline = Date.now() + 5000;
+    while (agent.service.engine.load.running > 0 && Date.now() < deadline) await sleep(20);
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      samples.push(agent.service.engine.load.running);
+      await sleep(50);
+    }
+    expect(samples).toEqual(Array(10).fill(0));
+    expect((await call(agent, 'POST', '/api/v1/query', { kind: 'summary', ...RANGE })).status).toBe(200);
+    expect((await call(agent, 'GET', '/health', undefined, {})).status).toBe(200);
+  });
+
   test('close() lets an in-flight query finish, then refuses connections', async () => {
     const inFlight = call(agent, 'POST', '/api/v1/query', heavy);
     await new Promise((resolve) => setTimeout(resolve, 5));
