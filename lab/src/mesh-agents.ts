@@ -22,7 +22,25 @@ export interface MeshAgents {
   agents: MeshAgent[];
   token: string;
   inventoryFile: string;
+  byName: (name: string) => MeshAgent;
 }
+
+/** Flow-table timeouts (agent config `flows` section), in seconds. */
+export interface FlowTimeoutsConfig {
+  active_timeout_s: number;
+  tcp_linger_s: number;
+  idle_timeout_s: { tcp: number; tcp_unestablished: number; udp: number; icmp: number; other: number };
+}
+
+/**
+ * The lab's default timeouts: shorter than production so connections show up in Grafana
+ * within seconds (interim records every 10 s, a failed handshake ends after 10 s).
+ */
+export const LAB_TIMEOUTS: FlowTimeoutsConfig = {
+  active_timeout_s: 10,
+  tcp_linger_s: 2,
+  idle_timeout_s: { tcp: 60, tcp_unestablished: 10, udp: 15, icmp: 10, other: 15 },
+};
 
 /** The inventory every agent loads (agent/src/inventory format): mesh addresses, LAN, internet host, WireGuard peers. */
 export function meshInventory(mesh: MeshLab): object {
@@ -39,18 +57,49 @@ export function meshInventory(mesh: MeshLab): object {
 }
 
 /** Starts an agent on every mesh member and waits until each answers /health. */
-export async function startMeshAgents(mesh: MeshLab, options: { token?: string; extraArgs?: string[] } = {}): Promise<MeshAgents> {
+export async function startMeshAgents(
+  mesh: MeshLab,
+  options: { token?: string; timeouts?: FlowTimeoutsConfig; extraArgs?: string[] } = {},
+): Promise<MeshAgents> {
   const token = options.token ?? randomBytes(16).toString('hex');
   const inventoryFile = join(mesh.lab.workDir, 'inventory.json');
   writeFileSync(inventoryFile, `${JSON.stringify(meshInventory(mesh), null, 2)}\n`);
+  const configFile = join(mesh.lab.workDir, 'agent-config.json');
+  writeFileSync(configFile, `${JSON.stringify({ flows: options.timeouts ?? LAB_TIMEOUTS }, null, 2)}\n`);
   const agents = mesh.members.map((member): MeshAgent => {
     const listen = `${member.underlayIp}:${AGENT_PORT}`;
     const args = [
-      'run', '--interface', member.wg.name, '--node', member.name, '--listen', listen, '--token', token,
+      'run', '--config', configFile, '--interface', member.wg.name, '--node', member.name, '--listen', listen, '--token', token,
       '--inventory', inventoryFile, '--data-dir', join(mesh.lab.workDir, `data-${member.name}`), ...(options.extraArgs ?? []),
     ];
     return { member, process: startAgent(member.ns, args, `agent-${member.name}.log`), url: `http://${listen}` };
   });
   await Promise.all(agents.map((a) => waitForHealth(a.process, `${a.url}/health`)));
-  return { agents, token, inventoryFile };
+  const byName = (name: string): MeshAgent => {
+    const found = agents.find((a) => a.member.name === name);
+    if (!found) throw new Error(`no agent "${name}"`);
+    return found;
+  };
+  return { agents, token, inventoryFile, byName };
+}
+
+/** Every flow record an agent holds in [fromMs, toMs) matching `filters` (agent query model), following cursors (bounded). */
+export async function queryFlows<R>(agent: MeshAgent, token: string, fromMs: number, toMs: number, filters: object[] = []): Promise<R[]> {
+  const records: R[] = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 100; page += 1) {
+    const body = { kind: 'flows', from: fromMs, to: toMs, filters, order: 'oldest', limit: 1000, ...(cursor ? { cursor } : {}) };
+    const res = await fetch(`${agent.url}/api/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`query to ${agent.member.name} failed: HTTP ${res.status} ${await res.text()}`);
+    const result = (await res.json()) as { records: R[]; next_cursor: string | null };
+    records.push(...result.records);
+    cursor = result.next_cursor;
+    if (!cursor) return records;
+  }
+  throw new Error(`query to ${agent.member.name}: more than 100 pages`);
 }
