@@ -172,7 +172,7 @@ describe('keys, initiator and counters', () => {
     });
   });
 
-  it('ICMP echo: identifier plays the port; other ICMP keyed by type/code', () => {
+  it('ICMP echo: identifier keys the flow (ports 0 in the record); other ICMP keyed by type/code', () => {
     const { feed, flush } = table();
     feed(
       { t: 0, src: C, dst: '8.8.8.8', proto: 'icmp', icmpType: 8, icmpId: 7, bytes: 84 },
@@ -186,11 +186,11 @@ describe('keys, initiator and counters', () => {
     );
     const rs = flush();
     expect(rs.map((r) => [r.protocol, r.src_ip, r.src_port, r.dst_port, r.icmp_type, r.icmp_code, r.packets_tx, r.packets_rx])).toEqual([
-      ['icmp', C, 7, 0, 8, 0, 1, 1],
-      ['icmp', C, 8, 0, 8, 0, 1, 0],
+      ['icmp', C, 0, 0, 8, 0, 1, 1],
+      ['icmp', C, 0, 0, 8, 0, 1, 0],
       ['icmp', '192.0.2.1', 0, 0, 3, 3, 2, 0],
       ['icmp', '192.0.2.1', 0, 0, 3, 1, 1, 0],
-      ['icmpv6', 'fd00::1', 7, 0, 128, 0, 1, 1],
+      ['icmpv6', 'fd00::1', 0, 0, 128, 0, 1, 1],
     ]);
     expect(rs[0].conn_state).toBe('SF');
     expect(rs[2].conn_state).toBe('S0');
@@ -199,7 +199,7 @@ describe('keys, initiator and counters', () => {
   it('an echo reply seen first makes its receiver the initiator and reports the request type', () => {
     const { feed, flush } = table();
     feed({ t: 0, src: '8.8.8.8', dst: C, proto: 'icmp', icmpType: 0, icmpId: 9 });
-    expect(flush()[0]).toMatchObject({ src_ip: C, dst_ip: '8.8.8.8', icmp_type: 8, packets_rx: 1, src_port: 9 });
+    expect(flush()[0]).toMatchObject({ src_ip: C, dst_ip: '8.8.8.8', icmp_type: 8, packets_rx: 1, src_port: 0 });
   });
 
   it('computes the Community ID of the flow (direction independent)', () => {

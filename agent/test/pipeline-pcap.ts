@@ -142,7 +142,7 @@ export function scenario(): { frames: Frame[]; expected: ExpectedFlow[] } {
       tcp_flags_src: TCP.SYN | TCP.ACK | TCP.PSH | TCP.FIN, tcp_flags_dst: TCP.SYN | TCP.ACK | TCP.PSH | TCP.FIN },
     { protocol: 'udp', src_ip: client, src_port: 41000, dst_ip: '8.8.8.8', dst_port: 4000, packets_tx: 1, packets_rx: 1,
       bytes_tx: 20 + 8 + 50, bytes_rx: 20 + 8 + 70, conn_state: 'SF', dst_domain: '' },
-    { protocol: 'icmpv6', src_ip: 'fd00::1', src_port: 77, dst_ip: 'fd00::2', dst_port: 0, packets_tx: 1, packets_rx: 1,
+    { protocol: 'icmpv6', src_ip: 'fd00::1', src_port: 0, dst_ip: 'fd00::2', dst_port: 0, packets_tx: 1, packets_rx: 1,
       bytes_tx: 40 + 8 + 56, bytes_rx: 40 + 8 + 56, conn_state: 'SF', dst_domain: '', icmp_type: 128, icmp_code: 0 },
   ];
   return { frames, expected };

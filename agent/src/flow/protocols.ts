@@ -32,7 +32,9 @@ export function isIcmpReply(protocol: number, type: number): boolean {
 
 /**
  * Registered service ports above 1023 that servers listen on (every port below 1024 counts
- * as a service port too). Used only to correct the initiator of flows whose first packet
+ * as a service port too). Ports that either peer may initiate from (WireGuard 51820,
+ * Tailscale 41641) and the ephemeral range (32768+) are left out on purpose.
+ * Used only to correct the initiator of flows whose first packet
  * was not a SYN: when the first packet comes from a service port to a non-service port,
  * its receiver is the initiator.
  */
@@ -40,7 +42,7 @@ const SERVICE_PORTS = new Set([
   1080, 1194, 1433, 1521, 1701, 1723, 1812, 1813, 1883, 2049, 2375, 2376, 2379, 2380, 3000, 3128, 3306, 3389,
   3478, 4369, 4500, 5000, 5060, 5061, 5201, 5222, 5353, 5355, 5432, 5601, 5672, 5900, 6379, 6443, 6881, 7946,
   8000, 8008, 8080, 8081, 8086, 8088, 8443, 8500, 8883, 8888, 9000, 9090, 9092, 9093, 9100, 9200, 9300, 9418,
-  9477, 10250, 11211, 15672, 25565, 27017, 41641, 51820,
+  9477, 10250, 11211, 15672, 25565, 27017
 ]);
 
 export function isServicePort(port: number): boolean {

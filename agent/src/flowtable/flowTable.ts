@@ -388,8 +388,8 @@ export class FlowTable {
       // the initiator's message type: a reply seen first stands for its request
       icmpType = swap ? icmpCounterpart(protocol, p.icmpType) ?? p.icmpType : p.icmpType;
       icmpCode = p.icmpCode;
-      srcPort = isIcmpEcho(protocol, p.icmpType) ? p.icmpId : 0;
-      dstPort = 0;
+      // no ports in the record (the echo identifier only keys the flow; see icmp_type/code)
+      srcPort = dstPort = 0;
       cidSrcPort = icmpType;
       cidDstPort = icmpCode;
     } else if (protocol !== PROTO_TCP && protocol !== PROTO_UDP && protocol !== PROTO_SCTP) {
