@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite: what `npm test` runs and what CI runs. Privileged tests (capture,
-# network namespaces) run when root and announce loudly that they skip otherwise.
+# network namespaces, WireGuard) run when root and announce loudly that they skip otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 bash scripts/bootstrap.sh --test
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
+[ "$(id -u)" -eq 0 ] || echo "!!! NOT ROOT: capture, network-namespace and WireGuard tests will SKIP. Run as root (CI does) for the full suite. !!!"
+
+step "plugin backend build (linux/amd64)"
+bash scripts/build-plugin-backend.sh --host-only
 step "typecheck"
 npm run typecheck --workspaces --if-present
 step "lint"
 npx eslint .
-step "agent tests (jest)"
+step "agent tests"
 npm test -w agent -- --ci
-if [ -f plugin/go.mod ]; then
-  step "plugin backend tests (go test)"
-  (cd plugin && go test ./... -count=1)
-fi
-if [ -f plugin/package.json ]; then
-  step "plugin frontend tests (jest)"
-  npm test -w plugin -- --ci
-fi
+step "dashboards, provisioning and compose tests"
+npm test -w dashboards -- --ci
+step "lab tests (live capture over WireGuard, tshark comparison)"
+npm test -w lab -- --ci
+step "plugin backend tests (go test)"
+(cd plugin && go test ./... -count=1)
+step "plugin frontend tests"
+npm test -w plugin -- --ci
+step "done"
