@@ -31,10 +31,10 @@ beforeAll(async () => {
   const connection = await store.instance.connect();
   await connection.run(
     `INSERT INTO flows (rid, flow_id, seq, record_kind, end_reason, node, interface, flow_start_us, start_us, end_us, minute_us,
-       direction, ip_version, protocol, protocol_number, src_ip, src_ip_num, src_port, dst_ip, dst_ip_num, dst_port,
+       direction, ip_version, protocol, protocol_number, src_ip, src_ip_hi, src_ip_lo, src_port, dst_ip, dst_ip_hi, dst_ip_lo, dst_port,
        src_name, src_type, dst_name, dst_type, dst_domain, packets_tx, packets_rx, bytes_tx, bytes_rx, tcp_flags_src, tcp_flags_dst, community_id)
      SELECT i, 'flow-' || i, 0, 'final', 'tcp_close', 'n', 'wg0', t, t, t + 5, t - t % 60000000, 'outbound', 4, 'tcp', 6,
-       '10.0.0.1', 281470681743361, (i % 60000)::USMALLINT, '10.1.' || (i % 200) || '.' || (i % 250), 0, 443, '', 'node', '', 'external', '',
+       '10.0.0.1', 0, 281470681743361, (i % 60000)::USMALLINT, '10.1.' || (i % 200) || '.' || (i % 250), 0, 0, 443, '', 'node', '', 'external', '',
        1, 1, 100, 100, 2, 18, '1:' || md5(i::VARCHAR)
      FROM (SELECT range AS i, ${BASE_US}::BIGINT + range * 30000 AS t FROM range(${ROWS}))`,
   );

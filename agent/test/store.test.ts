@@ -36,7 +36,8 @@ async function readAll(dbPath: string): Promise<{ records: FlowRecord[]; extra: 
   const instance = await DuckDBInstance.create(dbPath);
   const connection = await instance.connect();
   const reader = await connection.runAndReadAll(
-    'SELECT * EXCLUDE (rid, minute_us, src_ip_num, dst_ip_num), minute_us, src_ip_num, dst_ip_num FROM flows ORDER BY rid',
+    `SELECT * EXCLUDE (rid, minute_us, src_ip_hi, src_ip_lo, dst_ip_hi, dst_ip_lo), minute_us,
+       (src_ip_hi::UHUGEINT << 64) | src_ip_lo AS src_num, (dst_ip_hi::UHUGEINT << 64) | dst_ip_lo AS dst_num FROM flows ORDER BY rid`,
   );
   const names = reader.columnNames();
   const rows = reader.getRowObjects();
@@ -48,7 +49,7 @@ async function readAll(dbPath: string): Promise<{ records: FlowRecord[]; extra: 
       for (const name of names.slice(0, -3)) record[name] = typeof row[name] === 'bigint' ? Number(row[name]) : row[name];
       return record as unknown as FlowRecord;
     }),
-    extra: rows.map((row) => ({ minute_us: Number(row.minute_us), src_num: row.src_ip_num as bigint, dst_num: row.dst_ip_num as bigint })),
+    extra: rows.map((row) => ({ minute_us: Number(row.minute_us), src_num: row.src_num as bigint, dst_num: row.dst_num as bigint })),
   };
 }
 
@@ -206,30 +207,31 @@ describe('storage failures on a real filesystem (tmpfs)', () => {
 
   maybe('disk full: flush fails, is counted, records wait in a bounded backlog, then all land once space returns', async () => {
     const records = [...generateFlowRecords({ seed: 4, count: 70_000, startUs: T0_US, spanUs: HOUR_US })];
-    store = await FlowStore.open({ path: path.join(mountPoint, 'f.duckdb'), logger: quiet, ...manual, maxBacklog: 40_000, retryInitialMs: 1 });
+    const opened = await FlowStore.open({ path: path.join(mountPoint, 'f.duckdb'), logger: quiet, ...manual, maxBacklog: 40_000, retryInitialMs: 1 });
+    store = opened;
     const errors: string[] = [];
-    store.onError((kind) => errors.push(kind));
+    opened.onError((kind) => errors.push(kind));
     let written = 0;
     let firstFailureAt = -1;
     for (let i = 0; i < records.length; i += 10_000) {
-      for (const r of records.slice(i, i + 10_000)) expect(() => store.write(r)).not.toThrow();
+      for (const r of records.slice(i, i + 10_000)) expect(() => opened.write(r)).not.toThrow();
       try {
-        await store.flush();
-        written = store.counters().rowsWritten;
+        await opened.flush();
+        written = opened.counters().rowsWritten;
       } catch {
         if (firstFailureAt < 0) firstFailureAt = i;
       }
     }
     expect(firstFailureAt).toBeGreaterThan(0); // some batches fit before the disk filled
-    const full = store.counters();
+    const full = opened.counters();
     expect(full.errors.disk_full).toBeGreaterThan(0);
     expect(errors).toContain('disk_full');
     expect(full.backlog).toBe(40_000);
     expect(full.backlogDropped).toBe(records.length - written - 40_000);
 
     execFileSync('mount', ['-o', 'remount,size=128m', mountPoint]);
-    await store.flush();
-    const after = await store.stats();
+    await opened.flush();
+    const after = await opened.stats();
     expect(after.backlog).toBe(0);
     expect(after.storedRecords).toBe(written + 40_000);
   });

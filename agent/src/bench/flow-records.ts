@@ -1,6 +1,7 @@
 /**
  * Deterministic synthetic flow records for the store benchmark and the store/query tests:
- * a mesh of named nodes and users plus external hosts, IPv4 and IPv6, TCP/UDP/ICMP with
+ * a mesh of named nodes and users plus external hosts, most connections repeating one of a
+ * few hundred conversations with heavy-tailed popularity, IPv4 and IPv6, TCP/UDP/ICMP with
  * plausible flags and states, interim records (seq > 0), nullable fields, and deliberately
  * repeated timestamps. Not traffic truth (that is the pcap generator's job): only
  * well-formed records with enough variety to exercise every column and filter.
@@ -43,6 +44,10 @@ const DOMAINS = ['', '', '', 'api.example.com', 'cdn.example.net', 'db.internal'
 const NODES = ['node-a', 'node-b'];
 const SERVICE_PORTS = [22, 53, 80, 443, 5432, 8080, 51820];
 const TCP_STATES: ConnState[] = ['SF', 'S0', 'REJ', 'S1', 'RSTO', 'RSTR', 'SH', 'OTH'];
+const DIRECTION_LIST: readonly Direction[] = ['inbound', 'outbound', 'forwarded'];
+/** Known conversations and the share of connections that repeat one of them. */
+const CONVERSATIONS = 400;
+const REPEAT_SHARE = 0.85;
 
 export interface GenerateOptions {
   seed: number;
@@ -61,6 +66,28 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
   const v4 = all.filter((h) => !h.v6);
   const v6 = all.filter((h) => h.v6);
   const step = options.spanUs / Math.max(1, options.count);
+  const conversations = Array.from({ length: CONVERSATIONS }, () => {
+    const v6Conversation = random() < 0.2;
+    const hostsOf = v6Conversation ? v6 : v4;
+    return {
+      v6: v6Conversation, src: pick(hostsOf), dst: pick(hostsOf), protoRoll: random(), port: pick(SERVICE_PORTS),
+      node: pick(NODES), interface: random() < 0.8 ? 'wg0' : 'eth0', direction: pick(DIRECTION_LIST),
+    };
+  });
+  // Zipf-like weights: conversation k is picked with probability ~ 1 / (k + 1).
+  const cumulative: number[] = [];
+  conversations.reduce((sum, _c, k) => (cumulative[k] = sum + 1 / (k + 1)), 0);
+  const pickWeighted = (u: number) => {
+    const target = u * cumulative[cumulative.length - 1];
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] < target) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   let flowNumber = 0;
   let interimOf: FlowRecord | null = null;
   for (let i = 0; i < options.count; i++) {
@@ -87,30 +114,33 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       yield record;
       continue;
     }
-    const useV6 = random() < 0.2;
+    // Most connections repeat a known conversation (heavy-tailed, like real meshes); the rest are random.
+    const conversation = random() < REPEAT_SHARE ? conversations[pickWeighted(random())] : null;
+    const useV6 = conversation ? conversation.v6 : random() < 0.2;
     const pool = useV6 ? v6 : v4;
-    const src = pick(pool);
-    let dst = pick(pool);
+    const src = conversation ? conversation.src : pick(pool);
+    let dst = conversation ? conversation.dst : pick(pool);
     if (dst === src) dst = pool[(pool.indexOf(src) + 1) % pool.length];
-    const protoRoll = random();
+    const protoRoll = conversation ? conversation.protoRoll : random();
     const protocol = protoRoll < 0.6 ? 'tcp' : protoRoll < 0.9 ? 'udp' : useV6 ? 'icmpv6' : 'icmp';
     const isIcmp = protocol === 'icmp' || protocol === 'icmpv6';
     const isTcp = protocol === 'tcp';
-    const state: ConnState | null = isTcp ? pick(TCP_STATES) : random() < 0.1 ? null : random() < 0.5 ? 'SF' : 'S0';
+    const usual = conversation !== null && random() < 0.8;
+    const state: ConnState | null = isTcp ? (usual ? 'SF' : pick(TCP_STATES)) : random() < 0.1 ? null : usual || random() < 0.5 ? 'SF' : 'S0';
     const flagsSrc = isTcp ? TCP_FLAGS.SYN | (state === 'S0' ? 0 : TCP_FLAGS.ACK) | (random() < 0.5 ? TCP_FLAGS.FIN | TCP_FLAGS.PSH : 0) : 0;
     const flagsDst = isTcp ? (state === 'S0' ? 0 : state === 'REJ' ? TCP_FLAGS.RST | TCP_FLAGS.ACK : TCP_FLAGS.SYN | TCP_FLAGS.ACK) : 0;
     const durationUs = Math.floor(random() * 60_000_000);
     const single = state === 'S0' || state === 'REJ';
     const packetsTx = 1 + Math.floor(random() * (single ? 3 : 200));
     const packetsRx = single && state === 'S0' ? 0 : Math.floor(random() * 300);
-    const direction: Direction = pick(['inbound', 'outbound', 'forwarded'] as const);
+    const direction: Direction = conversation ? conversation.direction : pick(DIRECTION_LIST);
     const record: FlowRecord = {
       flow_id: `f${options.seed.toString(36)}-${(flowNumber++).toString(36)}`,
       seq: 0,
       record_kind: 'final',
       end_reason: isTcp ? (state === 'REJ' ? 'tcp_reset' : 'tcp_close') : 'idle_timeout',
-      node: pick(NODES),
-      interface: random() < 0.8 ? 'wg0' : 'eth0',
+      node: conversation ? conversation.node : pick(NODES),
+      interface: conversation ? conversation.interface : random() < 0.8 ? 'wg0' : 'eth0',
       flow_start_us: startUs,
       start_us: startUs,
       end_us: startUs + durationUs,
@@ -121,7 +151,7 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       src_ip: src.ip,
       src_port: isIcmp ? 0 : 1024 + Math.floor(random() * 60000),
       dst_ip: dst.ip,
-      dst_port: isIcmp ? 0 : pick(SERVICE_PORTS),
+      dst_port: isIcmp ? 0 : conversation ? conversation.port : pick(SERVICE_PORTS),
       src_name: src.name,
       src_type: src.type,
       dst_name: dst.name,

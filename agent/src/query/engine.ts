@@ -63,8 +63,8 @@ const MINUTE_US = 60_000_000;
 /** Largest |epoch ms| whose µs value is still a safe integer. */
 const MAX_EPOCH_MS = 9_000_000_000_000;
 
-/** Record fields in contract order, as stored (rid, minute_us and *_num are store internals). */
-const RECORD_FIELDS = FLOW_COLUMNS.map(([name]) => name).filter((n) => n !== 'rid' && n !== 'minute_us' && !n.endsWith('_num'));
+/** Record fields in contract order, as stored (rid, minute_us and the numeric addresses are store internals). */
+const RECORD_FIELDS = FLOW_COLUMNS.map(([name]) => name).filter((n) => n !== 'rid' && n !== 'minute_us' && !/_ip_(hi|lo)$/.test(n));
 const ENUM_FIELDS = new Set(FLOW_COLUMNS.filter(([, type]) => type.startsWith('fm_')).map(([name]) => name));
 const RECORD_SELECT = RECORD_FIELDS.map((n) => (ENUM_FIELDS.has(n) ? `CAST("${n}" AS VARCHAR) AS "${n}"` : `"${n}"`)).join(', ');
 

@@ -129,10 +129,8 @@ export function compileFilter(input: Filter, params: Params, at: string): string
     case 'not_cidr': {
       const range = parseCidr(String(filter.value));
       if (!range) throw new QueryInputError(`${at}.value`, `not an IP prefix or address: ${JSON.stringify(filter.value)}`);
-      const lo = params.add(range.lo.toString());
-      const hi = params.add(range.hi.toString());
-      const inside = (d: Dimension) => `("${d}_num" BETWEEN CAST(${lo} AS UHUGEINT) AND CAST(${hi} AS UHUGEINT))`;
       const columns = sides(filter.field, at);
+      const inside = (d: Dimension) => addressInRange(d, range.lo, range.hi, params);
       if (!columns.every((d) => DIMENSION_KINDS[d] === 'ip')) throw new QueryInputError(`${at}.field`, 'cidr applies to src_ip, dst_ip or ip');
       return filter.op === 'cidr'
         ? `(${columns.map(inside).join(' OR ')})`
@@ -205,13 +203,18 @@ function membership(dimension: Dimension, values: readonly unknown[], negative: 
   let encoded: DuckDBValue[];
   let sqlType: string;
   if (kind === 'ip') {
-    column = `"${dimension}_num"`;
-    sqlType = 'UHUGEINT';
-    encoded = values.map((v) => {
+    const numbers = values.map((v) => {
       const number = typeof v === 'string' ? ipToBigInt(v.trim()) : null;
       if (number === null) throw new QueryInputError(`${at}.value`, `not an IP address: ${JSON.stringify(v)}`);
-      return number.toString();
+      return number;
     });
+    if (numbers.length === 1) {
+      const equal = addressInRange(dimension, numbers[0], numbers[0], params);
+      return negative ? `(NOT ${equal})` : equal;
+    }
+    column = `((CAST("${dimension}_hi" AS UHUGEINT) << 64) | "${dimension}_lo")`;
+    sqlType = 'UHUGEINT';
+    encoded = numbers.map((n) => n.toString());
   } else if (kind === 'int') {
     column = `"${dimension}"`;
     sqlType = 'BIGINT';
@@ -232,6 +235,25 @@ function membership(dimension: Dimension, values: readonly unknown[], negative: 
   const list = `CAST(${params.add(listValue(encoded))} AS ${sqlType}[])`;
   const inList = `${column} IN (SELECT unnest(${list}))`;
   return negative ? `(${column} IS NULL OR NOT (${inList}))` : `(${inList})`;
+}
+
+const LOW_64 = (1n << 64n) - 1n;
+
+/**
+ * The address column pair (_hi, _lo) within [lo, hi] (128-bit, inclusive). A prefix of at
+ * most 64 bits constrains _hi alone; a longer one (every IPv4 prefix) fixes _hi and ranges
+ * over _lo: both plain column ranges DuckDB can prune row groups with.
+ */
+function addressInRange(dimension: Dimension, lo: bigint, hi: bigint, params: Params): string {
+  const u64 = (n: bigint) => `CAST(${params.add(n.toString())} AS UBIGINT)`;
+  const [loHigh, loLow, hiHigh, hiLow] = [lo >> 64n, lo & LOW_64, hi >> 64n, hi & LOW_64];
+  const high = `"${dimension}_hi"`;
+  const low = `"${dimension}_lo"`;
+  if (loHigh === hiHigh) return `(${high} = ${u64(loHigh)} AND ${low} BETWEEN ${u64(loLow)} AND ${u64(hiLow)})`;
+  if (loLow === 0n && hiLow === LOW_64) return `(${high} BETWEEN ${u64(loHigh)} AND ${u64(hiHigh)})`;
+  // Not reachable for prefixes; kept exact for any range.
+  return `((${high} > ${u64(loHigh)} OR (${high} = ${u64(loHigh)} AND ${low} >= ${u64(loLow)}))` +
+    ` AND (${high} < ${u64(hiHigh)} OR (${high} = ${u64(hiHigh)} AND ${low} <= ${u64(hiLow)})))`;
 }
 
 /** All filters ANDed; 'TRUE' when there are none. */

@@ -4,7 +4,7 @@
  * Speed matters here (the store must keep up with the flow table), so columns are filled
  * into preallocated typed arrays and copied into each native vector with one memcpy:
  * 64-bit integers are written as two 32-bit halves (no BigInt per value), enums as their
- * index, addresses as four 32-bit words. VARCHARs of at most 12 bytes of ASCII are written
+ * index, addresses as 32-bit words. VARCHARs of at most 12 bytes of ASCII are written
  * inline in DuckDB's documented `duckdb_string_t` layout (4-byte length + 12 bytes, zero
  * padded); longer or non-ASCII strings take one native call each
  * (`duckdb_vector_assign_string_element`), after the bulk copy.
@@ -22,95 +22,115 @@ const TWO_POW_32 = 4294967296;
 const STRING_T_BYTES = 16;
 const INLINE_STRING_MAX = 12;
 
-type Field = (record: FlowRecord) => unknown;
+/** Per-column buffers for one chunk, reused for every chunk. */
+class Column {
+  readonly data: ArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+  /** Validity bits (1 = valid) for nullable columns. */
+  readonly validity: Uint8Array | null;
+  readonly enumIndex: Map<string, number> | null;
+  readonly wideEnum: boolean;
+  readonly longRows: number[] = [];
+  readonly longTexts: string[] = [];
 
-/** How each column is encoded; fields are read by name except for the derived ones. */
-type Encoding =
-  | { kind: 'u64'; get: (record: FlowRecord, rowIndex: number) => number }
-  | { kind: 'u32' | 'u16' | 'u8'; get: Field; nullable: boolean }
-  | { kind: 'enum'; get: Field; nullable: boolean }
-  | { kind: 'ip'; get: Field }
-  | { kind: 'varchar'; get: Field };
-
-function encodingOf(name: string, type: string, firstRidRef: { value: number }): Encoding {
-  const field: Field = (r) => (r as unknown as Record<string, unknown>)[name];
-  switch (name) {
-    case 'rid':
-      return { kind: 'u64', get: (_r, row) => firstRidRef.value + row };
-    case 'minute_us':
-      return { kind: 'u64', get: (r) => r.start_us - (r.start_us % MINUTE_US) };
-    case 'src_ip_num':
-      return { kind: 'ip', get: (r) => r.src_ip };
-    case 'dst_ip_num':
-      return { kind: 'ip', get: (r) => r.dst_ip };
+  constructor(readonly bytesPerRow: number, nullable: boolean, type: DuckDBType) {
+    this.data = new ArrayBuffer(bytesPerRow * CHUNK_ROWS);
+    this.u8 = new Uint8Array(this.data);
+    this.u16 = new Uint16Array(this.data);
+    this.u32 = new Uint32Array(this.data);
+    this.validity = nullable ? new Uint8Array(CHUNK_ROWS / 8) : null;
+    this.enumIndex = type instanceof DuckDBEnumType ? new Map(type.values.map((v, i) => [v, i])) : null;
+    this.wideEnum = type instanceof DuckDBEnumType && type.internalTypeId !== DuckDBTypeId.UTINYINT;
   }
-  const nullable = name === 'icmp_type' || name === 'icmp_code' || name === 'conn_state';
-  switch (type) {
-    case 'BIGINT':
-    case 'UBIGINT':
-      return { kind: 'u64', get: field as (r: FlowRecord) => number };
-    case 'UINTEGER':
-      return { kind: 'u32', get: field, nullable };
-    case 'USMALLINT':
-      return { kind: 'u16', get: field, nullable };
-    case 'UTINYINT':
-      return { kind: 'u8', get: field, nullable };
-    case 'VARCHAR':
-      return { kind: 'varchar', get: field };
-    default:
-      if (type.startsWith('fm_')) return { kind: 'enum', get: field, nullable };
-      throw new Error(`no encoding for column ${name} ${type}`);
+
+  reset(): void {
+    this.validity?.fill(0xff);
+    this.longRows.length = 0;
+    this.longTexts.length = 0;
+  }
+
+  /** A non-negative safe integer as a 64-bit little-endian value (two 32-bit halves: no BigInt). */
+  u64(row: number, value: number): void {
+    const high = Math.floor(value / TWO_POW_32);
+    this.u32[row * 2] = value - high * TWO_POW_32;
+    this.u32[row * 2 + 1] = high;
+  }
+
+  nullableU8(row: number, value: number | null): void {
+    if (value === null) {
+      this.u8[row] = 0;
+      this.validity![row >> 3] &= ~(1 << (row & 7));
+    } else {
+      this.u8[row] = value;
+    }
+  }
+
+  enumValue(row: number, value: string | null): void {
+    const index = value === null ? undefined : this.enumIndex!.get(value);
+    if (index === undefined) this.validity![row >> 3] &= ~(1 << (row & 7)); // only NULL gets here: validate.ts checked members
+    if (this.wideEnum) this.u16[row] = index ?? 0;
+    else this.u8[row] = index ?? 0;
+  }
+
+  /** duckdb_string_t: length, then up to 12 bytes inline (zero padded); longer strings go through the C API. */
+  text(row: number, value: string): void {
+    const base = row * STRING_T_BYTES;
+    const bytes = this.u8;
+    bytes.fill(0, base, base + STRING_T_BYTES);
+    if (value.length <= INLINE_STRING_MAX) {
+      let ascii = true;
+      for (let i = 0; i < value.length; i++) {
+        const code = value.charCodeAt(i);
+        if (code > 0x7f) {
+          ascii = false;
+          break;
+        }
+        bytes[base + 4 + i] = code;
+      }
+      if (ascii) {
+        this.u32[row * 4] = value.length;
+        return;
+      }
+      bytes.fill(0, base, base + STRING_T_BYTES);
+    }
+    this.longRows.push(row);
+    this.longTexts.push(value);
+  }
+
+  copyTo(vector: bindings.Vector, rows: number): void {
+    bindings.copy_data_to_vector(vector, 0, this.data, 0, rows * this.bytesPerRow);
+    if (this.validity) {
+      bindings.vector_ensure_validity_writable(vector);
+      bindings.copy_data_to_vector_validity(vector, 0, this.validity.buffer as ArrayBuffer, 0, Math.ceil(rows / 64) * 8);
+    }
+    for (let i = 0; i < this.longRows.length; i++) bindings.vector_assign_string_element(vector, this.longRows[i], this.longTexts[i]);
   }
 }
 
-/** Reusable per-column buffers sized for one chunk. */
-interface ColumnBuffer {
-  encoding: Encoding;
-  bytesPerRow: number;
-  data: ArrayBuffer;
-  u8: Uint8Array;
-  u16: Uint16Array;
-  u32: Uint32Array;
-  validity: Uint8Array | null;
-  enumIndex: Map<string, number> | null;
-  wideEnum: boolean;
-}
+const BYTES_PER_ROW: Record<string, number> = {
+  UBIGINT: 8, BIGINT: 8, UINTEGER: 4, USMALLINT: 2, UTINYINT: 1, VARCHAR: STRING_T_BYTES,
+};
+const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state']);
 
-function bytesPerRow(kind: Encoding['kind'], wideEnum: boolean): number {
-  switch (kind) {
-    case 'u64': return 8;
-    case 'u32': return 4;
-    case 'u16': return 2;
-    case 'u8': return 1;
-    case 'enum': return wideEnum ? 2 : 1;
-    case 'ip': return 16;
-    case 'varchar': return STRING_T_BYTES;
-  }
-}
-
-/** Appends records to a `flows` appender; keeps buffers between batches (one per writer connection). */
+/** Appends records to a `flows` appender; keeps its buffers between batches (one per writer connection). */
 export class FlowChunkWriter {
-  private readonly firstRid = { value: 0 };
-  private readonly columns: ColumnBuffer[];
-  private readonly longStrings: { row: number; text: string }[] = [];
+  private readonly columns: Column[];
+  /** Column index by name (FLOW_COLUMNS order = table order). */
+  private readonly at: Record<string, number>;
+  /** Native logical types, made once (an ENUM's is costly to rebuild for every chunk). */
+  private readonly logicalTypes: bindings.LogicalType[];
 
-  constructor(private readonly types: readonly DuckDBType[]) {
+  constructor(types: readonly DuckDBType[]) {
     if (types.length !== FLOW_COLUMNS.length) throw new Error('flows table does not match the store schema');
-    this.columns = FLOW_COLUMNS.map(([name, type], index) => {
-      const encoding = encodingOf(name, type, this.firstRid);
-      const columnType = types[index];
-      const enumType = columnType instanceof DuckDBEnumType ? columnType : null;
-      const wideEnum = enumType !== null && enumType.internalTypeId !== DuckDBTypeId.UTINYINT;
-      const size = bytesPerRow(encoding.kind, wideEnum);
-      const data = new ArrayBuffer(size * CHUNK_ROWS);
-      const nullable = 'nullable' in encoding && encoding.nullable;
-      return {
-        encoding, bytesPerRow: size, data,
-        u8: new Uint8Array(data), u16: new Uint16Array(data), u32: new Uint32Array(data),
-        validity: nullable ? new Uint8Array(CHUNK_ROWS / 8) : null,
-        enumIndex: enumType ? new Map(enumType.values.map((v, i) => [v, i])) : null,
-        wideEnum,
-      };
+    this.at = Object.fromEntries(FLOW_COLUMNS.map(([name], i) => [name, i]));
+    this.logicalTypes = types.map((t) => t.toLogicalType().logical_type);
+    this.columns = FLOW_COLUMNS.map(([name, type], i) => {
+      const enumType = types[i] instanceof DuckDBEnumType;
+      const size = enumType ? ((types[i] as DuckDBEnumType).internalTypeId === DuckDBTypeId.UTINYINT ? 1 : 2) : BYTES_PER_ROW[type];
+      if (!size) throw new Error(`no encoding for column ${name} ${type}`);
+      return new Column(size, NULLABLE.has(name), types[i]);
     });
   }
 
@@ -124,93 +144,66 @@ export class FlowChunkWriter {
   append(appender: DuckDBAppender, records: readonly FlowRecord[], firstRid: number): void {
     for (let offset = 0; offset < records.length; offset += CHUNK_ROWS) {
       const rows = Math.min(CHUNK_ROWS, records.length - offset);
-      this.firstRid.value = firstRid + offset;
-      const chunk = DuckDBDataChunk.create(this.types, rows);
-      for (let c = 0; c < this.columns.length; c++) {
-        const vector = bindings.data_chunk_get_vector(chunk.chunk, c);
-        this.fillColumn(this.columns[c], vector, records, offset, rows);
-      }
-      appender.appendDataChunk(chunk);
+      for (const column of this.columns) column.reset();
+      for (let row = 0; row < rows; row++) this.fillRow(row, records[offset + row], firstRid + offset + row);
+      const chunk = bindings.create_data_chunk(this.logicalTypes);
+      bindings.data_chunk_set_size(chunk, rows);
+      for (let c = 0; c < this.columns.length; c++) this.columns[c].copyTo(bindings.data_chunk_get_vector(chunk, c), rows);
+      appender.appendDataChunk(new DuckDBDataChunk(chunk));
     }
   }
 
-  private fillColumn(column: ColumnBuffer, vector: bindings.Vector, records: readonly FlowRecord[], offset: number, rows: number): void {
-    const { encoding, validity } = column;
-    if (validity) validity.fill(0xff);
-    this.longStrings.length = 0;
-    for (let row = 0; row < rows; row++) {
-      const record = records[offset + row];
-      switch (encoding.kind) {
-        case 'u64': {
-          const value = encoding.get(record, row);
-          const high = Math.floor(value / TWO_POW_32);
-          column.u32[row * 2] = value - high * TWO_POW_32;
-          column.u32[row * 2 + 1] = high;
-          break;
-        }
-        case 'u32':
-        case 'u16':
-        case 'u8': {
-          const value = encoding.get(record) as number | null;
-          const target = encoding.kind === 'u32' ? column.u32 : encoding.kind === 'u16' ? column.u16 : column.u8;
-          if (value === null) {
-            target[row] = 0;
-            clearValid(validity, row);
-          } else {
-            target[row] = value;
-          }
-          break;
-        }
-        case 'enum': {
-          const value = encoding.get(record) as string | null;
-          const index = value === null ? undefined : column.enumIndex?.get(value);
-          if (index === undefined) clearValid(validity, row);
-          if (column.wideEnum) column.u16[row] = index ?? 0;
-          else column.u8[row] = index ?? 0;
-          break;
-        }
-        case 'ip': {
-          const words = ipToWords(encoding.get(record) as string);
-          if (words) column.u32.set(words, row * 4);
-          else column.u32.fill(0, row * 4, row * 4 + 4); // unreachable: validate.ts rejects bad addresses
-          break;
-        }
-        case 'varchar':
-          this.writeString(column, row, encoding.get(record) as string);
-          break;
-      }
-    }
-    bindings.copy_data_to_vector(vector, 0, column.data, 0, rows * column.bytesPerRow);
-    if (validity) {
-      bindings.vector_ensure_validity_writable(vector);
-      bindings.copy_data_to_vector_validity(vector, 0, validity.buffer as ArrayBuffer, 0, Math.ceil(rows / 64) * 8);
-    }
-    for (const { row, text } of this.longStrings) bindings.vector_assign_string_element(vector, row, text);
+  /** The address's upper and lower 64 bits into its _hi and _lo columns. */
+  private address(row: number, hiColumn: number, loColumn: number, text: string): void {
+    const words = ipToWords(text); // never null: validate.ts rejected bad addresses
+    if (!words) return;
+    const hi = this.columns[hiColumn].u32;
+    const lo = this.columns[loColumn].u32;
+    lo[row * 2] = words[0];
+    lo[row * 2 + 1] = words[1];
+    hi[row * 2] = words[2];
+    hi[row * 2 + 1] = words[3];
   }
 
-  private writeString(column: ColumnBuffer, row: number, text: string): void {
-    const base = row * STRING_T_BYTES;
-    const bytes = column.u8;
-    bytes.fill(0, base, base + STRING_T_BYTES);
-    if (text.length <= INLINE_STRING_MAX) {
-      let ascii = true;
-      for (let i = 0; i < text.length; i++) {
-        const code = text.charCodeAt(i);
-        if (code > 0x7f) {
-          ascii = false;
-          break;
-        }
-        bytes[base + 4 + i] = code;
-      }
-      if (ascii) {
-        column.u32[row * 4] = text.length;
-        return;
-      }
-    }
-    this.longStrings.push({ row, text });
+  /** One record into every column (plain property reads: this is the hot loop). */
+  private fillRow(row: number, r: FlowRecord, rid: number): void {
+    const c = this.columns;
+    const at = this.at;
+    c[at.rid].u64(row, rid);
+    c[at.flow_id].text(row, r.flow_id);
+    c[at.seq].u32[row] = r.seq;
+    c[at.record_kind].enumValue(row, r.record_kind as string);
+    c[at.end_reason].enumValue(row, r.end_reason as string);
+    c[at.node].text(row, r.node);
+    c[at.interface].text(row, r.interface);
+    c[at.flow_start_us].u64(row, r.flow_start_us);
+    c[at.start_us].u64(row, r.start_us);
+    c[at.end_us].u64(row, r.end_us);
+    c[at.minute_us].u64(row, r.start_us - (r.start_us % MINUTE_US));
+    c[at.direction].enumValue(row, r.direction as string);
+    c[at.ip_version].u8[row] = r.ip_version as number;
+    c[at.protocol].enumValue(row, r.protocol);
+    c[at.protocol_number].u8[row] = r.protocol_number;
+    c[at.src_ip].text(row, r.src_ip);
+    this.address(row, at.src_ip_hi, at.src_ip_lo, r.src_ip);
+    c[at.src_port].u16[row] = r.src_port;
+    c[at.dst_ip].text(row, r.dst_ip);
+    this.address(row, at.dst_ip_hi, at.dst_ip_lo, r.dst_ip);
+    c[at.dst_port].u16[row] = r.dst_port;
+    c[at.src_name].text(row, r.src_name);
+    c[at.src_type].enumValue(row, r.src_type as string);
+    c[at.dst_name].text(row, r.dst_name);
+    c[at.dst_type].enumValue(row, r.dst_type as string);
+    c[at.dst_domain].text(row, r.dst_domain);
+    c[at.icmp_type].nullableU8(row, r.icmp_type);
+    c[at.icmp_code].nullableU8(row, r.icmp_code);
+    c[at.packets_tx].u64(row, r.packets_tx);
+    c[at.packets_rx].u64(row, r.packets_rx);
+    c[at.bytes_tx].u64(row, r.bytes_tx);
+    c[at.bytes_rx].u64(row, r.bytes_rx);
+    c[at.tcp_flags_src].u8[row] = r.tcp_flags_src;
+    c[at.tcp_flags_dst].u8[row] = r.tcp_flags_dst;
+    c[at.conn_state].enumValue(row, r.conn_state as string | null);
+    c[at.community_id].text(row, r.community_id);
   }
-}
-
-function clearValid(validity: Uint8Array | null, row: number): void {
-  if (validity) validity[row >> 3] &= ~(1 << (row & 7));
 }

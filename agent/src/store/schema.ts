@@ -7,8 +7,9 @@
  *   time order, so DuckDB's per-row-group min/max (zonemaps) prune time-range scans;
  * - low-cardinality strings from closed vocabularies are ENUMs (1 byte each, fast group-by);
  *   open ones (node, names, domain) are VARCHAR, which DuckDB dictionary-compresses on disk;
- * - `src_ip_num`/`dst_ip_num` hold the address as UHUGEINT (IPv4 mapped into ::ffff:0:0/96),
- *   so CIDR filters are range predicates;
+ * - `src_ip_hi`/`src_ip_lo` (and dst_) hold the 128-bit address as two UBIGINTs (IPv4 mapped
+ *   into ::ffff:0:0/96), so CIDR filters are range predicates; two UBIGINTs rather than one
+ *   UHUGEINT because DuckDB bit-packs 64-bit integers but stores 128-bit ones uncompressed;
  * - `rid` is a store-assigned insertion sequence: the final tie-breaker of flows paging, and
  *   the handle the rollup maintenance uses to find the rows of the batch just appended;
  * - `minute_us` is start_us floored to the minute: the rollup bucket of the record.
@@ -51,10 +52,12 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
   ['protocol', 'fm_protocol'],
   ['protocol_number', 'UTINYINT'],
   ['src_ip', 'VARCHAR'],
-  ['src_ip_num', 'UHUGEINT'],
+  ['src_ip_hi', 'UBIGINT'],
+  ['src_ip_lo', 'UBIGINT'],
   ['src_port', 'USMALLINT'],
   ['dst_ip', 'VARCHAR'],
-  ['dst_ip_num', 'UHUGEINT'],
+  ['dst_ip_hi', 'UBIGINT'],
+  ['dst_ip_lo', 'UBIGINT'],
   ['dst_port', 'USMALLINT'],
   ['src_name', 'VARCHAR'],
   ['src_type', 'fm_endpoint_type'],
@@ -77,14 +80,14 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
  * Dimensions kept in the per-minute rollup: what dashboards group and filter on (who talks
  * to whom, on which service port, seen by which node, how it ended). Left out on purpose:
  * src_port (ephemeral: would make the rollup as large as the raw table), flow_id,
- * community_id, record_kind, end_reason. `*_ip_num` ride along for CIDR filters.
+ * community_id, record_kind, end_reason. The numeric addresses ride along for CIDR filters.
  */
 export const ROLLUP_DIMENSIONS = [
   'node', 'interface', 'direction', 'protocol', 'ip_version',
   'src_ip', 'dst_ip', 'dst_port', 'src_name', 'src_type', 'dst_name', 'dst_type', 'dst_domain', 'conn_state',
 ] as const;
 
-const ROLLUP_KEY_COLUMNS = ['minute_us', ...ROLLUP_DIMENSIONS, 'src_ip_num', 'dst_ip_num'];
+const ROLLUP_KEY_COLUMNS = ['minute_us', ...ROLLUP_DIMENSIONS, 'src_ip_hi', 'src_ip_lo', 'dst_ip_hi', 'dst_ip_lo'];
 
 const typeOf = (name: string): string => {
   const column = FLOW_COLUMNS.find(([n]) => n === name);

@@ -1,0 +1,171 @@
+/**
+ * Store and query benchmark (a script, not a test): `node agent/dist/bench/store.js [--quick]
+ * [--records N] [--days D] [--runs R] [--dir DIR] [--keep]` (or bench/store/run.sh).
+ *
+ * Measures, on synthetic records (agent/src/bench/flow-records.ts):
+ * - write rate through FlowStore.write() + flush() (validation, columnar chunks, appender,
+ *   commit), record generation excluded; the background roll-up catch-up rate separately;
+ *   as a reference, DuckDB's own read_json ingest of the same records from a JSON-lines file;
+ * - database bytes per record after a checkpoint;
+ * - median and p95 latency of: top 10 src_ip over the last 24 h, a 1-minute timeseries over
+ *   24 h (rollups on and off), a filtered flows page and its next page.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import pino from 'pino';
+import type { Query } from '../model/query';
+import { QueryEngine } from '../query';
+import { FlowStore } from '../store';
+import { generateFlowRecords } from './flow-records';
+
+interface Args {
+  records: number;
+  days: number;
+  runs: number;
+  dir: string | null;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { records: 10_000_000, days: 1, runs: 15, dir: null, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${argv[i - 1]} needs a value`);
+      return v;
+    };
+    switch (argv[i]) {
+      case '--quick': args.records = 200_000; args.runs = 9; break;
+      case '--records': args.records = Number(value()); break;
+      case '--days': args.days = Number(value()); break;
+      case '--runs': args.runs = Number(value()); break;
+      case '--dir': args.dir = value(); break;
+      case '--keep': args.keep = true; break;
+      default: throw new Error(`unknown argument ${argv[i]}`);
+    }
+  }
+  if (!Number.isInteger(args.records) || args.records < 1000) throw new Error('--records: an integer >= 1000');
+  return args;
+}
+
+const GENERATION_CHUNK = 250_000;
+const JSON_REFERENCE_MAX = 1_000_000;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+function progress(text: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${text}`.padEnd(70));
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = args.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fm-bench-store-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const dbPath = path.join(dir, 'bench.duckdb');
+  fs.rmSync(dbPath, { force: true });
+  fs.rmSync(`${dbPath}.wal`, { force: true });
+  const spanUs = args.days * 86_400_000_000;
+  const endMs = Date.UTC(2026, 0, 10);
+  const startUs = endMs * 1000 - spanUs;
+  const rows: [string, string][] = [];
+
+  // 1. Write path.
+  let store = await FlowStore.open({ path: dbPath, logger: pino({ level: 'warn' }), rollupIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000 });
+  const generator = generateFlowRecords({ seed: 1, count: args.records, startUs, spanUs });
+  let writeSeconds = 0;
+  let jsonLines: string[] | null = args.records <= JSON_REFERENCE_MAX ? [] : null;
+  for (let done = 0; done < args.records; ) {
+    const chunk = [];
+    for (let i = 0; i < GENERATION_CHUNK && done < args.records; i++, done++) chunk.push(generator.next().value!);
+    if (jsonLines) for (const r of chunk) jsonLines.push(JSON.stringify(r));
+    const started = process.hrtime.bigint();
+    for (const r of chunk) store.write(r);
+    await store.flush();
+    writeSeconds += Number(process.hrtime.bigint() - started) / 1e9;
+    progress(`writing ${done.toLocaleString()} / ${args.records.toLocaleString()}`);
+  }
+  const rollupStarted = process.hrtime.bigint();
+  await store.rollUp();
+  const rollupSeconds = Number(process.hrtime.bigint() - rollupStarted) / 1e9;
+  await store.compactRollups();
+  await store.close();
+  const dbBytes = fs.statSync(dbPath).size;
+  store = await FlowStore.open({ path: dbPath, logger: pino({ level: 'warn' }), rollupIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000 });
+  const stats = await store.stats();
+  rows.push(['records stored', stats.storedRecords.toLocaleString()]);
+  rows.push(['rollup rows', stats.rollupRows.toLocaleString()]);
+  rows.push(['write rate (store.write + flush)', `${Math.round(args.records / writeSeconds).toLocaleString()} records/s`]);
+  rows.push(['roll-up catch-up rate', `${Math.round(args.records / rollupSeconds).toLocaleString()} records/s`]);
+  rows.push(['database size (after checkpoint)', `${(dbBytes / 1024 / 1024).toFixed(1)} MiB, ${(dbBytes / args.records).toFixed(1)} bytes/record`]);
+
+  if (jsonLines) {
+    const jsonPath = path.join(dir, 'bench.jsonl');
+    fs.writeFileSync(jsonPath, jsonLines.join('\n') + '\n');
+    jsonLines = null;
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    const started = process.hrtime.bigint();
+    await connection.run(`CREATE TABLE ref AS SELECT * FROM read_json('${jsonPath.replace(/'/g, "''")}', format = 'newline_delimited')`);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    connection.closeSync();
+    instance.closeSync();
+    fs.rmSync(jsonPath);
+    rows.push(['reference: DuckDB read_json of the same records', `${Math.round(args.records / seconds).toLocaleString()} records/s`]);
+  }
+
+  // 2. Queries over the last 24 h.
+  const day = { from: endMs - 86_400_000, to: endMs };
+  const flowsQuery: Query = {
+    kind: 'flows', ...day, limit: 100,
+    filters: [{ field: 'protocol', op: 'eq', value: 'tcp' }, { field: 'dst_port', op: 'in', values: [443, 22] }, { field: 'bytes', op: 'gt', value: 10_000 }],
+  };
+  const queries: [string, Query, 'auto' | 'off'][] = [
+    ['top 10 src_ip, 24 h (rollup)', { kind: 'top', ...day, group_by: ['src_ip'], limit: 10 }, 'auto'],
+    ['top 10 src_ip, 24 h (raw)', { kind: 'top', ...day, group_by: ['src_ip'], limit: 10 }, 'off'],
+    ['timeseries 1 min, 24 h (rollup)', { kind: 'timeseries', ...day, interval_ms: 60_000 }, 'auto'],
+    ['timeseries 1 min, 24 h (raw)', { kind: 'timeseries', ...day, interval_ms: 60_000 }, 'off'],
+    ['timeseries 1 min by direction, 24 h (rollup)', { kind: 'timeseries', ...day, interval_ms: 60_000, split_by: ['direction'] }, 'auto'],
+    ['filtered flows page (100, 3 filters)', flowsQuery, 'off'],
+  ];
+  const engines = {
+    auto: new QueryEngine(store.instance, { rollupMinRangeMs: 3_600_000, timeoutMs: 600_000 }),
+    off: new QueryEngine(store.instance, { rollups: 'off', timeoutMs: 600_000 }),
+  };
+  const firstPage = await engines.off.run(flowsQuery);
+  const cursor = firstPage.kind === 'flows' ? firstPage.next_cursor : null;
+  if (cursor) queries.push(['filtered flows, next page (cursor)', { ...flowsQuery, cursor } as Query, 'off']);
+  const latency: [string, string][] = [];
+  for (const [name, query, mode] of queries) {
+    const times: number[] = [];
+    await engines[mode].run(query); // warm
+    for (let i = 0; i < args.runs; i++) {
+      const started = performance.now();
+      await engines[mode].run(query);
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    latency.push([name, `median ${percentile(times, 0.5).toFixed(1)} ms, p95 ${percentile(times, 0.95).toFixed(1)} ms`]);
+    progress(name);
+  }
+  engines.auto.close();
+  engines.off.close();
+  await store.close();
+  if (!args.keep && !args.dir) fs.rmSync(dir, { recursive: true, force: true });
+
+  progress('');
+  const width = Math.max(...[...rows, ...latency].map(([k]) => k.length)) + 2;
+  const print = (pairs: [string, string][]) => pairs.forEach(([k, v]) => console.log(`  ${k.padEnd(width)}${v}`));
+  console.log(`\nFlowmesh store benchmark: ${args.records.toLocaleString()} records over ${args.days} day(s), ${os.cpus().length} CPUs, node ${process.version}`);
+  print(rows);
+  console.log(`\nQuery latency over the last 24 h (${args.runs} runs each):`);
+  print(latency);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
