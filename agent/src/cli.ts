@@ -19,6 +19,7 @@ import { JsonLinesSink, teeSink } from './sinks/jsonl';
 import type { FlowSink } from './model/flow';
 import { startAgentService, type AgentService } from './server/service';
 import { FlowStore } from './store/flow-store';
+import { registerGenPcapCommand } from './synth';
 
 interface CommonFlags {
   config?: string;
@@ -251,6 +252,7 @@ export function buildProgram(): Command {
     .option('--db <path>', 'DuckDB file (store.path)')
     .action((flags) => serveCommand(flags));
 
+  registerGenPcapCommand(program);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

@@ -60,6 +60,21 @@ describe('flowmesh-agent CLI', () => {
     expect(summary).toMatchObject({ msg: 'done', summary: { packets: frames.length, flows: 4, records: 4, malformed: 1 } });
   });
 
+  it('gen-pcap then import: one record per ground-truth flow, totals equal', () => {
+    const gen = join(dir, 'gen.pcap');
+    const g = cli('gen-pcap', '--seed', '7', '--flows', '250', '--out', gen);
+    expect(g.code).toBe(0);
+    const truth = JSON.parse(readFileSync(join(dir, 'gen.truth.json'), 'utf8'));
+    const cfg = join(dir, 'long-active.yaml');
+    writeFileSync(cfg, 'flows:\n  active_timeout_s: 86400\n');
+    const out = join(dir, 'gen.jsonl');
+    const r = cli('import', gen, '--jsonl', out, '--config', cfg);
+    expect(r.code).toBe(0);
+    const records = readJsonl(out);
+    expect(records).toHaveLength(truth.flows.length);
+    expect(records.reduce((n: number, x: { bytes_tx: number; bytes_rx: number }) => n + x.bytes_tx + x.bytes_rx, 0)).toBe(truth.summary.ip_bytes);
+  });
+
   it('import --db writes the records into a DuckDB file', async () => {
     const db = join(dir, 'data', 'flows.duckdb');
     const r = cli('import', pcap, '--db', db, '--log-level', 'warn');
