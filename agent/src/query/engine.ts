@@ -60,6 +60,8 @@ export interface RunOptions {
 }
 
 const MINUTE_US = 60_000_000;
+/** First scan window of a flows page (widened 4x per step). */
+const FLOWS_FIRST_WINDOW_US = 5 * MINUTE_US;
 /** Largest |epoch ms| whose µs value is still a safe integer. */
 const MAX_EPOCH_MS = 9_000_000_000_000;
 
@@ -260,13 +262,20 @@ export class QueryEngine {
     const limit = checkInteger(query.limit, 'limit', 1000, 1, 10_000);
     if (limit > budget) throw new RowBudgetError(limit, budget);
     const params = new Params();
+    const newest = order === 'newest';
+    // The scan window: a bound on start_us, widened until the page is full (see below).
+    const window = params.add(0);
     const conditions = [
       `start_us < CAST(${params.add(range.toUs)} AS BIGINT)`,
       `end_us >= CAST(${params.add(range.fromUs)} AS BIGINT)`,
+      `start_us ${newest ? '>=' : '<'} CAST(${window} AS BIGINT)`,
       compileFilters(query.filters, params),
     ];
+    // Where the walk starts: the range edge, or the cursor's record.
+    let edgeUs = newest ? range.toUs : range.fromUs;
     if (query.cursor !== undefined) {
       const key = decodeCursor(query.cursor, order);
+      edgeUs = key.startUs;
       const [cmp, cmpOrEq] = order === 'newest' ? ['<', '<='] : ['>', '>='];
       const s = `CAST(${params.add(key.startUs)} AS BIGINT)`;
       const f = `CAST(${params.add(key.flowId)} AS VARCHAR)`;
@@ -282,8 +291,27 @@ export class QueryEngine {
     const sql =
       `SELECT rid, ${RECORD_SELECT} FROM flows WHERE ${conditions.join(' AND ')}` +
       ` ORDER BY start_us ${direction}, flow_id ${direction}, seq ${direction}, rid ${direction} LIMIT ${params.add(limit + 1)}`;
+    const windowIndex = Number(window.slice(1)) - 1;
+    /**
+     * DuckDB sorts everything a query selects before LIMIT applies, so a newest-first page of
+     * a long range would read the whole range. Instead read a window next to the starting
+     * edge (start_us >= edge - w for newest, start_us < edge + w for oldest; row groups
+     * outside it are skipped by their min/max) and widen it 4x until it yields a full page
+     * or covers the range. Records outside a window sort after every record inside it, so
+     * the page is exact. The last step has no window (for newest first it must reach
+     * records that started before `from` and still overlap the range).
+     */
+    const fetchPage = async (connection: DuckDBConnection) => {
+      for (let widthUs = FLOWS_FIRST_WINDOW_US; ; widthUs *= 4) {
+        const bound = newest ? edgeUs - widthUs : edgeUs + widthUs;
+        const last = newest ? bound <= range.fromUs : bound >= range.toUs;
+        params.values[windowIndex] = last ? (newest ? -MAX_EPOCH_MS * 1000 : MAX_EPOCH_MS * 1000) : bound;
+        const rows = (await connection.runAndReadAll(sql, params.values)).getRows();
+        if (last || rows.length > limit) return rows;
+      }
+    };
     return async (connection: DuckDBConnection): Promise<FlowsResult> => {
-      const rows = (await connection.runAndReadAll(sql, params.values)).getRows();
+      const rows = await fetchPage(connection);
       const page = rows.slice(0, limit);
       const records = page.map((row) => {
         const record: Record<string, unknown> = {};
