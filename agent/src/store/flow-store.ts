@@ -263,6 +263,9 @@ export class FlowStore implements FlowSink {
     result.deletedRollupRows = Number(rollup.rowsChanged);
     if (result.deletedRecords > 0) {
       this.logger.info({ ...result, retentionDays: this.options.retentionDays }, 'retention deleted old records');
+      // Freed blocks are reused only after a checkpoint; if a write is in flight DuckDB
+      // refuses, and the next automatic checkpoint (WAL over 16 MB) does it instead.
+      await this.maintainer.run('CHECKPOINT').catch((error: unknown) => this.logger.debug({ err: error }, 'checkpoint after retention deferred'));
     }
     return result;
   }
