@@ -1,9 +1,16 @@
 // force timezone to UTC to allow tests to work regardless of local timezone
 process.env.TZ = 'UTC';
 
+const base = require('./.config/jest.config');
+
 module.exports = {
   // Jest configuration provided by Grafana scaffolding
-  ...require('./.config/jest.config'),
+  ...base,
   // Frontend unit tests only (Go tests live in pkg/, browser rendering in scripts/render-check.mjs).
   testMatch: ['<rootDir>/tests/unit/**/*.test.{ts,tsx}'],
+  transform: {
+    ...base.transform,
+    // Some Grafana dependencies (d3-color 3.1.1) export only .mjs files.
+    '^.+\\.mjs$': ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
+  },
 };

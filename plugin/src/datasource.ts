@@ -85,7 +85,10 @@ export class DataSource extends DataSourceWithBackend<FlowmeshQuery, FlowmeshOpt
     return values.map((v) => String(v.value));
   }
 
-  async metricFindQuery(query: FlowmeshVariableQuery, options?: LegacyMetricFindQueryOptions): Promise<MetricFindValue[]> {
+  async metricFindQuery(
+    query: FlowmeshVariableQuery,
+    options?: LegacyMetricFindQueryOptions
+  ): Promise<MetricFindValue[]> {
     const values = await this.variableValues(query, options?.range, options?.scopedVars);
     return values.map((text) => ({ text, value: text }));
   }

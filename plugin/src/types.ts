@@ -53,13 +53,7 @@ export type TextFilter = { field: 'text'; op: 'contains'; value: string };
 
 /** One agent filter; the union mirrors the agent's FilterSchema branch by branch. */
 export type Filter =
-  | EqualityFilter
-  | MembershipFilter
-  | CidrFilter
-  | PortRangeFilter
-  | NumericFilter
-  | FlagFilter
-  | TextFilter;
+  EqualityFilter | MembershipFilter | CidrFilter | PortRangeFilter | NumericFilter | FlagFilter | TextFilter;
 export type FilterOp = Filter['op'];
 
 // ---- Panel query (docs/CONTRACTS.md "Plugin query") ----

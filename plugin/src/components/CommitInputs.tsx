@@ -2,8 +2,19 @@
  * Inputs that report a value only when the user is done with it (blur or Enter), so typing
  * does not run a query per keystroke.
  */
-import React, { useEffect, useState } from 'react';
+import React, { useState } from 'react';
 import { Input } from '@grafana/ui';
+
+/** Local text being edited, reset whenever the committed value changes from outside. */
+function useDraft(committed: string): [string, (text: string) => void] {
+  const [draft, setDraft] = useState(committed);
+  const [seen, setSeen] = useState(committed);
+  if (committed !== seen) {
+    setSeen(committed);
+    setDraft(committed);
+  }
+  return [draft, setDraft];
+}
 
 interface TextCommitProps {
   id: string;
@@ -14,8 +25,7 @@ interface TextCommitProps {
 }
 
 export function TextCommit({ id, value, placeholder, width = 30, onCommit }: TextCommitProps) {
-  const [text, setText] = useState(value);
-  useEffect(() => setText(value), [value]);
+  const [text, setText] = useDraft(value);
   const commit = () => text.trim() !== value && onCommit(text.trim());
   return (
     <Input
@@ -41,8 +51,7 @@ interface IntegerInputProps {
 /** A whole number within [min, max]; empty means "use the default". Out-of-range text is flagged, not sent. */
 export function IntegerInput({ id, value, min, max, onCommit }: IntegerInputProps) {
   const shown = value === undefined || value === null ? '' : String(value);
-  const [text, setText] = useState(shown);
-  useEffect(() => setText(shown), [shown]);
+  const [text, setText] = useDraft(shown);
   const parsed = text === '' ? undefined : Number(text);
   const invalid = parsed !== undefined && !(Number.isInteger(parsed) && parsed >= min && parsed <= max);
   const commit = () => !invalid && parsed !== value && onCommit(parsed);

@@ -107,8 +107,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     <Stack direction="column" gap={2}>
       <FieldSet label="Agents">
         <Text color="secondary" element="p">
-          Every Flowmesh agent this data source queries. The Grafana server (not the browser) connects to these
-          URLs.
+          Every Flowmesh agent this data source queries. The Grafana server (not the browser) connects to these URLs.
         </Text>
         {agents.length === 0 && (
           <Text color="warning" element="p">

@@ -119,13 +119,7 @@ function FilterRow({ index, filter, suggest, onChange, onRemove }: RowProps) {
         onChange={(o) => onChange(withOperator(filter, o.value), false)}
       />
       <ValueInput index={index} filter={filter} suggest={suggest} onChange={onChange} />
-      <Button
-        variant="secondary"
-        size="sm"
-        icon="times"
-        aria-label={`Remove filter ${index + 1}`}
-        onClick={onRemove}
-      />
+      <Button variant="secondary" size="sm" icon="times" aria-label={`Remove filter ${index + 1}`} onClick={onRemove} />
       {problem && (
         <Text color="warning" variant="bodySmall">
           {problem}
@@ -147,7 +141,13 @@ function ValueInput({ index, filter, suggest, onChange }: Omit<RowProps, 'onRemo
     case 'eq':
     case 'neq':
       if (fieldKind(filter.field) === 'numeric') {
-        return <NumberText id={id} value={filter.value} onCommit={(value) => onChange({ ...filter, value } as Filter, true)} />;
+        return (
+          <NumberText
+            id={id}
+            value={filter.value}
+            onCommit={(value) => onChange({ ...filter, value } as Filter, true)}
+          />
+        );
       }
       return (
         <Combobox
@@ -198,7 +198,9 @@ function ValueInput({ index, filter, suggest, onChange }: Omit<RowProps, 'onRemo
     case 'gte':
     case 'lt':
     case 'lte':
-      return <NumberText id={id} value={filter.value} onCommit={(value) => onChange({ ...filter, value } as Filter, true)} />;
+      return (
+        <NumberText id={id} value={filter.value} onCommit={(value) => onChange({ ...filter, value } as Filter, true)} />
+      );
     case 'has_all':
     case 'has_any':
     case 'has_none':
@@ -219,7 +221,12 @@ function ValueInput({ index, filter, suggest, onChange }: Omit<RowProps, 'onRemo
 
 /** Numbers, or a $variable that resolves to one (kept as text until interpolation). */
 function NumberText(props: { id: string; value: unknown; onCommit: (value: number | string) => void }) {
-  const shown = typeof props.value === 'number' ? (Number.isFinite(props.value) ? String(props.value) : '') : String(props.value ?? '');
+  const shown =
+    typeof props.value === 'number'
+      ? Number.isFinite(props.value)
+        ? String(props.value)
+        : ''
+      : String(props.value ?? '');
   return (
     <TextCommit
       id={props.id}

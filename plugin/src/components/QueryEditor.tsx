@@ -129,22 +129,44 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               />
             </InlineField>
             <InlineField label="Series" tooltip="Largest series kept; the rest sum into 'other' (0 = all)">
-              <IntegerInput id="flowmesh-split-limit" value={query.splitLimit} min={0} max={100000} onCommit={(splitLimit) => update({ splitLimit })} />
+              <IntegerInput
+                id="flowmesh-split-limit"
+                value={query.splitLimit}
+                min={0}
+                max={100000}
+                onCommit={(splitLimit) => update({ splitLimit })}
+              />
             </InlineField>
           </>
         )}
         {queryType === 'top' && (
           <InlineField label="Top N" tooltip="Groups shown; the rest sum into 'other' (0 = all)">
-            <IntegerInput id="flowmesh-limit" value={query.limit} min={0} max={100000} onCommit={(limit) => update({ limit })} />
+            <IntegerInput
+              id="flowmesh-limit"
+              value={query.limit}
+              min={0}
+              max={100000}
+              onCommit={(limit) => update({ limit })}
+            />
           </InlineField>
         )}
         {queryType === 'flows' && (
           <>
             <InlineField label="Rows" labelWidth={LABEL_WIDTH} tooltip="Page size, at most 10000">
-              <IntegerInput id="flowmesh-limit" value={query.limit} min={1} max={10000} onCommit={(limit) => update({ limit })} />
+              <IntegerInput
+                id="flowmesh-limit"
+                value={query.limit}
+                min={1}
+                max={10000}
+                onCommit={(limit) => update({ limit })}
+              />
             </InlineField>
             <InlineField label="Order">
-              <RadioButtonGroup options={ORDER_OPTIONS} value={query.order ?? 'newest'} onChange={(order) => update({ order })} />
+              <RadioButtonGroup
+                options={ORDER_OPTIONS}
+                value={query.order ?? 'newest'}
+                onChange={(order) => update({ order })}
+              />
             </InlineField>
           </>
         )}
@@ -158,7 +180,13 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               />
             </InlineField>
             <InlineField label="Edges" tooltip="Largest edges shown">
-              <IntegerInput id="flowmesh-limit" value={query.limit} min={1} max={100000} onCommit={(limit) => update({ limit })} />
+              <IntegerInput
+                id="flowmesh-limit"
+                value={query.limit}
+                min={1}
+                max={100000}
+                onCommit={(limit) => update({ limit })}
+              />
             </InlineField>
           </>
         )}
@@ -185,7 +213,12 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
           />
         </InlineField>
         <InlineField label="Text" tooltip="Case-insensitive substring of names, domains or addresses">
-          <TextCommit id="flowmesh-text" placeholder="e.g. example.com" value={query.text ?? ''} onCommit={(text) => update({ text: text || undefined })} />
+          <TextCommit
+            id="flowmesh-text"
+            placeholder="e.g. example.com"
+            value={query.text ?? ''}
+            onCommit={(text) => update({ text: text || undefined })}
+          />
         </InlineField>
       </InlineFieldRow>
 

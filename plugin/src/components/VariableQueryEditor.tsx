@@ -28,12 +28,14 @@ export function VariableQueryEditor({ query, onChange, datasource, range }: Prop
   useEffect(() => {
     let live = true;
     if (!query.dimension) {
-      setPreview('');
       return;
     }
     datasource
       .variableValues(query, range)
-      .then((values) => live && setPreview(values.length === 0 ? 'no values in the time range' : values.slice(0, 20).join(', ')))
+      .then(
+        (values) =>
+          live && setPreview(values.length === 0 ? 'no values in the time range' : values.slice(0, 20).join(', '))
+      )
       .catch((err: unknown) => live && setPreview(`error: ${describe(err)}`));
     return () => {
       live = false;
@@ -76,7 +78,7 @@ export function VariableQueryEditor({ query, onChange, datasource, range }: Prop
           />
         </InlineField>
       </InlineFieldRow>
-      {preview && (
+      {query.dimension && preview && (
         <Text color="secondary" variant="bodySmall" data-testid="variable-preview">
           Values: {preview}
         </Text>
