@@ -373,8 +373,10 @@ export class PacketDecoder {
         return OK;
     }
     out.hasTransport = true;
+    // options or headers cut by the snap length: no payload captured, offset kept inside the capture
+    if (payload > end) payload = end;
     out.payloadOffset = payload;
-    out.payloadLength = end > payload ? end - payload : 0;
+    out.payloadLength = end - payload;
     return OK;
   }
 }
