@@ -91,7 +91,9 @@ func TestEachQueryGetsItsOwnResponse(t *testing.T) {
 }
 
 func TestStatusMapping(t *testing.T) {
-	e := func(k agentclient.Kind, status int) *agentclient.Error { return &agentclient.Error{Kind: k, HTTPStatus: status} }
+	e := func(k agentclient.Kind, status int) *agentclient.Error {
+		return &agentclient.Error{Kind: k, HTTPStatus: status}
+	}
 	cases := []struct {
 		failed []*agentclient.Error
 		want   backend.Status
