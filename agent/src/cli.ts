@@ -17,8 +17,7 @@ import { LocalAddresses } from './flow/direction';
 import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
 import { JsonLinesSink, teeSink } from './sinks/jsonl';
 import type { FlowSink } from './model/flow';
-import { startAgentService, type AgentService } from './server/service';
-import { FlowStore } from './store/flow-store';
+import type { AgentService } from './server/service';
 import { registerGenPcapCommand } from './synth';
 
 interface CommonFlags {
@@ -33,6 +32,13 @@ interface CommonFlags {
   db?: string;
   jsonl?: string;
 }
+
+// Loaded on demand: DuckDB and the API stack take about a second to load, and imports to
+// JSON lines need neither.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const loadStore = () => require('./store/flow-store') as typeof import('./store/flow-store');
+const loadService = () => require('./server/service') as typeof import('./server/service');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -111,6 +117,7 @@ async function importCommand(files: string[], flags: CommonFlags & { filter?: st
   if (flags.db || !flags.jsonl) {
     const options = storeOptions(config);
     ensureParentDir(options.path);
+    const { FlowStore } = loadStore();
     sinks.push(await FlowStore.open({ ...options, logger }));
   }
   const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
@@ -146,7 +153,7 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
   if (flags.db || !flags.jsonl) {
     const store = storeOptions(config);
     ensureParentDir(store.path);
-    service = await startAgentService({
+    service = await loadService().startAgentService({
       node: config.node,
       http: httpOptions(config),
       store,
@@ -218,7 +225,7 @@ async function serveCommand(flags: CommonFlags): Promise<void> {
   const logger = createLogger(config.log_level, { name: 'flowmesh-agent' });
   const store = storeOptions(config);
   ensureParentDir(store.path);
-  const service = await startAgentService({ node: config.node, http: httpOptions(config), store, interfaces: [], logger });
+  const service = await loadService().startAgentService({ node: config.node, http: httpOptions(config), store, interfaces: [], logger });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

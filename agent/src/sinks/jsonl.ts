@@ -41,7 +41,14 @@ export class JsonLinesSink implements FlowSink {
 
   async flush(): Promise<void> {
     this.writeOut();
-    if (this.fd !== undefined) fsyncSync(this.fd);
+    if (this.fd !== undefined) {
+      try {
+        fsyncSync(this.fd);
+      } catch (err) {
+        // /dev/null, pipes and the like cannot be synced; nothing is lost by skipping that
+        if (!['EINVAL', 'ENOTSUP', 'EROFS'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      }
+    }
     else if (process.stdout.writableNeedDrain) await new Promise((r) => process.stdout.once('drain', r));
   }
 
