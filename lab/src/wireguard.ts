@@ -61,6 +61,9 @@ export function addWireGuard(lab: Lab, ns: Namespace, role: string, options: Wir
   const listenPort = options.listenPort ?? 51820;
   ns.run('wg', ['set', name, 'private-key', keyFile, 'listen-port', String(listenPort)]);
   ns.addAddress(name, options.cidr);
+  // Like kernel WireGuard, no IPv6 link-local address (a tun device would get a random one
+  // and send router solicitations into the tunnel).
+  ns.ip('link', 'set', 'dev', name, 'addrgenmode', 'none');
   if (options.mtu) ns.ip('link', 'set', name, 'mtu', String(options.mtu));
   ns.linkUp(name);
   return {

@@ -149,7 +149,10 @@ describePrivileged('live capture on both ends of a wireguard-go tunnel', () => {
   test('firewalled port: SYN only, nothing back, S0 (seen on both sides: capture precedes the drop)', () => {
     for (const side of [sides.a, sides.b]) {
       const c = onlyConnection(side.conns, { protocol: 'tcp', dst_port: PORTS.dropped });
-      expect([c.tcp_flags_src, c.tcp_flags_dst, c.packets_tx, c.packets_rx, c.bytes_rx]).toEqual([SYN, 0, 1, 0, 0]);
+      // The client gives up before the first retransmission, but a starved CPU may let one through: count as tcpdump did.
+      const truth = conversationTotals(side.truth, { protocol: 6, srcIp: mesh.a.wg.ip, dstIp: mesh.b.wg.ip, dstPort: PORTS.dropped });
+      expect(truth.forward.packets).toBeGreaterThanOrEqual(1);
+      expect([c.tcp_flags_src, c.tcp_flags_dst, c.packets_tx, c.packets_rx, c.bytes_rx]).toEqual([SYN, 0, truth.forward.packets, 0, 0]);
       expect(c.last.conn_state).toBe('S0');
     }
   });
