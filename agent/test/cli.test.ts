@@ -88,6 +88,25 @@ describe('flowmesh-agent CLI', () => {
     expect(Number(rows[0][1])).toBe(expected.reduce((a, e) => a + e.bytes_tx + e.bytes_rx, 0));
   });
 
+  it('serve: answers /health over an existing database until SIGTERM', async () => {
+    const db = join(dir, 'data', 'flows.duckdb');
+    expect(existsSync(db)).toBe(true); // written by the --db import test above
+    const child = spawn(process.execPath, [CLI, 'serve', '--db', db, '--listen', '127.0.0.1:0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const address = await new Promise<string>((resolveAddress, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /"address":"(http:[^"]+)"/.exec(stderr);
+        if (m) { clearTimeout(timer); resolveAddress(m[1]); }
+      });
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    expect((await fetch(`${address}/health`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
   it('corrupt capture: exit 1 with the capture error, records seen before the damage are written', () => {
     // 10th packet record claims an impossible captured length
     let offset = 24;
