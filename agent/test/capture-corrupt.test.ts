@@ -153,6 +153,29 @@ describe('pcapng', () => {
     expect(delivered).toBe(k);
   });
 
+  test('interfaces with different link types (libpcap reads one per file)', async () => {
+    const raw = await makeCapture({ seed: 4, flows: 5, linkType: 'raw' });
+    try {
+      const file = path.join(cap.dir, 'mixed.pcapng');
+      execFileSync('mergecap', ['-F', 'pcapng', '-w', file, cap.pcapPath, raw.pcapPath]);
+      const bytes = fs.readFileSync(file);
+      let offset = 0;
+      let idbs = 0;
+      while (idbs < 2) {
+        if (bytes.readUInt32LE(offset) === 1) idbs++;
+        if (idbs < 2) offset += bytes.readUInt32LE(offset + 4);
+      }
+      const { error } = await readBroken(file);
+      expectCaptureError(
+        error,
+        `${file}: interface description block at byte offset ${offset} has link type 101, different from 1 of the first interface (libpcap reads one link type per file)`,
+        offset,
+      );
+    } finally {
+      raw.cleanup();
+    }
+  });
+
   test('truncated in the middle of a block', async () => {
     const k = packetBlocks.length - 2;
     const block = packetBlocks[k];

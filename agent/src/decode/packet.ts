@@ -29,7 +29,11 @@ export class DecodedPacket {
   /** Byte offset of this fragment's data (0 for the first fragment). */
   fragmentOffset = 0;
   moreFragments = false;
-  /** True when transport fields (ports/flags) are valid (false for non-first fragments). */
+  /**
+   * True when transport fields (ports/flags, ICMP type/code/id) are valid. Later fragments get
+   * them from their first fragment (tcpFlags 0, payloadLength 0); a later fragment whose first
+   * fragment was never seen is not delivered as decoded (fragment_orphan).
+   */
   hasTransport = false;
   /** Where the transport payload starts in the capture buffer and how long it is (captured bytes). */
   payloadOffset = 0;
