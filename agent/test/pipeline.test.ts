@@ -3,9 +3,9 @@
  * flow table) and on a real live capture on loopback: exact records against what was sent.
  */
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { Pipeline } from '../src/pipeline';
 import { Inventory } from '../src/inventory';
@@ -13,6 +13,10 @@ import { LocalAddresses } from '../src/flow/direction';
 import { DEFAULT_TIMEOUTS } from '../src/flowtable/flowTable';
 import type { FlowRecord, FlowSink } from '../src/model/flow';
 import { ethernet, ipPacket, scenario, udpDatagram, writePcap, T0_US } from './pipeline-pcap';
+import { Value } from '@sinclair/typebox/value';
+import { FlowRecordSchema } from '../src/model/flow';
+import { CaptureFileError } from '../src/capture';
+import { UnsupportedLinkTypeError } from '../src/decode/decoder';
 
 class MemorySink implements FlowSink {
   records: FlowRecord[] = [];
@@ -89,6 +93,40 @@ describe('import', () => {
     await p.finish();
     expect(sink.records).toHaveLength(1);
     expect(sink.records[0]).toMatchObject({ interface: 'a.pcap', packets_tx: 3, packets_rx: 1, bytes_tx: 3 * 31, bytes_rx: 29, end_reason: 'shutdown' });
+  });
+});
+
+const corpus = resolve(__dirname, '../../../shared/corpus/tcpdump');
+if (!existsSync(corpus)) console.warn(`pipeline.test: corpus ${corpus} missing, skipping the corpus import`);
+
+(existsSync(corpus) ? describe : describe.skip)('tcpdump corpus', () => {
+  it('imports every file without crashing; every packet is counted; every record is schema-valid', async () => {
+    const files = readdirSync(corpus).filter((f) => /\.(pcap|pcapng)$/.test(f));
+    expect(files.length).toBeGreaterThan(500);
+    let packets = 0;
+    let records = 0;
+    const refused: Record<string, number> = {};
+    for (const f of files) {
+      const sink = new MemorySink();
+      const p = pipeline(sink);
+      try {
+        await p.importFile(join(corpus, f));
+      } catch (err) {
+        if (!(err instanceof CaptureFileError || err instanceof UnsupportedLinkTypeError)) throw new Error(`${f}: ${String(err)}`);
+        refused[(err as Error).constructor.name] = (refused[(err as Error).constructor.name] ?? 0) + 1;
+      }
+      await p.finish();
+      const s = p.summary();
+      const counted = Object.values(p.decodeCounts()).reduce((a, n) => a + n, 0);
+      expect([f, counted]).toEqual([f, s.packets]);
+      for (const r of sink.records) {
+        if (!Value.Check(FlowRecordSchema, r)) throw new Error(`${f}: invalid record ${JSON.stringify(r)}: ${Value.Errors(FlowRecordSchema, r).First()?.message}`);
+      }
+      packets += s.packets;
+      records += sink.records.length;
+    }
+    expect(packets).toBeGreaterThan(5000);
+    expect(records).toBeGreaterThan(500);
   });
 });
 
