@@ -29,7 +29,9 @@ export function registerGenPcapCommand(program: Command): Command {
     .option('--snaplen <n>', 'captured bytes per packet (wire lengths kept)', integer('--snaplen', 64))
     .action(async (flags: { out: string; truth?: string; seed: number; flows?: number; packets?: number; linkType: SynthLinkType; snaplen?: number }) => {
       const started = Date.now();
+      const terminal = Boolean(process.stderr.isTTY);
       const result = await generateCapture({
+        onProgress: terminal ? (n) => process.stderr.write(`\r${n.toLocaleString('en')} packets written`) : undefined,
         out: flags.out,
         truth: flags.truth,
         seed: flags.seed,
@@ -38,6 +40,7 @@ export function registerGenPcapCommand(program: Command): Command {
         linkType: flags.linkType,
         snapLen: flags.snaplen,
       });
+      if (terminal) process.stderr.write('\r\x1b[K');
       const s = result.summary;
       const seconds = (Date.now() - started) / 1000;
       process.stdout.write(

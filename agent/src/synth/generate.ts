@@ -53,6 +53,8 @@ export interface GenerateOptions {
   snapLen?: number;
   /** First flow start, epoch µs. Default 2026-01-01T00:00:00Z plus `seed` seconds. */
   startUs?: number;
+  /** Called every 65,536 packets with the packets written so far (progress display). */
+  onProgress?: (packets: number) => void;
 }
 
 export interface CaptureSummary {
@@ -435,6 +437,10 @@ export async function generateCapture(options: GenerateOptions): Promise<Generat
       capturedBytes += Math.min(builder.frameBytes, snapLen);
       ipBytes += builder.ipBytes;
       heap.fixTop(sim.done);
+      if ((packets & 0xffff) === 0) {
+        options.onProgress?.(packets);
+        await new Promise<void>((resolve) => setImmediate(resolve)); // let timers and I/O run during long runs
+      }
     }
   } finally {
     writer.close();
