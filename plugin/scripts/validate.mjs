@@ -101,7 +101,11 @@ function analyze(root, archiveEntries, source) {
     return findings;
   }
   if (archiveEntries.length !== 1) {
-    report('archive', 'error', `Archive should contain only one directory named after the plugin id; found ${archiveEntries.length} entries`);
+    report(
+      'archive',
+      'error',
+      `Archive should contain only one directory named after the plugin id; found ${archiveEntries.length} entries`
+    );
     return findings;
   }
   const top = path.join(root, archiveEntries[0]);
@@ -201,7 +205,11 @@ function analyze(root, archiveEntries, source) {
   const readmePath = path.join(dir, 'README.md');
   if (!fs.existsSync(readmePath)) {
     report('readme', 'error', 'missing README.md');
-  } else if (/This README file is going to be the one displayed on the Grafana\.com website/.test(fs.readFileSync(readmePath, 'utf8'))) {
+  } else if (
+    /This README file is going to be the one displayed on the Grafana\.com website/.test(
+      fs.readFileSync(readmePath, 'utf8')
+    )
+  ) {
     report('readme', 'warning', 'README.md is still the create-plugin template');
   } else {
     report('readme', 'ok', 'README.md present');
@@ -245,7 +253,11 @@ function analyze(root, archiveEntries, source) {
       const mode = fs.statSync(path.join(exeDir, b)).mode & 0o777;
       if (mode !== 0o755) {
         bad++;
-        report('binarypermissions', 'error', `Permissions for binary executable ${path.basename(b)} are incorrect (${mode.toString(8).padStart(4, '0')} found, 0755 required)`);
+        report(
+          'binarypermissions',
+          'error',
+          `Permissions for binary executable ${path.basename(b)} are incorrect (${mode.toString(8).padStart(4, '0')} found, 0755 required)`
+        );
       }
     }
     if (bad === 0) {
@@ -261,7 +273,9 @@ function analyze(root, archiveEntries, source) {
 
   // go-manifest (backend plugins with Go source)
   if (meta.backend) {
-    const goFiles = fs.existsSync(source) ? walk(source, new Set(['node_modules', 'dist', 'artifacts', '.git'])).filter((f) => f.endsWith('.go')) : [];
+    const goFiles = fs.existsSync(source)
+      ? walk(source, new Set(['node_modules', 'dist', 'artifacts', '.git'])).filter((f) => f.endsWith('.go'))
+      : [];
     if (goFiles.length === 0) {
       report('go-manifest', 'warning', `no Go source under ${source}; manifest not checked`);
     } else if (!fs.existsSync(path.join(dir, 'go_plugin_build_manifest'))) {
@@ -282,7 +296,11 @@ function analyze(root, archiveEntries, source) {
       const mismatch = goFiles.find((f) => manifest.get(f.split(path.sep).join('/')) !== sha256(path.join(source, f)));
       const stale = [...manifest.keys()].find((f) => !fs.existsSync(path.join(source, f)));
       if (mismatch || stale) {
-        report('go-manifest', 'warning', `The Go build manifest does not match the source code (${mismatch ? `${mismatch} differs` : `${stale} missing`}); rebuild the backend`);
+        report(
+          'go-manifest',
+          'warning',
+          `The Go build manifest does not match the source code (${mismatch ? `${mismatch} differs` : `${stale} missing`}); rebuild the backend`
+        );
       } else {
         report('go-manifest', 'ok', `${manifest.size} Go files match the source`);
       }
@@ -291,7 +309,11 @@ function analyze(root, archiveEntries, source) {
 
   // manifest (signature)
   if (!fs.existsSync(path.join(dir, 'MANIFEST.txt'))) {
-    report('manifest', 'warning', 'unsigned plugin (no MANIFEST.txt): allow it with GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS');
+    report(
+      'manifest',
+      'warning',
+      'unsigned plugin (no MANIFEST.txt): allow it with GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS'
+    );
   } else {
     report('manifest', 'ok', 'MANIFEST.txt present (signature not verified offline)');
   }
@@ -303,7 +325,11 @@ function analyze(root, archiveEntries, source) {
   } else {
     const pkg = JSON.parse(fs.readFileSync(pkgPath, 'utf8'));
     if (pkg.version !== meta.info?.version) {
-      report('packagejson', 'error', `package.json version ${pkg.version} differs from plugin.json info.version ${meta.info?.version}`);
+      report(
+        'packagejson',
+        'error',
+        `package.json version ${pkg.version} differs from plugin.json info.version ${meta.info?.version}`
+      );
     } else {
       report('packagejson', 'ok', `version ${pkg.version}`);
     }

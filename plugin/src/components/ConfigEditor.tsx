@@ -118,7 +118,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           const tokenKey = agentTokenKey(agent.name);
           return (
             <Stack key={i} gap={1} alignItems="flex-start" data-testid={`agent-row-${i}`}>
-              <Field label="Name" invalid={Boolean(problems[i].name)} error={problems[i].name}>
+              <Field label="Name" invalid={Boolean(problems[i].name)} error={problems[i].name} style={{ width: 176 }}>
                 <Input
                   aria-label={`Agent ${i + 1} name`}
                   value={agent.name}
@@ -127,7 +127,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
                   onChange={(e) => updateAgent(i, { name: e.currentTarget.value })}
                 />
               </Field>
-              <Field label="URL" invalid={Boolean(problems[i].url)} error={problems[i].url}>
+              <Field label="URL" invalid={Boolean(problems[i].url)} error={problems[i].url} style={{ width: 304 }}>
                 <Input
                   aria-label={`Agent ${i + 1} URL`}
                   value={agent.url}
@@ -136,7 +136,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
                   onChange={(e) => updateAgent(i, { url: e.currentTarget.value })}
                 />
               </Field>
-              <Field label="Token override" description="Optional; replaces the shared token for this agent">
+              <Field label="Token override (optional, replaces the shared token)">
                 <SecretInput
                   aria-label={`Agent ${i + 1} token`}
                   width={28}

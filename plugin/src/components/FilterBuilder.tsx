@@ -37,6 +37,9 @@ interface Props {
 const FIELD_OPTIONS: Array<ComboboxOption<string>> = FIELD_GROUPS.flatMap(({ label, fields }) =>
   fields.map((field) => ({ label: field, value: field, group: label, description: FIELD_DESCRIPTIONS[field] }))
 );
+/** Selected values as options, so they show even before (or without) suggestions loading. */
+const asOption = (v: string | number): ComboboxOption<string> => ({ label: String(v), value: String(v) });
+
 const FLAG_OPTIONS: Array<ComboboxOption<string>> = TCP_FLAG_NAMES.map((f) => ({ label: f, value: f }));
 
 export function FilterBuilder({ filters, onChange, suggest }: Props) {
@@ -156,7 +159,7 @@ function ValueInput({ index, filter, suggest, onChange }: Omit<RowProps, 'onRemo
           createCustomValue
           placeholder="value or $variable"
           options={loadOptions}
-          value={filter.value === '' ? null : String(filter.value)}
+          value={filter.value === '' ? null : asOption(filter.value)}
           onChange={(o) => onChange({ ...filter, value: scalarFor(filter.field, String(o.value)) } as Filter, true)}
         />
       );
@@ -167,10 +170,11 @@ function ValueInput({ index, filter, suggest, onChange }: Omit<RowProps, 'onRemo
           id={id}
           width="auto"
           minWidth={30}
+          maxWidth={100}
           createCustomValue
           placeholder="values or $variable"
           options={loadOptions}
-          value={filter.values.map(String)}
+          value={filter.values.map(asOption)}
           onChange={(opts) =>
             onChange({ ...filter, values: opts.map((o) => scalarFor(filter.field, String(o.value))) }, true)
           }
@@ -208,7 +212,8 @@ function ValueInput({ index, filter, suggest, onChange }: Omit<RowProps, 'onRemo
         <MultiCombobox
           id={id}
           width="auto"
-          minWidth={24}
+          minWidth={40}
+          maxWidth={80}
           options={FLAG_OPTIONS}
           value={filter.flags}
           onChange={(opts) => onChange({ ...filter, flags: opts.map((o) => o.value).filter(isFlag) }, true)}

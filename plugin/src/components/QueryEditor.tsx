@@ -98,7 +98,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             <MultiCombobox
               id="flowmesh-group-by"
               width="auto"
-              minWidth={30}
+              minWidth={44}
+              maxWidth={80}
               options={DIMENSION_OPTIONS}
               value={query.groupBy ?? []}
               onChange={(opts) => update({ groupBy: opts.map((o) => o.value as Dimension).slice(0, 4) })}
@@ -122,7 +123,8 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               <MultiCombobox
                 id="flowmesh-split-by"
                 width="auto"
-                minWidth={24}
+                minWidth={36}
+                maxWidth={80}
                 options={DIMENSION_OPTIONS}
                 value={query.splitBy ?? []}
                 onChange={(opts) => update({ splitBy: opts.map((o) => o.value as Dimension).slice(0, 3) })}
@@ -208,7 +210,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             placeholder="All agents"
             createCustomValue
             options={agentOptions}
-            value={query.agents ?? []}
+            value={(query.agents ?? []).map((a) => ({ label: a, value: a }))}
             onChange={(opts) => update({ agents: opts.map((o) => o.value) })}
           />
         </InlineField>

@@ -73,7 +73,7 @@ export function VariableQueryEditor({ query, onChange, datasource, range }: Prop
             placeholder="All agents"
             createCustomValue
             options={agents}
-            value={query.agents ?? []}
+            value={(query.agents ?? []).map((a) => ({ label: a, value: a }))}
             onChange={(opts) => update({ agents: opts.map((o) => o.value) })}
           />
         </InlineField>
