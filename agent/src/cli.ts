@@ -158,7 +158,7 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
       http: httpOptions(config),
       store,
       interfaces: [capture.interface],
-      localAddresses: () => config.local_addresses,
+      localAddresses: () => local.list(),
       logger,
     });
     sinks.push(service.sink);
@@ -166,7 +166,9 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
   const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
   const pipeline = newPipeline(config, sink, logger, local, inventory);
 
+  // interface addresses and WireGuard peers change while the agent runs
   const refreshPeers = async () => {
+    local.refreshHost();
     if (inventory.peers.size === 0) return;
     const peers = await readWireGuardPeers(capture.interface);
     if (peers) logger.debug({ interface: capture.interface, named: inventory.addWireGuardPeers(peers) }, 'WireGuard peers read');

@@ -395,3 +395,20 @@ describe('hash table under churn', () => {
     expect(t.stats.evictions).toBeGreaterThan(0);
   });
 });
+
+describe('LocalAddresses', () => {
+  it('host addresses plus configured prefixes; refreshHost keeps the configured ones', () => {
+    const local = LocalAddresses.fromHost(['192.0.2.0/24']);
+    const has = (ip: string) => {
+      const p = parseIp(ip)!;
+      return local.isLocal(p.bytes, p.version);
+    };
+    expect(has('127.0.0.1')).toBe(true); // loopback is always an interface address
+    expect(has('192.0.2.77')).toBe(true);
+    expect(has('198.51.100.1')).toBe(false);
+    local.refreshHost();
+    expect(has('192.0.2.77')).toBe(true);
+    expect(local.list()).toContain('192.0.2.0/24');
+    expect(() => LocalAddresses.fromHost(['10.0.0.0/40'])).toThrow(/local_addresses: "10.0.0.0\/40"/);
+  });
+});

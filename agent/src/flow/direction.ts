@@ -7,25 +7,52 @@ import { networkInterfaces } from 'node:os';
 import type { Direction } from '../model/flow';
 import { cidrContains, parseCidr, type Cidr } from './addresses';
 
+function parseAll(entries: readonly string[]): Cidr[] {
+  return entries.map((e) => {
+    const c = parseCidr(e);
+    if (!c) throw new Error(`local_addresses: "${e}" is not an IP address or CIDR prefix`);
+    return c;
+  });
+}
+
+function hostAddresses(): string[] {
+  const own: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) own.push(a.address.replace(/%.*$/, ''));
+  }
+  return own;
+}
+
 export class LocalAddresses {
-  private constructor(private readonly prefixes: readonly Cidr[]) {}
+  private prefixes: readonly Cidr[];
+  private entries: readonly string[];
+
+  private constructor(entries: readonly string[], private readonly extra: readonly string[] | undefined) {
+    this.entries = entries;
+    this.prefixes = parseAll(entries);
+  }
 
   /** Explicit prefixes/addresses only (tests, imports of captures from another host). */
   static of(entries: readonly string[]): LocalAddresses {
-    return new LocalAddresses(entries.map((e) => {
-      const c = parseCidr(e);
-      if (!c) throw new Error(`local_addresses: "${e}" is not an IP address or CIDR prefix`);
-      return c;
-    }));
+    return new LocalAddresses(entries, undefined);
   }
 
-  /** This host's interface addresses plus `extra` prefixes/addresses. */
+  /** This host's interface addresses plus `extra` prefixes/addresses; refreshHost() re-reads the interfaces. */
   static fromHost(extra: readonly string[] = []): LocalAddresses {
-    const own: string[] = [];
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) own.push(a.address);
-    }
-    return LocalAddresses.of([...own, ...extra]);
+    parseAll(extra); // report a bad configured entry up front
+    return new LocalAddresses([...hostAddresses(), ...extra], extra);
+  }
+
+  /** Re-reads the host's interface addresses (tunnels come and go); no-op for explicit lists. */
+  refreshHost(): void {
+    if (!this.extra) return;
+    this.entries = [...hostAddresses(), ...this.extra];
+    this.prefixes = parseAll(this.entries);
+  }
+
+  /** The addresses and prefixes in use, as text. */
+  list(): string[] {
+    return [...this.entries];
   }
 
   get size(): number {
