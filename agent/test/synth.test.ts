@@ -171,6 +171,8 @@ describe('scenario coverage', () => {
     expect(flows.some((f) => f.src_ip.startsWith('100.64.') || f.dst_ip.startsWith('100.64.'))).toBe(true);
     expect(flows.some((f) => f.dst_ip.startsWith('2001:db8:'))).toBe(true);
     expect(flows.some((f) => f.dst_ip.startsWith('fd7a:115c:a1e0:'))).toBe(true);
+    expect(new Set(flows.map((f) => f.direction))).toEqual(new Set(['outbound', 'inbound', 'forwarded']));
+    for (const f of flows.filter((x) => x.direction === 'outbound')) expect(truth.capture_host).toContain(f.src_ip);
   });
 
   test('state shapes: S0 is SYN only, REJ is SYN answered by RST, SF closes with FIN both ways', () => {

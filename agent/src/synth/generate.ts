@@ -447,6 +447,8 @@ export async function generateCapture(options: GenerateOptions): Promise<Generat
   }
 
   const flows = sims.flatMap((s) => s.truths);
+  const hostAddresses = [CAPTURE_HOST.meshV4, CAPTURE_HOST.lanV4, CAPTURE_HOST.meshV6].map(formatIp);
+  for (const f of flows) f.direction = hostAddresses.includes(f.src_ip) ? 'outbound' : hostAddresses.includes(f.dst_ip) ? 'inbound' : 'forwarded';
   annotateDomains(flows, planner.dns);
   flows.sort((x, y) => x.first_us - y.first_us || x.id - y.id);
   const summary: CaptureSummary = {
@@ -469,7 +471,7 @@ export async function generateCapture(options: GenerateOptions): Promise<Generat
     link_type: linkType,
     link_type_number: SYNTH_LINK_TYPES[linkType],
     snap_len: snapLen,
-    capture_host: [CAPTURE_HOST.meshV4, CAPTURE_HOST.lanV4, CAPTURE_HOST.meshV6].map(formatIp),
+    capture_host: hostAddresses,
     summary,
     dns: planner.dns,
     flows,

@@ -50,6 +50,8 @@ export interface TruthFlow {
   fragments: number;
   /** Domain a DNS answer earlier in the capture resolved dst_ip from ('' if none). */
   dst_domain: string;
+  /** From the capturing host's view (its addresses are CaptureTruth.capture_host). */
+  direction: 'outbound' | 'inbound' | 'forwarded';
 }
 
 export function newTruth(
@@ -91,6 +93,7 @@ export function newTruth(
     ipv6_ext: e.v === 6 && e.ext === IPV6_EXT_HOP_BY_HOP ? 'hop_by_hop' : e.v === 6 && e.ext === IPV6_EXT_DEST_OPTIONS ? 'destination_options' : null,
     fragments: 0,
     dst_domain: '',
+    direction: 'forwarded',
   };
 }
 
