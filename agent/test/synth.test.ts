@@ -106,6 +106,20 @@ describe('determinism', () => {
       [a, b, c].forEach((x) => x.cleanup());
     }
   });
+
+  test('one seed plans the same flows for every link type (only framing differs)', async () => {
+    const eth = await makeCapture({ seed: 42, flows: 60, linkType: 'ethernet' });
+    const raw = await makeCapture({ seed: 42, flows: 60, linkType: 'raw' });
+    try {
+      const strip = (f: TruthFlow) => ({ ...f, frame_bytes_tx: 0, frame_bytes_rx: 0, vlan: [] });
+      expect(raw.truth.flows.map(strip)).toEqual(eth.truth.flows.map(strip));
+      expect(eth.truth.flows.some((f) => f.vlan.length > 0)).toBe(true);
+      expect(raw.summary.ip_bytes).toBe(eth.summary.ip_bytes);
+    } finally {
+      eth.cleanup();
+      raw.cleanup();
+    }
+  });
 });
 
 describe.each(['ethernet', 'raw', 'sll', 'sll2', 'null'] as SynthLinkType[])('%s: ground truth matches the packets written', (linkType) => {

@@ -170,12 +170,11 @@ class Planner {
       a = rng.chance(0.6) ? this.addresses.lanV4() : this.addresses.meshUserV4();
       b = rng.chance(0.5) ? this.addresses.publicV4() : this.addresses.meshNodeV4();
     }
-    const vlan: number[] = [];
-    if (this.link === 'ethernet') {
-      const tag = rng.next();
-      if (tag < 0.03) vlan.push(rng.int(100, 199), rng.int(2, 4094));
-      else if (tag < 0.13) vlan.push(rng.int(2, 4094));
-    }
+    // drawn for every link type so one seed plans the same flows whatever the framing
+    const tag = rng.next();
+    const outer = rng.int(100, 199);
+    const inner = rng.int(2, 4094);
+    const vlan = this.link !== 'ethernet' ? [] : tag < 0.03 ? [outer, inner] : tag < 0.13 ? [inner] : [];
     const ext = v === 6 && rng.chance(0.5) ? (rng.chance(0.5) ? IPV6_EXT_HOP_BY_HOP : IPV6_EXT_DEST_OPTIONS) : IPV6_EXT_NONE;
     return { e: { v, a, b, aMac: this.addresses.mac(a), bMac: this.addresses.mac(b), vlan, ext, aLocal }, inbound };
   }
