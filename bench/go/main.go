@@ -1,0 +1,138 @@
+// Command fedbench measures the plugin backend's federation (plugin/pkg/query: plan, fan-out,
+// exact merges) against running agents: the same plugin queries over the first 1, 4, 8...
+// agents, several runs each, latency per query and agent count printed as one JSON document.
+// It is the bench's driver for H5's code, imported as a library, not a copy of it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
+	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+	"github.com/flowmesh/flowmesh/plugin/pkg/query"
+)
+
+type namedQuery struct {
+	Name  string          `json:"name"`
+	Query json.RawMessage `json:"query"`
+}
+
+type measurement struct {
+	Query   string    `json:"query"`
+	Agents  int       `json:"agents"`
+	Ms      []float64 `json:"ms"`
+	Median  float64   `json:"median_ms"`
+	P95     float64   `json:"p95_ms"`
+	Min     float64   `json:"min_ms"`
+	Max     float64   `json:"max_ms"`
+	Answers int       `json:"answers"`
+	Error   string    `json:"error,omitempty"`
+}
+
+func main() {
+	urls := flag.String("agents", "", "comma-separated agent base URLs (agent-1 first)")
+	token := flag.String("token", "", "bearer token shared by the agents")
+	counts := flag.String("counts", "1,4,8", "agent counts to measure")
+	from := flag.Int64("from", 0, "range start, epoch ms")
+	to := flag.Int64("to", 0, "range end, epoch ms")
+	runs := flag.Int("runs", 15, "runs per query and agent count (after one warm-up)")
+	queries := flag.String("queries", "", "JSON array of {name, query} plugin queries")
+	flag.Parse()
+
+	var list []namedQuery
+	if err := json.Unmarshal([]byte(*queries), &list); err != nil {
+		fail("queries: %v", err)
+	}
+	all := strings.Split(*urls, ",")
+	var out []measurement
+	for _, c := range strings.Split(*counts, ",") {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 || n > len(all) {
+			fail("counts: %q is not between 1 and %d", c, len(all))
+		}
+		fleet, settings := fleetOf(all[:n], *token)
+		for _, q := range list {
+			out = append(out, measure(fleet, settings, q, n, *from, *to, *runs))
+		}
+		fleet.Close()
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		fail("output: %v", err)
+	}
+}
+
+func fleetOf(urls []string, token string) (*federation.Fleet, *models.Settings) {
+	type agentJSON struct {
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	}
+	var agents []agentJSON
+	for i, u := range urls {
+		agents = append(agents, agentJSON{Name: fmt.Sprintf("agent-%d", i+1), URL: u})
+	}
+	jsonData, _ := json.Marshal(map[string]any{"agents": agents, "timeoutMs": 120000, "maxConcurrency": 16})
+	settings, err := models.LoadSettings(jsonData, map[string]string{"token": token})
+	if err != nil {
+		fail("settings: %v", err)
+	}
+	fleet, err := federation.NewFleet(&settings)
+	if err != nil {
+		fail("fleet: %v", err)
+	}
+	return fleet, &settings
+}
+
+func measure(fleet *federation.Fleet, settings *models.Settings, q namedQuery, n int, from, to int64, runs int) measurement {
+	m := measurement{Query: q.Name, Agents: n}
+	qc := query.Context{From: time.UnixMilli(from), To: time.UnixMilli(to), Interval: time.Minute, MaxDataPoints: 2000}
+	once := func() (time.Duration, error) {
+		started := time.Now()
+		plan, err := query.Parse(q.Query, qc, settings)
+		if err != nil {
+			return 0, err
+		}
+		result, err := query.Run(context.Background(), fleet, plan)
+		if err != nil {
+			return 0, err
+		}
+		if len(result.Failed) > 0 {
+			return 0, fmt.Errorf("%s", federation.DescribeFailures(result.Failed))
+		}
+		m.Answers = result.Asked
+		return time.Since(started), nil
+	}
+	if _, err := once(); err != nil {
+		m.Error = err.Error()
+		return m
+	}
+	for i := 0; i < runs; i++ {
+		d, err := once()
+		if err != nil {
+			m.Error = err.Error()
+			return m
+		}
+		m.Ms = append(m.Ms, float64(d.Microseconds())/1000)
+	}
+	sorted := append([]float64(nil), m.Ms...)
+	sort.Float64s(sorted)
+	m.Min, m.Max = sorted[0], sorted[len(sorted)-1]
+	m.Median = sorted[len(sorted)/2]
+	if len(sorted)%2 == 0 {
+		m.Median = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	m.P95 = sorted[min(len(sorted)-1, (95*len(sorted)+99)/100-1)]
+	return m
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "fedbench: "+format+"\n", args...)
+	os.Exit(1)
+}

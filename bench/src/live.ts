@@ -1,0 +1,205 @@
+/**
+ * Live capture: tcpreplay sends the live corpus from one network namespace over a veth pair
+ * to another, where the capturing tool listens, at increasing rates and at top speed. For
+ * the agent (the real `flowmesh-agent run` with its store and API) and for softflowd at the
+ * same rates: packets sent, packets the tool captured, and libpcap's kernel drops as a
+ * share of packets sent. The highest rate with under 0.1 % drops is reported per tool.
+ *
+ * Both tools capture in promiscuous mode (the replayed frames carry foreign MAC addresses)
+ * with a 32 MiB ring. Namespaces, interfaces and processes are torn down on exit, failure
+ * and Ctrl-C by the lab harness (lab/src/netns.ts), whose names start with `fm-`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { Corpus } from './corpus';
+import { log } from './log';
+import { AGENT_CLI, REPO_ROOT } from './paths';
+import { collectOutput, haveCommand, runTool, stopChild } from './proc';
+import { spread, type Spread } from './stats';
+import { formatTable, pct, si, spreadText } from './table';
+
+/** The parts of the lab harness (lab/dist/netns.js) used here. */
+interface LabNamespace {
+  name: string;
+  spawn(cmd: string, args: readonly string[], options?: { stopGraceMs?: number }): ChildProcess;
+}
+interface LabLike {
+  namespace(role: string): LabNamespace;
+  veth(a: LabNamespace | null, aRole: string, aCidr: string | null, b: LabNamespace, bRole: string, bCidr: string | null): [string, string];
+  destroy(): string[];
+}
+
+const RING_BYTES = 32 << 20;
+const STEP_SECONDS = 3;
+export const DROP_TARGET = 0.001;
+
+export interface LiveStep {
+  tool: string;
+  requestedPps: number | 'top';
+  sent: number;
+  achievedPps: number;
+  captured: number;
+  kernelDrops: number;
+  dropShare: number;
+}
+
+export interface LiveResult {
+  corpus: string;
+  rates: (number | 'top')[];
+  runs: number;
+  steps: LiveStep[];
+  summary: { tool: string; requestedPps: number | 'top'; achievedPps: Spread; dropShare: Spread; capturedShare: Spread }[];
+  bestRateUnderTarget: Record<string, number | null>;
+  skipped?: string;
+}
+
+function loadLab(): LabLike {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Lab } = require(join(REPO_ROOT, 'lab/dist/netns.js')) as { Lab: new () => LabLike };
+  return new Lab();
+}
+
+function tcpreplayStats(text: string): { sent: number; pps: number } {
+  const sent = Number(/Actual: (\d+) packets/.exec(text)?.[1] ?? NaN);
+  const pps = Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(text)?.[1] ?? NaN);
+  return { sent, pps };
+}
+
+async function waitFor(test: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function replay(tx: LabNamespace, ifname: string, pcap: string, rate: number | 'top', packets: number): Promise<{ sent: number; pps: number }> {
+  const pace = rate === 'top' ? ['--topspeed'] : ['--pps', String(rate)];
+  const limit = rate === 'top' ? packets : Math.max(1000, Math.min(rate * STEP_SECONDS, 5_000_000));
+  const loops = Math.ceil(limit / packets);
+  const run = await runTool('ip', ['netns', 'exec', tx.name, 'tcpreplay', '-i', ifname, '-K', ...pace, '--loop', String(loops), '--limit', String(limit), pcap], { timeoutS: 120 });
+  return tcpreplayStats(run.stdout + run.stderr);
+}
+
+/** One rate through the agent: start `run`, replay, stop, read its final capture counters. */
+async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<{ sent: number; pps: number }>, work: string): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
+  const db = join(work, `live-${Date.now()}.duckdb`);
+  const child = rx.spawn(process.execPath, [
+    AGENT_CLI, 'run', '--interface', ifname, '--promiscuous', '--db', db, '--listen', '127.0.0.1:9477', '--token', 'bench', '--node', 'bench', '--log-level', 'info',
+  ], { stopGraceMs: 20_000 });
+  const output = collectOutput(child);
+  try {
+    await waitFor(() => output.stdout().includes('"capturing"') || child.exitCode !== null, 30_000, 'the agent to start capturing');
+    if (child.exitCode !== null) throw new Error(`agent exited: ${output.stderr().slice(-300)}`);
+    const sent = await send();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the ring drains (100 ms buffer timeout)
+    await stopChild(child, 30_000, 'SIGTERM');
+    const stopped = output.stdout().split('\n').reverse().find((l) => l.includes('"stopped"'));
+    if (!stopped) throw new Error(`agent printed no final counters: ${output.stderr().slice(-300)}`);
+    const capture = (JSON.parse(stopped) as { capture: { delivered: number; kernelDrops: number } }).capture;
+    return { sent: sent.sent, achievedPps: sent.pps, captured: capture.delivered, kernelDrops: capture.kernelDrops, dropShare: capture.kernelDrops / sent.sent };
+  } finally {
+    await stopChild(child, 5000, 'SIGKILL');
+    rmSync(db, { force: true });
+    rmSync(`${db}.wal`, { force: true });
+  }
+}
+
+function softflowdCounters(text: string): { received: number; dropped: number } {
+  return {
+    received: Number(/Packets received by libpcap: (\d+)/.exec(text)?.[1] ?? NaN),
+    dropped: Number(/Packets dropped by libpcap: (\d+)/.exec(text)?.[1] ?? NaN),
+  };
+}
+
+/** One rate through softflowd (exporting to a port on the namespace's loopback), counters from softflowctl. */
+async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promise<{ sent: number; pps: number }>, work: string): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
+  const ctl = join(work, `softflowd-${Date.now()}.ctl`);
+  const child = rx.spawn('softflowd', ['-i', ifname, '-n', '127.0.0.1:9995', '-v', '9', '-6', '-d', '-m', '2000000', '-B', String(RING_BYTES), '-c', ctl, '-p', `${ctl}.pid`]);
+  const output = collectOutput(child);
+  try {
+    await waitFor(() => /starting data collection/.test(output.stdout() + output.stderr()) || child.exitCode !== null, 10_000, 'softflowd to start');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sent = await send();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const stats = await runTool('softflowctl', ['-c', ctl, 'statistics'], { timeoutS: 10 });
+    const counters = softflowdCounters(stats.stdout);
+    // received counts every packet libpcap saw (dropped ones included on Linux TPACKET_V3)
+    return { sent: sent.sent, achievedPps: sent.pps, captured: counters.received - counters.dropped, kernelDrops: counters.dropped, dropShare: counters.dropped / sent.sent };
+  } finally {
+    await stopChild(child, 5000);
+    rmSync(ctl, { force: true });
+  }
+}
+
+export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 : 2): Promise<LiveResult> {
+  const rates: (number | 'top')[] = quick ? [100_000, 'top'] : [100_000, 250_000, 500_000, 1_000_000, 'top'];
+  const result: LiveResult = { corpus: corpus.path, rates, runs, steps: [], summary: [], bestRateUnderTarget: {} };
+  if (process.getuid?.() !== 0) {
+    result.skipped = 'not root: network namespaces need root';
+    log.warn(`live section skipped: ${result.skipped}`);
+    return result;
+  }
+  const missing = ['tcpreplay', 'softflowd', 'softflowctl', 'ip'].filter((c) => !haveCommand(c));
+  if (missing.length) {
+    result.skipped = `not installed: ${missing.join(', ')}`;
+    log.warn(`live section: ${result.skipped}`);
+  }
+  const lab = loadLab();
+  const work = mkdtempSync(join(tmpdir(), 'flowmesh-bench-live-'));
+  try {
+    const tx = lab.namespace('btx');
+    const rx = lab.namespace('brx');
+    const [txIf, rxIf] = lab.veth(tx, 'btx0', null, rx, 'brx0', null);
+    const tools = [{ name: 'flowmesh agent', step: agentStep }, ...(missing.length ? [] : [{ name: 'softflowd', step: softflowdStep }])];
+    for (let r = 0; r < runs; r++) {
+      for (const rate of rates) {
+        for (const tool of tools) {
+          log.step(`live run ${r + 1}/${runs}: ${tool.name} at ${rate === 'top' ? 'top speed' : `${si(rate)} packets/s`}`);
+          try {
+            const step = await tool.step(rx, rxIf, () => replay(tx, txIf, corpus.path, rate, corpus.truth.packets), work);
+            result.steps.push({ tool: tool.name, requestedPps: rate, ...step });
+            log.step(`  ${tool.name}`, { sent: step.sent, pps: Math.round(step.achievedPps), drops: step.kernelDrops });
+          } catch (error) {
+            log.warn(`live ${tool.name} at ${rate} failed`, { error: (error as Error).message });
+          }
+        }
+      }
+    }
+  } finally {
+    const failures = lab.destroy();
+    if (failures.length) log.warn('live tear-down had failures', { failures });
+    rmSync(work, { recursive: true, force: true });
+  }
+  for (const tool of [...new Set(result.steps.map((s) => s.tool))]) {
+    let best: number | null = null;
+    for (const rate of rates) {
+      const steps = result.steps.filter((s) => s.tool === tool && s.requestedPps === rate);
+      if (!steps.length) continue;
+      const entry = {
+        tool, requestedPps: rate,
+        achievedPps: spread(steps.map((s) => s.achievedPps)),
+        dropShare: spread(steps.map((s) => s.dropShare)),
+        capturedShare: spread(steps.map((s) => s.captured / s.sent)),
+      };
+      result.summary.push(entry);
+      if (entry.dropShare.median < DROP_TARGET && (best === null || entry.achievedPps.median > best)) best = entry.achievedPps.median;
+    }
+    result.bestRateUnderTarget[tool] = best;
+  }
+  return result;
+}
+
+export function reportLive(live: LiveResult): string {
+  if (live.skipped && live.steps.length === 0) return `\n### Live capture\n\nskipped: ${live.skipped}\n`;
+  const rows = live.summary.map((s) => [
+    s.tool, s.requestedPps === 'top' ? 'top speed' : si(s.requestedPps), spreadText(s.achievedPps, (x) => si(x)), spreadText(s.capturedShare, (x) => pct(x, 3)), spreadText(s.dropShare, (x) => pct(x, 3)),
+  ]);
+  const best = Object.entries(live.bestRateUnderTarget).map(([tool, pps]) => `${tool}: ${pps === null ? 'none of the rates' : `${si(pps)} packets/s`}`).join('; ');
+  return (
+    formatTable(`Live capture over a veth pair (tcpreplay, ${live.runs} run(s) per rate)`, ['tool', 'requested', 'achieved packets/s', 'captured', 'kernel drops'], rows) +
+    `\nHighest rate with under ${pct(DROP_TARGET, 1)} drops: ${best}.\n`
+  );
+}
