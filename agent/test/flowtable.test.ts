@@ -230,6 +230,13 @@ describe('conn_state (Zeek vocabulary)', () => {
     ['SH', [[true, 'S'], [true, 'F']]],
     ['SHR', [[false, 'SA'], [false, 'FA']]],
     ['OTH', [[true, 'PA', 10], [false, 'A']]],
+    // Zeek details: a RST after the FIN exchange changes nothing; FIN then RST from one side
+    // followed by the peer's FIN is still a normal termination
+    ['SF', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'FA'], [false, 'FA'], [true, 'R']]],
+    ['SF', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'FA'], [true, 'R'], [false, 'FA']]],
+    ['RSTO', [[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'FA'], [true, 'R']]],
+    ['REJ', [[true, 'S'], [false, 'R']]],
+    ['S1', [[true, 'S'], [false, 'SA']]],
   ];
   it.each(cases)('%s', (state, steps) => {
     const { feed, flush } = table();
