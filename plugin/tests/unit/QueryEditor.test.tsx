@@ -8,6 +8,7 @@ import userEvent from '@testing-library/user-event';
 import { QueryEditor } from '../../src/components/QueryEditor';
 import { Filter, FlowmeshQuery } from '../../src/types';
 import { fakeBackendSrv, makeDataSource } from './fakeGrafana';
+import { stubLayout } from './layout';
 
 // Typing through virtualised comboboxes is slow on a busy CI machine.
 jest.setTimeout(30000);
@@ -18,31 +19,7 @@ const range = {
   raw: { from: 'now-1h', to: 'now' },
 };
 
-// Combobox lists are virtualised; give elements a size so jsdom renders the options.
-beforeAll(() => {
-  jest.spyOn(HTMLElement.prototype, 'getBoundingClientRect').mockReturnValue({
-    width: 300, height: 30, top: 0, left: 0, bottom: 30, right: 300, x: 0, y: 0, toJSON: () => ({}),
-  } as DOMRect); // prettier-ignore
-  // jsdom has no canvas; Combobox measures option text with one.
-  HTMLCanvasElement.prototype.getContext = (() => ({
-    measureText: (text: string) => ({ width: text.length * 7 }),
-    font: '',
-  })) as unknown as typeof HTMLCanvasElement.prototype.getContext;
-  // Nor IntersectionObserver/ResizeObserver, which the list's scroll indicators use.
-  class NoopObserver {
-    observe() {}
-    unobserve() {}
-    disconnect() {}
-    takeRecords() {
-      return [];
-    }
-  }
-  Object.assign(window, { IntersectionObserver: NoopObserver, ResizeObserver: NoopObserver });
-  Object.defineProperty(HTMLElement.prototype, 'offsetHeight', { configurable: true, value: 30 });
-  Object.defineProperty(HTMLElement.prototype, 'offsetWidth', { configurable: true, value: 300 });
-  Object.defineProperty(HTMLElement.prototype, 'clientHeight', { configurable: true, value: 300 });
-  Object.defineProperty(HTMLElement.prototype, 'clientWidth', { configurable: true, value: 300 });
-});
+beforeAll(stubLayout);
 
 function renderEditor(initial: Partial<FlowmeshQuery>) {
   const backend = fakeBackendSrv({
