@@ -4,10 +4,9 @@
  */
 import React, { useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { DataSourceSettings, dateTime } from '@grafana/data';
+import { DataSourceSettings, createTheme, dateTime } from '@grafana/data';
 import { BackendSrv, setBackendSrv, setTemplateSrv, TemplateSrv } from '@grafana/runtime';
 import { GlobalStyles, ThemeContext } from '@grafana/ui';
-import { createTheme } from '@grafana/data';
 import { of } from 'rxjs';
 
 import { ConfigEditor } from '../../src/components/ConfigEditor';
