@@ -39,7 +39,7 @@ describe('Inventory', () => {
   });
 
   it('unmatched: public -> external, private/CGNAT/ULA/link-local -> unknown', () => {
-    for (const ip of ['8.8.8.8', '2606:4700::1111', '198.51.100.1']) expect(look(inv, ip)).toEqual({ name: '', type: 'external' });
+    for (const ip of ['8.8.8.8', '2606:4700::1111', '198.51.100.1', '172.32.0.1', '172.15.255.1', '100.128.0.1', '100.63.0.1', '169.253.1.1', '11.0.0.1', '223.255.255.1']) expect(look(inv, ip)).toEqual({ name: '', type: 'external' });
     for (const ip of ['192.168.1.1', '172.20.0.1', '100.64.1.1', '10.1.1.1', 'fd12::1', 'fe80::1', '169.254.1.1', '127.0.0.1', '224.0.0.251'])
       expect(look(inv, ip)).toEqual({ name: '', type: 'unknown' });
   });

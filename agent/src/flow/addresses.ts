@@ -103,9 +103,8 @@ export function cidrContains(cidr: Cidr, bytes: Uint8Array, version: 4 | 6): boo
   return (bytes[full] & mask) === cidr.bytes[full];
 }
 
+/** IPv6 non-public prefixes (IPv4 is checked inline: 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16, 224/4, 240/4). */
 const NON_PUBLIC = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
-  '192.168.0.0/16', '224.0.0.0/4', '240.0.0.0/4',
   '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8',
 ].map((c) => parseCidr(c) as Cidr);
 
@@ -114,5 +113,11 @@ const NON_PUBLIC = [
  * ULA, multicast, reserved): unmatched ones are typed `unknown`, unmatched public ones `external`.
  */
 export function isNonPublic(bytes: Uint8Array, version: 4 | 6): boolean {
+  if (version === 4) {
+    const a = bytes[0];
+    const b = bytes[1];
+    return a === 0 || a === 10 || a === 127 || a >= 224 || (a === 100 && (b & 0xc0) === 64) ||
+      (a === 169 && b === 254) || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168);
+  }
   return NON_PUBLIC.some((c) => cidrContains(c, bytes, version));
 }

@@ -41,6 +41,9 @@ function hasPorts(protocol: number): boolean {
     protocol === PROTO_ICMP || protocol === PROTO_ICMPV6;
 }
 
+/** Hash input: seed, two 16-byte addresses, protocol, padding, two ports. */
+const scratch = Buffer.alloc(2 + 16 + 16 + 2 + 4);
+
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
@@ -74,15 +77,15 @@ export function communityIdV1(
     a1 = dstAddr; a2 = srcAddr; p1 = dport; p2 = sport;
   }
   const withPorts = hasPorts(protocol);
-  const buf = Buffer.alloc(2 + a1.length * 2 + 2 + (withPorts ? 4 : 0));
+  const buf = scratch;
   let o = buf.writeUInt16BE(seed & 0xffff, 0);
   buf.set(a1, o); o += a1.length;
   buf.set(a2, o); o += a2.length;
-  o = buf.writeUInt8(protocol, o);
-  o = buf.writeUInt8(0, o);
+  buf[o++] = protocol;
+  buf[o++] = 0;
   if (withPorts) {
     o = buf.writeUInt16BE(p1 & 0xffff, o);
-    buf.writeUInt16BE(p2 & 0xffff, o);
+    o = buf.writeUInt16BE(p2 & 0xffff, o);
   }
-  return '1:' + createHash('sha1').update(buf).digest('base64');
+  return '1:' + createHash('sha1').update(buf.subarray(0, o)).digest('base64');
 }

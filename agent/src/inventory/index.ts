@@ -45,14 +45,23 @@ export interface WireGuardPeer {
 interface Table {
   /** prefix lengths present, longest first */
   lengths: number[];
-  /** per prefix length: masked network -> entry */
-  byLength: Map<number, Map<string, InventoryEntry>>;
+  /** per prefix length: network key (see prefixKey) -> entry */
+  byLength: Map<number, Map<number | string, InventoryEntry>>;
 }
 
 const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 function networkKey(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
+}
+
+/** Map key of the `bits`-long prefix of an address: a number for IPv4 (no allocation), hex for IPv6. */
+function prefixKey(bytes: Uint8Array, version: 4 | 6, bits: number): number | string {
+  if (version === 4) {
+    const word = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+    return bits === 0 ? 0 : word >>> (32 - bits);
+  }
+  return networkKey(maskTo(bytes.subarray(0, 16), bits));
 }
 
 export class Inventory {
@@ -68,7 +77,7 @@ export class Inventory {
     for (const [cidrText, entry] of addresses) {
       const cidr = parseCidr(cidrText) as Cidr;
       this.add(cidr, entry);
-      this.explicit.add(`${cidr.version}/${cidr.bits}/${networkKey(cidr.bytes)}`);
+      this.explicit.add(`${cidr.version}/${cidr.bits}/${prefixKey(cidr.bytes, cidr.version, cidr.bits)}`);
     }
     this.peers = peers;
   }
@@ -120,7 +129,7 @@ export class Inventory {
       if (!entry) continue;
       for (const ip of peer.allowedIps) {
         const cidr = parseCidr(ip);
-        if (!cidr || this.explicit.has(`${cidr.version}/${cidr.bits}/${networkKey(cidr.bytes)}`)) continue;
+        if (!cidr || this.explicit.has(`${cidr.version}/${cidr.bits}/${prefixKey(cidr.bytes, cidr.version, cidr.bits)}`)) continue;
         this.add(cidr, entry);
         added++;
       }
@@ -136,18 +145,17 @@ export class Inventory {
       table.byLength.set(cidr.bits, map);
       table.lengths = [...table.byLength.keys()].sort((a, b) => b - a);
     }
-    map.set(networkKey(cidr.bytes), entry);
+    map.set(prefixKey(cidr.bytes, cidr.version, cidr.bits), entry);
   }
 
   /** The most specific entry for the address, or the default: external (public) / unknown. */
   lookup(bytes: Uint8Array, version: 4 | 6): EndpointInfo {
     const table = this.tables[version];
-    const addr = version === 4 ? bytes.subarray(0, 4) : bytes.subarray(0, 16);
     for (const bits of table.lengths) {
-      const hit = table.byLength.get(bits)?.get(networkKey(maskTo(addr, bits)));
+      const hit = table.byLength.get(bits)?.get(prefixKey(bytes, version, bits));
       if (hit) return hit;
     }
-    return isNonPublic(addr, version) ? UNKNOWN : EXTERNAL;
+    return isNonPublic(bytes, version) ? UNKNOWN : EXTERNAL;
   }
 }
 
