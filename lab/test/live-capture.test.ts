@@ -100,24 +100,29 @@ describePrivileged('live capture on both ends of a wireguard-go tunnel', () => {
     for (const c of sides.b.conns) expect([c.last.direction, c.last.node, c.last.src_ip, c.last.dst_ip]).toEqual(['inbound', 'node-b', mesh.a.wg.ip, mesh.b.wg.ip]);
   });
 
-  test('TCP transfer: one SF connection, counters identical on both sides and equal to tcpdump', () => {
+  test('TCP transfer: one SF connection, counters equal to tcpdump on each side and mirrored across the tunnel', () => {
     const match = { protocol: 'tcp', src_port: facts.clientTcpPort, dst_port: PORTS.tcp };
-    const [ca, cb] = [onlyConnection(sides.a.conns, match), onlyConnection(sides.b.conns, match)];
     const counters = (c: Conn) => [c.packets_tx, c.packets_rx, c.bytes_tx, c.bytes_rx];
-    expect(counters(ca)).toEqual(counters(cb));
-    const truth = conversationTotals(sides.a.truth, { protocol: 6, srcIp: mesh.a.wg.ip, dstIp: mesh.b.wg.ip, srcPort: facts.clientTcpPort, dstPort: PORTS.tcp });
-    expect(counters(ca)).toEqual([truth.forward.packets, truth.reverse.packets, truth.forward.bytes, truth.reverse.bytes]);
-    // IP bytes = payload + 40..120 header bytes per packet.
-    expect(ca.bytes_tx - TCP_SEND).toBeGreaterThanOrEqual(40 * ca.packets_tx);
-    expect(ca.bytes_tx - TCP_SEND).toBeLessThanOrEqual(120 * ca.packets_tx);
-    expect(ca.bytes_rx - TCP_REPLY).toBeGreaterThanOrEqual(40 * ca.packets_rx);
-    expect(ca.bytes_rx - TCP_REPLY).toBeLessThanOrEqual(120 * ca.packets_rx);
-    for (const c of [ca, cb]) {
+    const [ca, cb] = [onlyConnection(sides.a.conns, match), onlyConnection(sides.b.conns, match)];
+    for (const [c, side] of [[ca, sides.a], [cb, sides.b]] as const) {
+      const truth = conversationTotals(side.truth, { protocol: 6, srcIp: mesh.a.wg.ip, dstIp: mesh.b.wg.ip, srcPort: facts.clientTcpPort, dstPort: PORTS.tcp });
+      expect(counters(c)).toEqual([truth.forward.packets, truth.reverse.packets, truth.forward.bytes, truth.reverse.bytes]);
+      // IP bytes = payload + 40..120 header bytes per packet.
+      expect(c.bytes_tx - TCP_SEND).toBeGreaterThanOrEqual(40 * c.packets_tx);
+      expect(c.bytes_tx - TCP_SEND).toBeLessThanOrEqual(120 * c.packets_tx);
+      expect(c.bytes_rx - TCP_REPLY).toBeGreaterThanOrEqual(40 * c.packets_rx);
+      expect(c.bytes_rx - TCP_REPLY).toBeLessThanOrEqual(120 * c.packets_rx);
       expect(c.last.conn_state).toBe('SF');
       expect(c.tcp_flags_src & (SYN | ACK | FIN)).toBe(SYN | ACK | FIN);
       expect(c.tcp_flags_dst & (SYN | ACK | FIN)).toBe(SYN | ACK | FIN);
       expect(c.tcp_flags_src & RST).toBe(0);
     }
+    // Both records are oriented by the initiator, so the two views are the same numbers, except
+    // for packets the tunnel lost on a loaded machine: the receiver never sees more than was sent.
+    const tunnelLossAtoB = [ca.packets_tx - cb.packets_tx, ca.bytes_tx - cb.bytes_tx];
+    const tunnelLossBtoA = [cb.packets_rx - ca.packets_rx, cb.bytes_rx - ca.bytes_rx];
+    for (const loss of [...tunnelLossAtoB, ...tunnelLossBtoA]) expect(loss).toBeGreaterThanOrEqual(0);
+    if (tunnelLossAtoB[0] === 0 && tunnelLossBtoA[0] === 0) expect(counters(ca)).toEqual(counters(cb));
   });
 
   test('UDP request/response: one packet each way, IP bytes = payload + 28', () => {
@@ -129,8 +134,8 @@ describePrivileged('live capture on both ends of a wireguard-go tunnel', () => {
   });
 
   test('ping: one ICMP echo connection with the echo count each way', () => {
-    const truth = conversationTotals(sides.a.truth, { protocol: 1, srcIp: mesh.a.wg.ip, dstIp: mesh.b.wg.ip });
     for (const side of [sides.a, sides.b]) {
+      const truth = conversationTotals(side.truth, { protocol: 1, srcIp: mesh.a.wg.ip, dstIp: mesh.b.wg.ip });
       const c = onlyConnection(side.conns, { protocol: 'icmp' });
       expect([c.packets_tx, c.packets_rx]).toEqual([PINGS, PINGS]);
       expect([c.bytes_tx, c.bytes_rx]).toEqual([truth.forward.bytes, truth.reverse.bytes]);
