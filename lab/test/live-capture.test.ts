@@ -2,9 +2,10 @@
  * Live capture on both ends of a WireGuard tunnel (root): two namespaces joined by a veth
  * underlay and wireguard-go, one agent capturing on each side's WireGuard interface, tcpdump
  * beside each agent as ground truth, known traffic from a to b. Each side's records must
- * say exactly what happened: direction outbound on a and inbound on b, the same counters on
- * both sides (records are oriented by initiator, so a's view and b's view are identical)
- * equal to tcpdump's per-direction IP bytes, SYN only for the firewalled port, SYN then
+ * say exactly what happened: direction outbound on a and inbound on b, counters equal to the
+ * tcpdump beside it (per-direction IP bytes and packets) and mirrored across the tunnel
+ * (records are oriented by initiator, so both views are the same numbers unless the tunnel
+ * lost packets), SYN only for the firewalled port, SYN then
  * RST+ACK for the refused one, and the same Community ID on both sides (and as Wireshark
  * computes it).
  */
