@@ -68,3 +68,11 @@ store: { data_dir: /var/lib/flowmesh, batch_size: 500 }
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/config file .*nope\.yaml: cannot read/);
   });
 });
+
+describe('documented examples', () => {
+  it('the example config file loads and sets what it says', () => {
+    const c = loadConfig(join(__dirname, '../src/config/flowmesh.example.yaml'), {}, {});
+    expect(c).toMatchObject({ node: 'gw-frankfurt', capture: { interface: 'wg0' }, http: { listen: '0.0.0.0:9477', token: 'change-me' } });
+    expect(storeOptions(c).path).toBe('/var/lib/flowmesh/flows.duckdb');
+  });
+});

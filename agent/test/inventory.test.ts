@@ -117,3 +117,13 @@ describe('Inventory', () => {
   });
   if (!root) console.warn('inventory.test: not root, skipping the real wireguard-go interface test');
 });
+
+describe('documented example inventory', () => {
+  it('loads and names addresses as documented', () => {
+    const inv = Inventory.fromFile(join(__dirname, '../src/inventory/inventory.example.yaml'));
+    expect(look(inv, '100.64.0.2')).toEqual({ name: 'gw-paris', type: 'node' });
+    expect(look(inv, '100.64.9.9')).toEqual({ name: 'mesh', type: 'node' });
+    expect(look(inv, '10.20.3.4')).toEqual({ name: 'office-lan', type: 'egress' });
+    expect(inv.peers.get('xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=')).toEqual({ name: 'alice-laptop', type: 'user' });
+  });
+});
