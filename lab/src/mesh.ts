@@ -16,10 +16,14 @@
  * The WireGuard mesh is full (every member peers with every other); the gateway's peer entry
  * also carries the LAN and egress prefixes, and every member routes those into its tunnel.
  * Agents listen on their underlay address, which the root namespace reaches through the
- * host veth: http://10.203.0.N:9477.
+ * host veth: http://10.203.0.N:9477. The underlay /24 is the only thing in the root namespace,
+ * so each lab claims a free one (10.203.0.0/24 first, then 10.203.1.0/24...) and several mesh
+ * labs can run at once; everything else lives inside the lab's own namespaces.
  */
+import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Lab, Namespace } from './netns';
-import { runSync } from './run';
+import { processAlive, runSync } from './run';
 import { addWireGuard, fullMesh, type WireGuardInterface } from './wireguard';
 
 export type MeshRole = 'node' | 'user';
@@ -45,8 +49,10 @@ export interface MeshLab {
   byName: (name: string) => MeshMember;
   lanHost: Host;
   inetHost: Host;
-  /** Address of the root namespace on the underlay. */
+  /** Address of the root namespace on the underlay (10.203.N.254). */
   hostIp: string;
+  /** First three octets of this lab's underlay /24 (10.203.N). */
+  underlayPrefix: string;
   /** Prefixes routed through the gateway. */
   lanCidr: string;
   egressCidr: string;
@@ -55,8 +61,10 @@ export interface MeshLab {
 }
 
 export const MESH_PLAN = {
-  underlayPrefix: '10.203.0',
-  hostIp: '10.203.0.254',
+  /** Underlays are 10.203.N.0/24, N claimed per lab; the root namespace is .254 on it. */
+  underlayBase: '10.203',
+  maxUnderlays: 64,
+  hostOctet: 254,
   tunnelPrefix: '100.64.0',
   lanCidr: '192.168.50.0/24',
   gwLanIp: '192.168.50.1',
@@ -73,20 +81,56 @@ export const MESH_PLAN = {
   ],
 } as const;
 
+const CLAIM_DIR = '/run/flowmesh-lab';
+
+/**
+ * Claims a free underlay /24 for this lab: an exclusively created claim file per subnet
+ * (released on tear-down; a claim whose process is gone is taken over) and no root-namespace
+ * address in it already. Returns its first three octets.
+ */
+function claimUnderlay(lab: Lab): string {
+  const { underlayBase, maxUnderlays } = MESH_PLAN;
+  mkdirSync(CLAIM_DIR, { recursive: true });
+  const rootAddresses = runSync('ip', ['-br', 'addr']);
+  for (let n = 0; n < maxUnderlays; n += 1) {
+    const prefix = `${underlayBase}.${n}`;
+    const claim = join(CLAIM_DIR, `underlay-${prefix}`);
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        const fd = openSync(claim, 'wx');
+        writeSync(fd, `${process.pid} ${lab.id}\n`);
+        closeSync(fd);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const owner = Number(readFileSync(claim, 'utf8').split(' ')[0]);
+        if (processAlive(owner)) break;
+        unlinkSync(claim); // left by a process that no longer exists
+        continue;
+      }
+      if (rootAddresses.includes(` ${prefix}.`)) {
+        unlinkSync(claim); // in use by something that is not a lab
+        break;
+      }
+      lab.track(`underlay claim ${prefix}`, () => unlinkSync(claim));
+      return prefix;
+    }
+  }
+  throw new Error(`no free underlay subnet among ${underlayBase}.0-${maxUnderlays - 1}.0/24 (claims in ${CLAIM_DIR}; leftovers: lab/scripts/cleanup)`);
+}
+
 /** Builds the mesh lab topology inside `lab` (root only). */
 export function buildMeshLab(lab: Lab): MeshLab {
   const plan = MESH_PLAN;
-  if (runSync('ip', ['-br', 'addr']).includes(`${plan.hostIp}/`)) {
-    throw new Error(`${plan.hostIp} is already on an interface of the root namespace: another mesh lab is running (or left over: lab/scripts/cleanup)`);
-  }
+  const underlayPrefix = claimUnderlay(lab);
+  const hostIp = `${underlayPrefix}.${plan.hostOctet}`;
   const underlay = lab.namespace('ul');
   const bridge = lab.bridge(underlay, 'br');
-  const [, hostPort] = lab.veth(null, 'host', `${plan.hostIp}/24`, underlay, 'host-p', null);
+  const [, hostPort] = lab.veth(null, 'host', `${hostIp}/24`, underlay, 'host-p', null);
   lab.attach(underlay, hostPort, bridge);
 
   const members: MeshMember[] = plan.members.map((m) => {
     const ns = lab.namespace(m.short);
-    const underlayIp = `${plan.underlayPrefix}.${m.octet}`;
+    const underlayIp = `${underlayPrefix}.${m.octet}`;
     const [, port] = lab.veth(ns, `${m.short}-u`, `${underlayIp}/24`, underlay, `${m.short}-p`, null);
     lab.attach(underlay, port, bridge);
     const wg = addWireGuard(lab, ns, `${m.short}-wg`, { cidr: `${plan.tunnelPrefix}.${m.octet}/24`, endpointIp: underlayIp });
@@ -124,7 +168,8 @@ export function buildMeshLab(lab: Lab): MeshLab {
     byName,
     lanHost: { name: 'files', ns: lanNs, ip: plan.lanHostIp },
     inetHost: { name: 'example-net', ns: inetNs, ip: plan.inetHostIp },
-    hostIp: plan.hostIp,
+    hostIp,
+    underlayPrefix,
     lanCidr: plan.lanCidr,
     egressCidr: plan.egressCidr,
     blockedPorts: plan.blockedPorts,
