@@ -350,6 +350,43 @@ describe('lifetime', () => {
     ]);
   });
 
+  it('a quiet long-lived TCP flow is reported by the sweep after the active timeout, then ends with an empty final record', () => {
+    const { t, sink, feed } = table({ timeouts: { activeTimeoutS: 60 } });
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'PA', 100], [false, 'PA', 500]]));
+    t.advanceTime(T0 + 59 * S);
+    expect(sink.records).toHaveLength(0);
+    t.advanceTime(T0 + 60 * S);
+    expect(sink.records).toMatchObject([{ record_kind: 'interim', end_reason: 'active_timeout', seq: 0, packets_tx: 3, packets_rx: 2, conn_state: 'S1' }]);
+    t.advanceTime(T0 + 300.04 * S); // established idle timeout: 300 s after the last packet (t = 0.04)
+    expect(sink.records).toHaveLength(2);
+    expect(sink.records[1]).toMatchObject({
+      record_kind: 'final', end_reason: 'idle_timeout', seq: 1, packets_tx: 0, packets_rx: 0, bytes_tx: 0, bytes_rx: 0,
+      start_us: T0 + 0.04 * S, end_us: T0 + 0.04 * S, flow_id: sink.records[0].flow_id, conn_state: 'S1',
+    });
+  });
+
+  it('the sweep leaves periods of flows about to idle out to their final record (no interim + empty final)', () => {
+    const { t, sink, feed } = table({ timeouts: { activeTimeoutS: 60 } });
+    feed({ t: 0, src: C, sp: 20000, dst: '1.1.1.1', dp: 20001, proto: 'udp' }, { t: 1, src: '1.1.1.1', sp: 20001, dst: C, dp: 20000, proto: 'udp' });
+    t.advanceTime(T0 + 60.5 * S);
+    expect(sink.records).toHaveLength(0);
+    t.advanceTime(T0 + 61 * S);
+    expect(sink.records).toMatchObject([{ record_kind: 'final', end_reason: 'idle_timeout', seq: 0, packets_tx: 1, packets_rx: 1 }]);
+  });
+
+  it('packets after a sweep interim start a new period', () => {
+    const { t, sink, feed, flush } = table({ timeouts: { activeTimeoutS: 10 } });
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A']]));
+    t.advanceTime(T0 + 10 * S);
+    feed({ t: 15, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'PA', payload: 10, bytes: 50 });
+    const rs = flush();
+    expect(sink.records).toBe(rs);
+    expect(rs.map((r) => [r.seq, r.record_kind, r.packets_tx + r.packets_rx, r.start_us - T0])).toEqual([
+      [0, 'interim', 3, 0],
+      [1, 'final', 1, 15 * S],
+    ]);
+  });
+
   it('evicts the least recently active flow when full and counts it', () => {
     const { t, sink, feed } = table({ maxFlows: 4 });
     for (let i = 0; i < 4; i++) feed({ t: i, src: C, sp: 1000 + i, dst: '1.1.1.1', dp: 53, proto: 'udp' });

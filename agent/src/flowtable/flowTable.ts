@@ -123,11 +123,17 @@ const B_CLOSING = 5;
 const B_CLASS = 6;
 const B_PROTOCOL = 7;
 const B_INITIATOR_IS_LOW = 8;
-const LINK_STRIDE = 4;
+/** 1 while the current period has no packets yet (after an interim record from the sweep). */
+const B_PERIOD_EMPTY = 9;
+/** 1 while the flow is in the period list (ordered by period start). */
+const B_IN_PERIOD_LIST = 10;
+const LINK_STRIDE = 6;
 const L_PREV = 0;
 const L_NEXT = 1;
 const L_SLOT = 2;
 const L_SEQ = 3;
+const L_PERIOD_PREV = 4;
+const L_PERIOD_NEXT = 5;
 const KIND_PORTS = 0;
 const KIND_ICMP_ECHO = 1;
 const KIND_ICMP_OTHER = 2;
@@ -162,6 +168,9 @@ export class FlowTable {
 
   private readonly classHead = new Int32Array(CLASS_COUNT).fill(-1);
   private readonly classTail = new Int32Array(CLASS_COUNT).fill(-1);
+  /** Flows by period start, oldest first: where the sweep finds periods due for an interim record. */
+  private periodHead = -1;
+  private periodTail = -1;
   private readonly classTimeoutUs = new Float64Array(CLASS_COUNT);
   private readonly activeTimeoutUs: number;
   /** A packet moves its flow to the LRU tail only when it was listed at least this long ago. */
@@ -286,7 +295,7 @@ export class FlowTable {
         // a new connection reusing the 4-tuple of a closed one
         this.finish(f, this.small[f * SMALL_STRIDE + B_CLOSING] === CLOSE_RST ? 'tcp_reset' : 'tcp_close');
         f = -1;
-      } else if (now - this.num[f * NUM_STRIDE + F_PERIOD] >= this.activeTimeoutUs) {
+      } else if (this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] === 0 && now - this.num[f * NUM_STRIDE + F_PERIOD] >= this.activeTimeoutUs) {
         this.emit(f, 'interim', 'active_timeout');
         this.startPeriod(f, now);
       }
@@ -314,6 +323,29 @@ export class FlowTable {
         else this.listMoveToTail(f, num[f * NUM_STRIDE + F_LAST]);
         f = this.classHead[c];
       }
+    }
+    this.emitDuePeriods(nowUs);
+  }
+
+  /**
+   * Interim records for periods older than the active timeout, so a connection that went
+   * quiet still shows its traffic in near real time. Skipped when the flow will end by idle
+   * timeout within the next active period anyway (its final record carries the period then),
+   * so short flows do not turn into an interim plus an empty final record.
+   */
+  private emitDuePeriods(nowUs: number): void {
+    const num = this.num;
+    const active = this.activeTimeoutUs;
+    let f = this.periodHead;
+    while (f >= 0 && nowUs - num[f * NUM_STRIDE + F_PERIOD] >= active) {
+      this.periodListRemove(f);
+      const idleDeadline = num[f * NUM_STRIDE + F_LAST] + this.classTimeoutUs[this.small[f * SMALL_STRIDE + B_CLASS]];
+      if (idleDeadline - nowUs > active && this.small[f * SMALL_STRIDE + B_CLOSING] === CLOSE_NONE) {
+        this.emit(f, 'interim', 'active_timeout');
+        this.clearPeriod(f);
+        this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] = 1;
+      }
+      f = this.periodHead;
     }
   }
 
@@ -354,6 +386,7 @@ export class FlowTable {
     this.num[f * NUM_STRIDE + F_START] = p.tsUs;
     this.num[f * NUM_STRIDE + F_LAST] = p.tsUs;
     this.num[f * NUM_STRIDE + F_LISTED] = p.tsUs;
+    this.small[f * SMALL_STRIDE + B_IN_PERIOD_LIST] = 0;
     this.startPeriod(f, p.tsUs);
     this.small[f * SMALL_STRIDE + B_CUM_FLAGS_SRC] = 0;
     this.small[f * SMALL_STRIDE + B_CUM_FLAGS_DST] = 0;
@@ -424,15 +457,17 @@ export class FlowTable {
 
   private startPeriod(f: number, tsUs: number): void {
     this.num[f * NUM_STRIDE + F_PERIOD] = tsUs;
-    this.num[f * NUM_STRIDE + F_PACKETS_TX] = this.num[f * NUM_STRIDE + F_PACKETS_RX] = 0;
-    this.num[f * NUM_STRIDE + F_BYTES_TX] = this.num[f * NUM_STRIDE + F_BYTES_RX] = 0;
-    this.small[f * SMALL_STRIDE + B_FLAGS_SRC] = this.small[f * SMALL_STRIDE + B_FLAGS_DST] = 0;
+    this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] = 0;
+    this.periodListRemove(f);
+    this.periodListAppend(f);
+    this.clearPeriod(f);
   }
 
   private account(f: number, p: DecodedPacket, fromSrc: boolean): void {
     const ts = p.tsUs;
     if (ts > this.num[f * NUM_STRIDE + F_LAST]) this.num[f * NUM_STRIDE + F_LAST] = ts;
-    if (ts < this.num[f * NUM_STRIDE + F_PERIOD]) this.num[f * NUM_STRIDE + F_PERIOD] = ts;
+    if (this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] === 1) this.startPeriod(f, ts);
+    else if (ts < this.num[f * NUM_STRIDE + F_PERIOD]) this.num[f * NUM_STRIDE + F_PERIOD] = ts;
     if (ts < this.num[f * NUM_STRIDE + F_START]) this.num[f * NUM_STRIDE + F_START] = ts;
     const flags = p.tcpFlags;
     if (fromSrc) {
@@ -498,6 +533,7 @@ export class FlowTable {
   private finish(f: number, reason: EndReason): void {
     this.emit(f, 'final', reason);
     this.listRemove(f);
+    this.periodListRemove(f);
     this.removeSlot(f);
     this.meta[f] = undefined;
     this.freeList[this.freeCount++] = f;
@@ -515,7 +551,8 @@ export class FlowTable {
       node: this.node,
       interface: m.interfaceName,
       flow_start_us: this.num[f * NUM_STRIDE + F_START],
-      start_us: this.num[f * NUM_STRIDE + F_PERIOD],
+      // an empty final period (the flow went quiet after an interim record) sits at the last packet
+      start_us: this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] === 1 ? this.num[f * NUM_STRIDE + F_LAST] : this.num[f * NUM_STRIDE + F_PERIOD],
       end_us: this.num[f * NUM_STRIDE + F_LAST],
       direction: m.direction,
       ip_version: m.ipVersion,
@@ -545,6 +582,35 @@ export class FlowTable {
     };
     this.stats_.recordsEmitted++;
     this.sink.write(record);
+  }
+
+  private clearPeriod(f: number): void {
+    this.num[f * NUM_STRIDE + F_PACKETS_TX] = this.num[f * NUM_STRIDE + F_PACKETS_RX] = 0;
+    this.num[f * NUM_STRIDE + F_BYTES_TX] = this.num[f * NUM_STRIDE + F_BYTES_RX] = 0;
+    this.small[f * SMALL_STRIDE + B_FLAGS_SRC] = this.small[f * SMALL_STRIDE + B_FLAGS_DST] = 0;
+  }
+
+  private periodListAppend(f: number): void {
+    const links = this.links;
+    const tail = this.periodTail;
+    links[f * LINK_STRIDE + L_PERIOD_PREV] = tail;
+    links[f * LINK_STRIDE + L_PERIOD_NEXT] = -1;
+    if (tail >= 0) links[tail * LINK_STRIDE + L_PERIOD_NEXT] = f;
+    else this.periodHead = f;
+    this.periodTail = f;
+    this.small[f * SMALL_STRIDE + B_IN_PERIOD_LIST] = 1;
+  }
+
+  private periodListRemove(f: number): void {
+    if (this.small[f * SMALL_STRIDE + B_IN_PERIOD_LIST] === 0) return;
+    const links = this.links;
+    const prev = links[f * LINK_STRIDE + L_PERIOD_PREV];
+    const next = links[f * LINK_STRIDE + L_PERIOD_NEXT];
+    if (prev >= 0) links[prev * LINK_STRIDE + L_PERIOD_NEXT] = next;
+    else this.periodHead = next;
+    if (next >= 0) links[next * LINK_STRIDE + L_PERIOD_PREV] = prev;
+    else this.periodTail = prev;
+    this.small[f * SMALL_STRIDE + B_IN_PERIOD_LIST] = 0;
   }
 
   // ---- hash table ----
