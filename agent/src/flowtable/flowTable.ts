@@ -2,22 +2,27 @@
  * The flow table: aggregates decoded packets into bidirectional flows and emits FlowRecords.
  *
  * Layout (all preallocated, nothing allocated per packet):
- *  - flows live in a fixed pool of `maxFlows` slots; every per-flow field is a typed array
- *    indexed by the flow's pool index (struct of arrays);
+ *  - flows live in a fixed pool of `maxFlows` slots; per-flow fields are typed arrays
+ *    indexed by pool index, interleaved by width (times and counters in one Float64Array
+ *    with a stride of 8, flags and state bytes, link ints) so a packet touches few cache lines;
  *  - an open-addressing hash table (linear probing, load <= 0.5, backward-shift deletion)
  *    maps the normalised key (10 uint32 words) to a pool index;
- *  - every flow sits in exactly one doubly linked LRU list per timeout class (TCP
- *    unestablished / established / closing, UDP, ICMP, other), ordered by last activity, so
- *    idle expiry looks only at list heads and eviction takes the least recently active head.
+ *  - every flow sits in one doubly linked LRU list per timeout class (TCP unestablished /
+ *    established / closing, UDP, ICMP, other). A packet moves its flow to the tail at most
+ *    once per granularity (<= 1 s); the sweep re-queues heads that saw packets since, so idle
+ *    expiry looks only at list heads and eviction takes the (approximately) least recently
+ *    active flow;
+ *  - a second list orders flows by the start of their current record period, for interim
+ *    records of quiet long-lived flows.
  *
  * Per-flow objects (addresses as text, names, direction, Community ID) are built once, when
  * the flow is created; record objects only when a record is emitted.
  *
- * Time is packet time. A packet that reaches an expired flow (idle timeout or TCP linger
- * passed) ends that flow first and starts a new one, and a packet arriving after the active
- * timeout closes the current period as an interim record first, so records do not depend on
- * how often the sweep (`advanceTime`) runs.
- */
+ * Time is packet time (the wall clock drives the sweep during live capture when packets
+ * stop). A packet that reaches an expired flow (idle timeout or TCP linger passed) ends that
+ * flow first and starts a new one, and a packet arriving after the active timeout closes
+ * the current period as an interim record first, so flow boundaries do not depend on how
+ * often the sweep (`advanceTime`) runs. */
 import type { DecodedPacket } from '../decode/packet';
 import { TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink } from '../model/flow';
 import { communityIdV1, icmpCounterpart } from '../flow/communityId';
