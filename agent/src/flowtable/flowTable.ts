@@ -22,7 +22,8 @@
  * stop). A packet that reaches an expired flow (idle timeout or TCP linger passed) ends that
  * flow first and starts a new one, and a packet arriving after the active timeout closes
  * the current period as an interim record first, so flow boundaries do not depend on how
- * often the sweep (`advanceTime`) runs. */
+ * often the sweep (`advanceTime`) runs.
+ */
 import type { DecodedPacket } from '../decode/packet';
 import { TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink } from '../model/flow';
 import { communityIdV1, icmpCounterpart } from '../flow/communityId';
