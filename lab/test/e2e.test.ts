@@ -134,7 +134,7 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
     for (const t of settled) expect([t.node, sumOf(t.metrics, 'flowmesh_capture_kernel_drops_total')]).toEqual([t.node, 0]);
   });
 
-  test('CheckHealth and the agents resource: every agent ok', async () => {
+  test('CheckHealth and the agents / values resources: every agent ok and reporting', async () => {
     const b = backend as PluginBackend;
     const health = await b.health();
     expect(health.status).toBe('OK');
@@ -143,6 +143,13 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
     expect(res.status).toBe(200);
     const listed = (JSON.parse(res.body) as { agents: { name: string; ok: boolean }[] }).agents;
     expect(listed.filter((a) => a.ok).map((a) => a.name).sort()).toEqual(members());
+    // The editor's value suggestions: every reporting node, with its connection count as stored.
+    const { from, to } = range();
+    const values = await b.resource('POST', 'values', { dimension: 'node', from, to });
+    expect(values.status).toBe(200);
+    const suggested = JSON.parse(values.body) as { values: { value: string; count: number }[]; complete: boolean };
+    expect(suggested.values.map((v) => v.value).sort()).toEqual(members());
+    expect(suggested.complete).toBe(true);
   });
 
   test('node-b -> node-a on TCP 443: outbound on node-b, inbound on node-a, counters mirrored exactly', async () => {
