@@ -8,7 +8,7 @@
  * [start_us, end_us] only, so records of one flow (same flow_id, seq 0, 1, 2...) sum to the
  * connection's totals. conn_state is cumulative at the time the record was emitted.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
 
 export const DIRECTIONS = ['inbound', 'outbound', 'forwarded'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
@@ -35,8 +35,9 @@ export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10
 export type TcpFlagName = keyof typeof TCP_FLAGS;
 export const TCP_FLAG_NAMES = Object.keys(TCP_FLAGS) as TcpFlagName[];
 
-const literalUnion = <T extends readonly string[]>(values: T, description: string) =>
-  Type.Union(values.map((v) => Type.Literal(v)) as never, { description });
+/** A union of string literals whose Static type is the literal union itself (not unknown). */
+export const literalUnion = <T extends string>(values: readonly T[], description: string): TUnion<TLiteral<T>[]> =>
+  Type.Union(values.map((v) => Type.Literal(v)), { description });
 
 export const FlowRecordSchema = Type.Object(
   {

@@ -10,7 +10,7 @@
  * Metric `flows` counts connections started (records with seq = 0), which is additive across
  * buckets, groups and agents.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
 import { TCP_FLAG_NAMES } from './flow';
 
 export const API_VERSION = 1;
@@ -34,8 +34,8 @@ export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as co
 export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;
 export type Metric = (typeof METRICS)[number];
 
-const lit = <T extends readonly (string | number)[]>(values: T, options: object = {}) =>
-  Type.Union(values.map((v) => Type.Literal(v)) as never, options);
+const lit = <T extends string>(values: readonly T[], options: object = {}): TUnion<TLiteral<T>[]> =>
+  Type.Union(values.map((v) => Type.Literal(v)), options);
 
 const Scalar = Type.Union([Type.String({ maxLength: 1024 }), Type.Number()]);
 
