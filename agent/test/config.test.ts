@@ -1,10 +1,11 @@
 /** Config: defaults, file + CLI overrides + FLOWMESH_TOKEN, errors that name the key. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, defaultConfig, flowTimeouts, loadConfig, storeOptions } from '../src/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

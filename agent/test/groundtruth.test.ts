@@ -5,7 +5,7 @@
  * initiator, per-direction packets and IP bytes, TCP flags per side, first/last timestamps,
  * conn_state, ICMP type/code, DNS domain, direction; records of one flow sum to it.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -26,6 +26,7 @@ class MemorySink implements FlowSink {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-truth-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** One flow assembled from its records (sums of the deltas; state and end of the last). */
 interface Assembled {

@@ -1,6 +1,6 @@
 /** Inventory: file formats and validation, longest-prefix lookups, defaults, WireGuard peers (real `wg` output). */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inventory, InventoryError, parseWireGuardDump } from '../src/inventory';
@@ -45,13 +45,14 @@ describe('Inventory', () => {
   });
 
   it('reads JSON files and empty files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'inv-'));
+    const dir = mkdtempSync(join(tmpdir(), 'fm-inv-'));
     const json = join(dir, 'inv.json');
     writeFileSync(json, JSON.stringify({ addresses: { '10.0.0.0/8': { name: 'corp', type: 'node' } } }));
     expect(look(Inventory.fromFile(json), '10.2.3.4')).toEqual({ name: 'corp', type: 'node' });
     const empty = join(dir, 'empty.yaml');
     writeFileSync(empty, '');
     expect(look(Inventory.fromFile(empty), '10.2.3.4').type).toBe('unknown');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it.each([

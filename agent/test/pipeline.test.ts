@@ -3,7 +3,7 @@
  * flow table) and on a real live capture on loopback: exact records against what was sent.
  */
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -44,6 +44,7 @@ function pipeline(sink: FlowSink, local: string[] = ['10.0.0.0/24', 'fd00::1']) 
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-pipeline-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('import', () => {
   it('turns a known capture into exactly the expected flows, with names, direction and DNS domain', async () => {
