@@ -144,10 +144,15 @@ func startHarness() (*harness, error) {
 func (h *harness) prepareCaptures() error {
 	help, _ := exec.Command("node", h.cli, "--help").Output()
 	if strings.Contains(string(help), "gen-pcap") {
+		genHelp, _ := exec.Command("node", h.cli, "gen-pcap", "--help").Output()
 		for i, seed := range []int{101, 202, 303} {
 			out := filepath.Join(h.dir, fmt.Sprintf("gen-%d.pcap", seed))
 			truth := filepath.Join(h.dir, fmt.Sprintf("gen-%d.truth.json", seed))
-			if _, err := h.node(120*time.Second, "gen-pcap", "--seed", fmt.Sprint(seed), "--flows", fmt.Sprint(120+40*i), "--out", out, "--truth", truth); err != nil {
+			args := []string{"gen-pcap", "--seed", fmt.Sprint(seed), "--out", out, "--truth", truth}
+			if strings.Contains(string(genHelp), "--flows") {
+				args = append(args, "--flows", fmt.Sprint(150+50*i))
+			}
+			if _, err := h.node(120*time.Second, args...); err != nil {
 				return err
 			}
 			h.captures = append(h.captures, []string{out})
