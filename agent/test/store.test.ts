@@ -13,6 +13,7 @@ import type { FlowRecord } from '../src/model/flow';
 import type { Dimension, Metric, Query } from '../src/model/query';
 import { generateFlowRecords, seededRandom } from '../src/bench/flow-records';
 import { classifyStorageError, FlowStore, ROLLUP_DIMENSIONS, type StoreOptionsInput } from '../src/store';
+import { transactionSize } from '../src/store/flow-store';
 import { ipToBigInt } from '../src/store/ip';
 import { QueryEngine } from '../src/query';
 
@@ -143,6 +144,13 @@ test('retention deletes exactly the records (and rollup rows) that started befor
   raw.close();
   rolled.close();
   await store.close();
+});
+
+test('a backlog is written in whole DuckDB row groups (direct to the file, no WAL), the rest after', () => {
+  expect(transactionSize(5000, 245_760)).toBe(5000);
+  expect(transactionSize(200_000, 245_760)).toBe(122_880);
+  expect(transactionSize(1_000_000, 245_760)).toBe(245_760);
+  expect(transactionSize(77_000, 245_760)).toBe(77_000);
 });
 
 test('storage errors are classified by kind (the label of flowmesh_store_errors_total)', () => {

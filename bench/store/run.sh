@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 npm run build -w agent >/dev/null
-exec node agent/dist/bench/store.js "$@"
+exec node --expose-gc agent/dist/bench/store.js "$@"

