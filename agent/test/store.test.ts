@@ -95,6 +95,35 @@ test('records round-trip exactly across close and reopen, with every column edge
   await again.close();
 });
 
+test('a producer that never yields loses nothing: records are written synchronously once the threshold waits', async () => {
+  const records = [...generateFlowRecords({ seed: 8, count: 150_000, startUs: T0_US, spanUs: 2 * HOUR_US })];
+  const store = await open({ syncDrainRecords: 20_000, maxBacklog: 30_000, batchSize: 10_000 });
+  // An async flush gets under way first, so the synchronous path must leave its records alone.
+  for (const r of records.slice(0, 15_000)) store.write(r);
+  await new Promise((resolve) => setImmediate(resolve));
+  for (const r of records.slice(15_000)) store.write(r); // one synchronous burst of 135,000
+  expect(store.counters()).toMatchObject({ backlogDropped: 0, lastError: null });
+  expect(store.counters().rowsWritten).toBeGreaterThanOrEqual(120_000); // written inside write()
+  await store.flush();
+  await store.rollUp();
+  const stats = await store.stats();
+  expect(stats.storedRecords).toBe(records.length);
+  const { records: stored } = await (async () => {
+    await store.close();
+    return readAll(path.join(dir, 'flows.duckdb'));
+  })();
+  const key = (r: FlowRecord) => `${r.flow_id}/${r.seq}/${r.start_us}`;
+  expect(stored.map(key).sort()).toEqual(records.map(key).sort());
+  const again = await open();
+  const raw = new QueryEngine(again.instance, { rollups: 'off' });
+  const rolled = new QueryEngine(again.instance, { rollupMinRangeMs: 0 });
+  const top: Query = { kind: 'top', from: 0, to: Math.ceil(T0_US / 1000) + 3 * 3600_000, group_by: ['src_ip', 'dst_port'], limit: 0 };
+  expect(await rolled.run(top)).toEqual(await raw.run(top));
+  raw.close();
+  rolled.close();
+  await again.close();
+});
+
 test('invalid records are dropped and counted, never thrown, and do not poison the batch', async () => {
   const [good, other] = [...generateFlowRecords({ seed: 2, count: 2, startUs: T0_US, spanUs: HOUR_US })];
   const store = await open();

@@ -20,7 +20,7 @@
  * compaction run one at a time on their own connection; writes and queries continue.
  */
 import fs from 'node:fs';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import pino, { type Logger } from 'pino';
 import type { FlowRecord, FlowSink } from '../model/flow';
 import { FlowChunkWriter } from './append';
@@ -94,7 +94,14 @@ export class FlowStore implements FlowSink {
   private readonly logger: Logger;
   private readonly queue: FlowRecord[] = [];
   private nextRid = 0;
+  /** First rids of transactions not yet committed (or failed): the roll-up must not pass them. */
+  private readonly uncommittedRids = new Set<number>();
+  /** Records at the head of the queue that the async flush is writing right now. */
+  private inFlight = 0;
   private chunkWriter: FlowChunkWriter | null = null;
+  /** Synchronous path for producers that never yield (see drainSynchronously); null while unusable. */
+  private syncAppender: DuckDBAppender | null = null;
+  private syncChunkWriter: FlowChunkWriter | null = null;
   private flushChain: Promise<void> = Promise.resolve();
   private flushQueued = false;
   private retryDelayMs = 0;
@@ -116,6 +123,7 @@ export class FlowStore implements FlowSink {
     private readonly db: DuckDBInstance,
     private readonly writer: DuckDBConnection,
     private readonly maintainer: DuckDBConnection,
+    private readonly syncWriter: DuckDBConnection,
     options: StoreOptions,
     readonly movedAside: string | null,
   ) {
@@ -129,7 +137,9 @@ export class FlowStore implements FlowSink {
     const { instance, movedAside } = await openDatabase(options.path, options.duckdb, logger);
     const writer = await instance.connect();
     const maintainer = await instance.connect();
-    const store = new FlowStore(instance, writer, maintainer, { ...options, logger }, movedAside);
+    const syncWriter = await instance.connect();
+    const store = new FlowStore(instance, writer, maintainer, syncWriter, { ...options, logger }, movedAside);
+    await store.prepareSyncAppender();
     // After retention emptied the table, rids must still continue above the rollup watermark.
     const maxRid = await writer.runAndReadAll('SELECT greatest(coalesce(max(rid) + 1, 0), (SELECT max(rid) FROM rollup_state)) FROM flows');
     store.nextRid = Number(maxRid.getRows()[0][0]);
@@ -163,10 +173,14 @@ export class FlowStore implements FlowSink {
       return;
     }
     if (this.queue.length >= this.options.maxBacklog) {
-      this.counters_.backlogDropped++;
-      return;
+      if (Date.now() >= this.retryAt) this.drainSynchronously(); // full because the producer never yields?
+      if (this.queue.length >= this.options.maxBacklog) {
+        this.counters_.backlogDropped++;
+        return;
+      }
     }
     this.queue.push(record);
+    if (this.queue.length - this.inFlight >= this.options.syncDrainRecords && Date.now() >= this.retryAt) this.drainSynchronously();
     if (this.queue.length >= this.options.batchSize && !this.flushQueued && Date.now() >= this.retryAt) {
       this.flushQueued = true;
       setImmediate(() => {
@@ -203,7 +217,10 @@ export class FlowStore implements FlowSink {
     } catch (error) {
       this.logger.warn({ err: error }, 'checkpoint at close failed (the WAL is replayed at next open)');
     }
+    this.syncAppender?.closeSync();
+    this.syncAppender = null;
     this.writer.closeSync();
+    this.syncWriter.closeSync();
     this.maintainer.closeSync();
     this.db.closeSync();
   }
@@ -313,7 +330,7 @@ export class FlowStore implements FlowSink {
     return this.serialised(async () => {
       const state = await this.maintainer.runAndReadAll('SELECT rid FROM rollup_state');
       let from = Number(state.getRows()[0][0]);
-      const end = this.nextRid;
+      const end = this.committedRidFrontier();
       let rolled = 0;
       while (from < end) {
         const to = Math.min(end, from + this.options.rollupSliceRecords);
@@ -374,36 +391,107 @@ export class FlowStore implements FlowSink {
     while (this.queue.length > 0) {
       const count = transactionSize(this.queue.length, this.options.maxTransactionRecords);
       const started = process.hrtime.bigint();
+      this.inFlight = count;
       try {
         await this.writeTransaction(this.queue.slice(0, count));
       } catch (error) {
-        const kind = classifyStorageError(error);
-        this.countError(kind, error);
-        this.retryDelayMs = Math.min(
-          this.options.retryMaxMs,
-          this.retryDelayMs === 0 ? this.options.retryInitialMs : this.retryDelayMs * 2,
-        );
-        this.retryAt = Date.now() + this.retryDelayMs;
-        this.logger.error(
-          { err: error, kind, backlog: this.queue.length, retryInMs: this.retryDelayMs },
-          `store flush failed (${kind}); records kept in memory and retried`,
-        );
+        this.failed(error);
         throw error;
+      } finally {
+        this.inFlight = 0;
       }
       this.queue.splice(0, count);
-      if (this.retryDelayMs !== 0) this.logger.info({ backlog: this.queue.length }, 'store writes recovered');
-      this.retryDelayMs = 0;
-      this.retryAt = 0;
-      this.counters_.rowsWritten += count;
-      this.counters_.batchesWritten++;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      for (const listener of this.batchListeners) listener(seconds, count);
+      this.written(count, started);
     }
   }
 
+  /**
+   * A producer that never yields to the event loop (a capture file read in one native
+   * call) would fill the backlog before any async flush could run. Once that many records
+   * wait, they are written right here, synchronously: a long-lived appender in auto-commit
+   * mode commits on flushSync(). Records the async flush is writing are left to it.
+   */
+  private drainSynchronously(): void {
+    const appender = this.syncAppender;
+    if (!appender || !this.syncChunkWriter) return;
+    const count = transactionSize(this.queue.length - this.inFlight, this.options.maxTransactionRecords);
+    if (count === 0) return;
+    const records = this.queue.slice(this.inFlight, this.inFlight + count);
+    const started = process.hrtime.bigint();
+    const firstRid = this.reserveRids(count);
+    try {
+      this.syncChunkWriter.append(appender, records, firstRid);
+      appender.flushSync();
+    } catch (error) {
+      this.syncAppender = null; // its buffered rows are unknown now: start over with a fresh one
+      try {
+        appender.closeSync();
+      } catch {
+        // the failed flush already invalidated it
+      }
+      void this.prepareSyncAppender().catch(() => undefined);
+      this.failed(error);
+      return;
+    } finally {
+      this.uncommittedRids.delete(firstRid);
+    }
+    this.queue.splice(this.inFlight, count);
+    this.written(count, started);
+  }
+
+  private async prepareSyncAppender(): Promise<void> {
+    const appender = await this.syncWriter.createAppender('flows');
+    this.syncChunkWriter ??= await FlowChunkWriter.forAppender(appender);
+    if (this.closed) appender.closeSync();
+    else this.syncAppender = appender;
+  }
+
+  /** Reserves rids for a transaction; the caller removes the mark once it committed or failed. */
+  private reserveRids(count: number): number {
+    const first = this.nextRid;
+    this.nextRid += count;
+    this.uncommittedRids.add(first);
+    return first;
+  }
+
+  /** Rids below this belong to committed (or abandoned) transactions. */
+  private committedRidFrontier(): number {
+    let frontier = this.nextRid;
+    for (const first of this.uncommittedRids) frontier = Math.min(frontier, first);
+    return frontier;
+  }
+
+  private failed(error: unknown): void {
+    const kind = classifyStorageError(error);
+    this.countError(kind, error);
+    this.retryDelayMs = Math.min(this.options.retryMaxMs, this.retryDelayMs === 0 ? this.options.retryInitialMs : this.retryDelayMs * 2);
+    this.retryAt = Date.now() + this.retryDelayMs;
+    this.logger.error(
+      { err: error, kind, backlog: this.queue.length, retryInMs: this.retryDelayMs },
+      `store flush failed (${kind}); records kept in memory and retried`,
+    );
+  }
+
+  private written(count: number, started: bigint): void {
+    if (this.retryDelayMs !== 0) this.logger.info({ backlog: this.queue.length }, 'store writes recovered');
+    this.retryDelayMs = 0;
+    this.retryAt = 0;
+    this.counters_.rowsWritten += count;
+    this.counters_.batchesWritten++;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    for (const listener of this.batchListeners) listener(seconds, count);
+  }
+
   private async writeTransaction(records: FlowRecord[]): Promise<void> {
-    const firstRid = this.nextRid;
-    const endRid = firstRid + records.length;
+    const firstRid = this.reserveRids(records.length);
+    try {
+      await this.transaction(records, firstRid);
+    } finally {
+      this.uncommittedRids.delete(firstRid);
+    }
+  }
+
+  private async transaction(records: FlowRecord[], firstRid: number): Promise<void> {
     await this.writer.run('BEGIN TRANSACTION');
     try {
       const appender = await this.writer.createAppender('flows');
@@ -419,7 +507,6 @@ export class FlowStore implements FlowSink {
       await this.writer.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
-    this.nextRid = endRid;
   }
 
   private countError(kind: StoreErrorKind, error: unknown): void {

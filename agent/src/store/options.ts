@@ -13,6 +13,11 @@ export interface StoreOptions {
   flushIntervalMs: number;
   /** Largest number of records written in one transaction (best a multiple of DuckDB's row group, 122,880). */
   maxTransactionRecords: number;
+  /**
+   * When this many records wait (a producer that does not yield, e.g. a capture file read
+   * in one native call), they are written synchronously inside write() rather than dropped.
+   */
+  syncDrainRecords: number;
   /** Records kept in memory while the disk refuses writes; beyond it new records are dropped and counted. */
   maxBacklog: number;
   /** Records (and rollups) whose start is older than this are deleted. 0 keeps everything. */
@@ -39,6 +44,7 @@ export const STORE_DEFAULTS: Omit<StoreOptions, 'path'> = {
   batchSize: 10_000,
   flushIntervalMs: 1000,
   maxTransactionRecords: 245_760,
+  syncDrainRecords: 245_760,
   maxBacklog: 500_000,
   retentionDays: 7,
   rollupIntervalMs: 5000,
