@@ -151,7 +151,8 @@ test('retention deletes exactly the records (and rollup rows) that started befor
   for (const r of records.slice(15_000)) store.write(r);
   await store.flush();
 
-  const cutoffUs = Math.floor((nowMs - 7 * 86_400_000) / 60_000) * 60_000 * 1000;
+  const newestMs = Math.floor(Math.max(...records.map((r) => r.start_us)) / 1000);
+  const cutoffUs = Math.floor((Math.min(nowMs, newestMs) - 7 * 86_400_000) / 60_000) * 60_000 * 1000;
   const result = await store.runRetention();
   expect(result.cutoffUs).toBe(cutoffUs);
   const kept = records.filter((r) => r.start_us >= cutoffUs);
@@ -187,6 +188,16 @@ test('storage errors are classified by kind (the label of flowmesh_store_errors_
   expect(classifyStorageError(new Error('IO Error: Cannot open file "x": Read-only file system'))).toBe('read_only');
   expect(classifyStorageError(new Error('IO Error: Could not fsync file "x": Input/output error'))).toBe('io');
   expect(classifyStorageError(new Error('something else'))).toBe('other');
+});
+
+test('retention counts back from the newest record: an imported old capture is not emptied by the clock', async () => {
+  const records = [...generateFlowRecords({ seed: 10, count: 3000, startUs: T0_US, spanUs: 2 * HOUR_US })];
+  const store = await open({ retentionDays: 1, now: () => T0_US / 1000 + 365 * 86_400_000 });
+  for (const r of records) store.write(r);
+  await store.flush();
+  expect((await store.runRetention()).deletedRecords).toBe(0);
+  expect((await store.stats()).storedRecords).toBe(3000);
+  await store.close();
 });
 
 test('an unreadable database file is moved aside and a fresh one started', async () => {

@@ -265,7 +265,10 @@ export class FlowStore implements FlowSink {
     return { dbBytes: size(this.options.path), walBytes: size(`${this.options.path}.wal`) };
   }
 
-  /** Deletes records and rollup rows that started before the retention cutoff (minute aligned), oldest first, in chunks. */
+  /**
+   * Deletes records and rollup rows that started before the cutoff (min(now, newest record
+   * start) - retentionDays, minute aligned), oldest first, in chunks.
+   */
   runRetention(): Promise<RetentionResult> {
     return this.serialised(() => this.retentionPass());
   }
@@ -276,7 +279,12 @@ export class FlowStore implements FlowSink {
   }
 
   private async retentionPass(): Promise<RetentionResult> {
-    const cutoffMs = Math.floor((this.options.now() - this.options.retentionDays * DAY_MS) / MINUTE_MS) * MINUTE_MS;
+    // Counted back from now, or from the newest record when that is older: a database of an
+    // imported old capture (or of an agent that was down) is not emptied by the wall clock.
+    const newest = await this.maintainer.runAndReadAll('SELECT max(start_us) FROM flows');
+    const newestUs = newest.getRows()[0][0];
+    const referenceMs = newestUs === null ? this.options.now() : Math.min(this.options.now(), Math.floor(Number(newestUs) / 1000));
+    const cutoffMs = Math.floor((referenceMs - this.options.retentionDays * DAY_MS) / MINUTE_MS) * MINUTE_MS;
     const cutoffUs = cutoffMs * 1000;
     const result: RetentionResult = { cutoffUs, deletedRecords: 0, deletedRollupRows: 0 };
     if (this.options.retentionDays <= 0) return result;
