@@ -69,6 +69,20 @@ export function newPcapSession(): NativePcapSession {
   return new (pcapBinding().PcapSession)();
 }
 
+/**
+ * Keeps a live session's native object alive for the rest of the process. The binding embeds
+ * its libuv poll handle in the session object and never uv_close()s it (FinalizeClose only
+ * stops it), so once the garbage collector freed a session, libuv's handle queue would point
+ * into freed memory: heap corruption that surfaces later as "free(): invalid next size".
+ * Costs a few hundred bytes per live capture opened. The anchor sits on the native module's
+ * exports, which Node loads once per process (a module-level array would be collected with a
+ * test file's module registry under jest).
+ */
+export function retainForProcessLifetime(session: NativePcapSession): void {
+  const binding = pcapBinding() as NativeBinding & { retainedLiveSessions?: NativePcapSession[] };
+  (binding.retainedLiveSessions ??= []).push(session);
+}
+
 const NAMED_LINK_TYPES: Record<string, number> = {
   LINKTYPE_NULL: LINK_TYPE.NULL,
   LINKTYPE_ETHERNET: LINK_TYPE.ETHERNET,

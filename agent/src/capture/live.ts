@@ -19,7 +19,7 @@
  * - stats() counters are libpcap's u32 counters since open (they wrap at 2^32).
  */
 import { UnsupportedLinkTypeError, describeLinkType, isSupportedLinkType } from '../decode/linktypes';
-import { PacketHeader, linkTypeFromBinding, newPcapSession } from './binding';
+import { PacketHeader, linkTypeFromBinding, newPcapSession, retainForProcessLifetime } from './binding';
 import type { PacketHandler } from './types';
 
 export interface LiveCaptureOptions {
@@ -77,6 +77,7 @@ export function openLiveCapture(options: LiveCaptureOptions, onPacket: PacketHan
   const buf = Buffer.alloc(Math.max(snapLen, 64));
   const header = new PacketHeader();
   const session = newPcapSession();
+  retainForProcessLifetime(session);
   const counters = { delivered: 0, handlerErrors: 0, readErrors: 0 };
   let closed = false;
   let finalized = false;
