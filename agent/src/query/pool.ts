@@ -63,11 +63,15 @@ export class ConnectionPool {
     try {
       connection = await this.acquire((w) => (waiter = w));
       if (stopReason) throw stopReason;
+      let result: T;
       try {
-        return await work(connection);
+        result = await work(connection);
       } catch (error) {
         throw stopReason ?? error;
       }
+      // interrupt() between two statements of `work` does not fail it: the deadline still decides.
+      if (stopReason) throw stopReason;
+      return result;
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
