@@ -78,6 +78,7 @@ export const ConfigSchema = Type.Object(
       query_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
       row_budget: Type.Optional(Type.Integer({ minimum: 1 })),
       max_concurrent_queries: Type.Optional(Type.Integer({ minimum: 1 })),
+      max_queued_queries: Type.Optional(Type.Integer({ minimum: 0, description: 'Queries that may wait for a slot; beyond that 429' })),
       body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
       shutdown_grace_ms: Type.Optional(Type.Integer({ minimum: 0 })),
     }, 'Query API (HTTP)'),
