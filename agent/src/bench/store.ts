@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import pino from 'pino';
+import type { FlowRecord } from '../model/flow';
 import type { Query } from '../model/query';
 import { QueryEngine } from '../query';
 import { FlowStore } from '../store';
@@ -51,6 +52,8 @@ function parseArgs(argv: string[]): Args {
 }
 
 const GENERATION_CHUNK = 250_000;
+/** Records a yielding producer writes per event-loop turn. */
+const YIELDING_BURST = 20_000;
 const JSON_REFERENCE_MAX = 1_000_000;
 
 function percentile(sorted: number[], p: number): number {
@@ -70,6 +73,46 @@ function mainThreadCpuMicros(): number | null {
 
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
+interface WriteFigures {
+  describe: (records: number) => string;
+  cpu: (records: number) => string;
+}
+
+/** Writes every chunk (generation and `prepare` untimed), `burst` records per event-loop turn, flushing after each chunk. */
+async function measureWrites(
+  store: FlowStore, chunks: Iterable<FlowRecord[]>, burst: number, prepare?: (chunk: FlowRecord[]) => void,
+): Promise<WriteFigures> {
+  let seconds = 0;
+  let cpuMicros = 0;
+  let mainMicros = 0;
+  let written = 0;
+  for (const chunk of chunks) {
+    prepare?.(chunk);
+    collectGarbage?.(); // the generator's garbage is the producer's cost, not the store's
+    const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    const mainBefore = mainThreadCpuMicros();
+    for (let i = 0; i < chunk.length; i += burst) {
+      for (let j = i; j < Math.min(chunk.length, i + burst); j++) store.write(chunk[j]);
+      if (i + burst < chunk.length) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await store.flush();
+    seconds += Number(process.hrtime.bigint() - started) / 1e9;
+    const used = process.cpuUsage(cpu);
+    cpuMicros += used.user + used.system;
+    const mainAfter = mainThreadCpuMicros();
+    if (mainBefore !== null && mainAfter !== null) mainMicros += mainAfter - mainBefore;
+    written += chunk.length;
+    progress(`writing ${written.toLocaleString()}`);
+  }
+  return {
+    describe: (records) => `${Math.round(records / seconds).toLocaleString()} records/s`,
+    cpu: (records) =>
+      `${(cpuMicros / records).toFixed(2)} / ${mainMicros > 0 ? (mainMicros / records).toFixed(2) : '?'} µs` +
+      ` (${Math.round(records / (cpuMicros / 1e6)).toLocaleString()} records per CPU-second)`,
+  };
+}
+
 function progress(text: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r${text}`.padEnd(70));
 }
@@ -88,30 +131,20 @@ async function main(): Promise<void> {
 
   // 1. Write path.
   let store = await FlowStore.open({ path: dbPath, logger: pino({ level: 'warn' }), rollupIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000 });
-  const generator = generateFlowRecords({ seed: 1, count: args.records, startUs, spanUs });
-  let writeSeconds = 0;
-  let writeCpuMicros = 0;
-  let writeMainMicros = 0;
   const jsonPath = path.join(dir, 'bench.jsonl');
   const jsonFd = args.records <= JSON_REFERENCE_MAX ? fs.openSync(jsonPath, 'w') : null;
-  for (let done = 0; done < args.records; ) {
-    const chunk = [];
-    for (let i = 0; i < GENERATION_CHUNK && done < args.records; i++, done++) chunk.push(generator.next().value!);
+  const chunks = function* (count: number, seed: number) {
+    const generator = generateFlowRecords({ seed, count, startUs, spanUs });
+    for (let done = 0; done < count; ) {
+      const chunk = [];
+      for (let i = 0; i < GENERATION_CHUNK && done < count; i++, done++) chunk.push(generator.next().value!);
+      yield chunk;
+    }
+  };
+  // A producer that yields to the event loop between bursts, like live capture: async flushes.
+  const yielding = await measureWrites(store, chunks(args.records, 1), YIELDING_BURST, (chunk) => {
     if (jsonFd !== null) fs.writeSync(jsonFd, chunk.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    // The generator's garbage is the producer's cost, not the store's (run with --expose-gc).
-    collectGarbage?.();
-    const started = process.hrtime.bigint();
-    const cpu = process.cpuUsage();
-    const mainBefore = mainThreadCpuMicros();
-    for (const r of chunk) store.write(r);
-    await store.flush();
-    writeSeconds += Number(process.hrtime.bigint() - started) / 1e9;
-    const used = process.cpuUsage(cpu);
-    writeCpuMicros += used.user + used.system;
-    const mainAfter = mainThreadCpuMicros();
-    if (mainBefore !== null && mainAfter !== null) writeMainMicros += mainAfter - mainBefore;
-    progress(`writing ${done.toLocaleString()} / ${args.records.toLocaleString()}`);
-  }
+  });
   const rollupStarted = process.hrtime.bigint();
   await store.rollUp();
   const rollupSeconds = Number(process.hrtime.bigint() - rollupStarted) / 1e9;
@@ -122,19 +155,22 @@ async function main(): Promise<void> {
   const stats = await store.stats();
   rows.push(['records stored', stats.storedRecords.toLocaleString()]);
   rows.push(['rollup rows', stats.rollupRows.toLocaleString()]);
-  rows.push(['write rate (store.write + flush)', `${Math.round(args.records / writeSeconds).toLocaleString()} records/s`]);
-  // CPU time of all the process's threads (JS + DuckDB): the figure that survives a busy machine.
-  rows.push(['write cost (CPU, all threads)', `${(writeCpuMicros / args.records).toFixed(2)} µs/record = ${Math.round(args.records / (writeCpuMicros / 1e6)).toLocaleString()} records per CPU-second`]);
-  if (writeMainMicros > 0) {
-    rows.push(['  of which JS main thread', `${(writeMainMicros / args.records).toFixed(2)} µs/record (the rest: DuckDB threads)`]);
-  }
+  rows.push(['write rate, yielding producer (live capture)', yielding.describe(args.records)]);
+  rows.push(['  CPU per record (all threads / JS thread)', yielding.cpu(args.records)]);
+  // A producer that never yields (a capture file read in one native call): synchronous writes.
+  const burstCount = Math.min(args.records, 1_000_000);
+  const burstStore = await FlowStore.open({ path: path.join(dir, 'burst.duckdb'), logger: pino({ level: 'warn' }), rollupIntervalMs: 3_600_000 });
+  const burst = await measureWrites(burstStore, chunks(burstCount, 2), Number.MAX_SAFE_INTEGER);
+  await burstStore.close();
+  rows.push([`write rate, non-yielding producer (import), ${burstCount.toLocaleString()}`, burst.describe(burstCount)]);
+  rows.push(['  CPU per record (all threads / JS thread)', burst.cpu(burstCount)]);
   if (!collectGarbage) rows.push(['  (note)', 'run with node --expose-gc to keep generator GC out of the write figures']);
   rows.push(['roll-up catch-up rate', `${Math.round(args.records / rollupSeconds).toLocaleString()} records/s`]);
   rows.push(['database size (after checkpoint)', `${(dbBytes / 1024 / 1024).toFixed(1)} MiB, ${(dbBytes / args.records).toFixed(1)} bytes/record`]);
 
   if (jsonFd !== null) {
     fs.closeSync(jsonFd);
-    const instance = await DuckDBInstance.create(':memory:');
+    const instance = await DuckDBInstance.create(path.join(dir, 'reference.duckdb'));
     const connection = await instance.connect();
     const started = process.hrtime.bigint();
     await connection.run(`CREATE TABLE ref AS SELECT * FROM read_json('${jsonPath.replace(/'/g, "''")}', format = 'newline_delimited')`);
@@ -142,7 +178,7 @@ async function main(): Promise<void> {
     connection.closeSync();
     instance.closeSync();
     fs.rmSync(jsonPath);
-    rows.push(['reference: DuckDB read_json of the same records', `${Math.round(args.records / seconds).toLocaleString()} records/s`]);
+    rows.push(['reference: DuckDB read_json of the same JSON lines into a file', `${Math.round(args.records / seconds).toLocaleString()} records/s`]);
   }
 
   // 2. Queries over the last 24 h.
