@@ -26,15 +26,18 @@ type namedQuery struct {
 }
 
 type measurement struct {
-	Query   string    `json:"query"`
-	Agents  int       `json:"agents"`
-	Ms      []float64 `json:"ms"`
-	Median  float64   `json:"median_ms"`
-	P95     float64   `json:"p95_ms"`
-	Min     float64   `json:"min_ms"`
-	Max     float64   `json:"max_ms"`
-	Answers int       `json:"answers"`
-	Error   string    `json:"error,omitempty"`
+	Query  string `json:"query"`
+	Agents int    `json:"agents"`
+	// Sequential: the same query asked of each agent alone, one after the other (the
+	// no-fan-out cost of reaching every agent), instead of one federated query.
+	Sequential bool      `json:"sequential"`
+	Ms         []float64 `json:"ms"`
+	Median     float64   `json:"median_ms"`
+	P95        float64   `json:"p95_ms"`
+	Min        float64   `json:"min_ms"`
+	Max        float64   `json:"max_ms"`
+	Answers    int       `json:"answers"`
+	Error      string    `json:"error,omitempty"`
 }
 
 func main() {
@@ -53,6 +56,11 @@ func main() {
 	}
 	all := strings.Split(*urls, ",")
 	var out []measurement
+	singles := make([]*federation.Fleet, len(all))
+	singleSettings := make([]*models.Settings, len(all))
+	for i, u := range all {
+		singles[i], singleSettings[i] = fleetOf([]string{u}, *token)
+	}
 	for _, c := range strings.Split(*counts, ",") {
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 || n > len(all) {
@@ -60,7 +68,12 @@ func main() {
 		}
 		fleet, settings := fleetOf(all[:n], *token)
 		for _, q := range list {
-			out = append(out, measure(fleet, settings, q, n, *from, *to, *runs))
+			out = append(out, measure([]*federation.Fleet{fleet}, []*models.Settings{settings}, q, n, *from, *to, *runs))
+			if n > 1 {
+				m := measure(singles[:n], singleSettings[:n], q, n, *from, *to, *runs)
+				m.Sequential = true
+				out = append(out, m)
+			}
 		}
 		fleet.Close()
 	}
@@ -90,23 +103,28 @@ func fleetOf(urls []string, token string) (*federation.Fleet, *models.Settings) 
 	return fleet, &settings
 }
 
-func measure(fleet *federation.Fleet, settings *models.Settings, q namedQuery, n int, from, to int64, runs int) measurement {
+// measure times one plugin query run through each fleet in turn (one fleet: a federated
+// query; several single-agent fleets: the agents asked one at a time).
+func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQuery, n int, from, to int64, runs int) measurement {
 	m := measurement{Query: q.Name, Agents: n}
 	qc := query.Context{From: time.UnixMilli(from), To: time.UnixMilli(to), Interval: time.Minute, MaxDataPoints: 2000}
 	once := func() (time.Duration, error) {
 		started := time.Now()
-		plan, err := query.Parse(q.Query, qc, settings)
-		if err != nil {
-			return 0, err
+		m.Answers = 0
+		for i, fleet := range fleets {
+			plan, err := query.Parse(q.Query, qc, settings[i])
+			if err != nil {
+				return 0, err
+			}
+			result, err := query.Run(context.Background(), fleet, plan)
+			if err != nil {
+				return 0, err
+			}
+			if len(result.Failed) > 0 {
+				return 0, fmt.Errorf("%s", federation.DescribeFailures(result.Failed))
+			}
+			m.Answers += result.Asked
 		}
-		result, err := query.Run(context.Background(), fleet, plan)
-		if err != nil {
-			return 0, err
-		}
-		if len(result.Failed) > 0 {
-			return 0, fmt.Errorf("%s", federation.DescribeFailures(result.Failed))
-		}
-		m.Answers = result.Asked
 		return time.Since(started), nil
 	}
 	if _, err := once(); err != nil {

@@ -9,7 +9,7 @@
  * is serialised and the ratio includes CPU contention that separate nodes would not have.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { log } from './log';
@@ -39,6 +39,8 @@ export const FEDERATION_QUERIES = [
 interface Measurement {
   query: string;
   agents: number;
+  /** The agents asked one at a time (no fan-out), for comparison. */
+  sequential: boolean;
   median_ms: number;
   p95_ms: number;
   min_ms: number;
@@ -51,7 +53,7 @@ export interface FederationResult {
   counts: number[];
   runs: number;
   measurements: Measurement[];
-  ratios: { query: string; agents: number; ratioToOne: number }[];
+  ratios: { query: string; agents: number; ratioToOne: number; ratioToSequential: number }[];
   skipped?: string;
 }
 
@@ -120,8 +122,10 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
     ], { timeoutS: 1200 });
     result.measurements = JSON.parse(run.stdout) as Measurement[];
     for (const m of result.measurements) {
+      if (m.sequential || m.error) continue;
       const one = result.measurements.find((x) => x.query === m.query && x.agents === 1);
-      if (one && !m.error) result.ratios.push({ query: m.query, agents: m.agents, ratioToOne: m.median_ms / one.median_ms });
+      const sequential = result.measurements.find((x) => x.query === m.query && x.agents === m.agents && x.sequential);
+      if (one) result.ratios.push({ query: m.query, agents: m.agents, ratioToOne: m.median_ms / one.median_ms, ratioToSequential: sequential ? m.median_ms / sequential.median_ms : NaN });
     }
   } finally {
     await Promise.all(agents.map((a) => stopChild(a, 10_000)));
@@ -132,13 +136,19 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
 
 export function reportFederation(f: FederationResult): string {
   if (f.skipped) return `\n### Federation\n\nskipped: ${f.skipped}\n`;
-  const rows = f.measurements.map((m) => {
+  const text = (m: Measurement | undefined) => (!m ? '–' : m.error ? `failed: ${m.error.slice(0, 60)}` : `${ms(m.median_ms)} (${ms(m.min_ms)}–${ms(m.max_ms)})`);
+  const rows = f.measurements.filter((m) => !m.sequential).map((m) => {
     const r = f.ratios.find((x) => x.query === m.query && x.agents === m.agents);
-    return [m.query, m.agents, m.error ? `failed: ${m.error.slice(0, 60)}` : `${ms(m.median_ms)} (${ms(m.min_ms)}–${ms(m.max_ms)})`, m.error ? '' : ms(m.p95_ms), r ? ratio(r.ratioToOne) : '–'];
+    const sequential = f.measurements.find((x) => x.query === m.query && x.agents === m.agents && x.sequential);
+    return [m.query, m.agents, text(m), m.error ? '' : ms(m.p95_ms), r ? ratio(r.ratioToOne) : '–', m.agents > 1 ? text(sequential) : '', r && m.agents > 1 ? ratio(r.ratioToSequential) : ''];
   });
-  return formatTable(
-    `Federation through the plugin backend (${f.recordsPerAgent.toLocaleString('en')} records per agent, ${f.runs} runs, agents on loopback sharing this machine)`,
-    ['query', 'agents', 'median (min–max)', 'p95', 'ratio to 1 agent'],
-    rows,
+  return (
+    formatTable(
+      `Federation through the plugin backend (${f.recordsPerAgent.toLocaleString('en')} records per agent, ${f.runs} runs, agents on loopback sharing this machine)`,
+      ['query', 'agents', 'federated median (min–max)', 'p95', 'ratio to 1 agent', 'agents asked one at a time', 'federated / one at a time'],
+      rows,
+    ) +
+    `\nEvery agent here shares the same ${cpus().length} cores, so N agents do N times the query work on them: the ratio to one agent includes that contention, ` +
+    'which agents on their own nodes do not have. "One at a time" asks each agent alone in turn through the same backend code; federated / one at a time below 1 is what the parallel fan-out saves.\n'
   );
 }

@@ -41,13 +41,20 @@ export function stopAllChildren(): void {
   running.clear();
 }
 
-/** Children run in their own process group (so a wrapper like GNU time never leaves its command behind). */
+/**
+ * Children started here run in their own process group (so a wrapper like GNU time never
+ * leaves its command behind); children started elsewhere (the lab harness) are signalled alone.
+ */
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     process.kill(-child.pid, signal);
   } catch {
-    // already gone
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
   }
 }
 
