@@ -120,6 +120,14 @@ function progress(text: string): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const dir = args.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fm-bench-store-'));
+  try {
+    await run(args, dir);
+  } finally {
+    if (!args.keep && !args.dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function run(args: Args, dir: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const dbPath = path.join(dir, 'bench.duckdb');
   fs.rmSync(dbPath, { force: true });
@@ -218,7 +226,6 @@ async function main(): Promise<void> {
   engines.auto.close();
   engines.off.close();
   await store.close();
-  if (!args.keep && !args.dir) fs.rmSync(dir, { recursive: true, force: true });
 
   progress('');
   const width = Math.max(...[...rows, ...latency].map(([k]) => k.length)) + 2;
