@@ -1,8 +1,6 @@
 package contract
 
 import (
-	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -12,13 +10,10 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
-	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
-	"github.com/hashicorp/go-hclog"
-	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+	"github.com/flowmesh/flowmesh/plugin/test/pluginlaunch"
 )
 
 // buildExecutable compiles the backend the way the release build does (static, CGO off).
@@ -34,90 +29,16 @@ func buildExecutable(t *testing.T) string {
 	return bin
 }
 
-// executableClient talks to the launched executable through go-plugin, like Grafana.
-type executableClient struct {
-	data        grpcplugin.DataClient
-	diagnostics grpcplugin.DiagnosticsClient
-	resource    grpcplugin.ResourceClient
-}
-
-func launch(t *testing.T, bin string) *executableClient {
+// launch starts the built executable through go-plugin, like Grafana; it is stopped when
+// the test ends.
+func launch(t *testing.T, bin string) *pluginlaunch.Process {
 	t.Helper()
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion:  grpcplugin.ProtocolVersion,
-			MagicCookieKey:   grpcplugin.MagicCookieKey,
-			MagicCookieValue: grpcplugin.MagicCookieValue,
-		},
-		VersionedPlugins: map[int]goplugin.PluginSet{grpcplugin.ProtocolVersion: {
-			"data":        &grpcplugin.DataGRPCPlugin{},
-			"diagnostics": &grpcplugin.DiagnosticsGRPCPlugin{},
-			"resource":    &grpcplugin.ResourceGRPCPlugin{},
-		}},
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: io.Discard}),
-		StartTimeout:     30 * time.Second,
-	})
-	t.Cleanup(client.Kill)
-	rpc, err := client.Client()
+	p, err := pluginlaunch.Launch(bin, io.Discard, 30*time.Second)
 	if err != nil {
-		t.Fatalf("start %s: %v", bin, err)
+		t.Fatal(err)
 	}
-	dispense := func(name string) any {
-		raw, err := rpc.Dispense(name)
-		if err != nil {
-			t.Fatalf("dispense %s: %v", name, err)
-		}
-		return raw
-	}
-	c := &executableClient{}
-	var ok bool
-	if c.data, ok = dispense("data").(grpcplugin.DataClient); !ok {
-		t.Fatal("data plugin is not a DataClient")
-	}
-	if c.diagnostics, ok = dispense("diagnostics").(grpcplugin.DiagnosticsClient); !ok {
-		t.Fatal("diagnostics plugin is not a DiagnosticsClient")
-	}
-	if c.resource, ok = dispense("resource").(grpcplugin.ResourceClient); !ok {
-		t.Fatal("resource plugin is not a ResourceClient")
-	}
-	return c
-}
-
-func (c *executableClient) QueryData(ctx context.Context, r *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
-	resp, err := c.data.QueryData(ctx, backend.ToProto().QueryDataRequest(r))
-	if err != nil {
-		return nil, err
-	}
-	return backend.FromProto().QueryDataResponse(resp)
-}
-
-func (c *executableClient) CheckHealth(ctx context.Context, r *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
-	resp, err := c.diagnostics.CheckHealth(ctx, &pluginv2.CheckHealthRequest{PluginContext: backend.ToProto().PluginContext(r.PluginContext), Headers: r.Headers})
-	if err != nil {
-		return nil, err
-	}
-	return backend.FromProto().CheckHealthResponse(resp), nil
-}
-
-func (c *executableClient) CallResource(ctx context.Context, r *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
-	stream, err := c.resource.CallResource(ctx, backend.ToProto().CallResourceRequest(r))
-	if err != nil {
-		return err
-	}
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := sender.Send(backend.FromProto().CallResourceResponse(msg)); err != nil {
-			return err
-		}
-	}
+	t.Cleanup(p.Kill)
+	return p
 }
 
 // The built executable, launched as Grafana does, answers health, every query type and

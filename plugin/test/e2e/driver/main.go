@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/flowmesh/flowmesh/plugin/test/pluginlaunch"
 )
 
 const pluginID = "flowmesh-flows-datasource"
@@ -96,13 +98,13 @@ func main() {
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		<-stop
-		p.kill()
+		p.Kill()
 		os.Exit(0)
 	}()
-	defer p.kill()
+	defer p.Kill()
 
 	out := json.NewEncoder(os.Stdout)
-	if err := out.Encode(map[string]any{"event": "ready", "pid": p.pid}); err != nil {
+	if err := out.Encode(map[string]any{"event": "ready", "pid": p.Pid}); err != nil {
 		return
 	}
 	in := bufio.NewScanner(os.Stdin)
@@ -122,13 +124,13 @@ func main() {
 	}
 }
 
-func serve(p *backendProcess, req request) map[string]any {
+func serve(p *pluginlaunch.Process, req request) map[string]any {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	pc := pluginContext(req.Settings)
 	switch req.Op {
 	case "health":
-		res, err := p.checkHealth(ctx, &backend.CheckHealthRequest{PluginContext: pc})
+		res, err := p.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pc})
 		if err != nil {
 			return map[string]any{"error": "CheckHealth: " + err.Error()}
 		}
@@ -138,7 +140,7 @@ func serve(p *backendProcess, req request) map[string]any {
 		if err != nil {
 			return map[string]any{"error": err.Error()}
 		}
-		res, err := p.queryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Headers: req.Headers, Queries: queries})
+		res, err := p.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pc, Headers: req.Headers, Queries: queries})
 		if err != nil {
 			return map[string]any{"error": "QueryData: " + err.Error()}
 		}
@@ -148,7 +150,7 @@ func serve(p *backendProcess, req request) map[string]any {
 		}
 		return map[string]any{"queryData": json.RawMessage(raw)}
 	case "resource":
-		status, body, err := p.callResource(ctx, &backend.CallResourceRequest{
+		status, body, err := callResource(ctx, p, &backend.CallResourceRequest{
 			PluginContext: pc, Method: req.Method, Path: req.Path, URL: req.Path, Body: req.Body,
 			Headers: map[string][]string{"Content-Type": {"application/json"}},
 		})
