@@ -3,34 +3,20 @@
  * import to JSON lines and to DuckDB, exit codes 1 (runtime) and 2 (usage/config) with
  * messages naming the problem, and records kept when a capture file is corrupt.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { scenario, writePcap } from './pipeline-pcap';
+import { AGENT_DIR, CLI, ensureCliBuilt } from './support/built-cli';
 
-const AGENT = resolve(__dirname, '..');
-const CLI = join(AGENT, 'dist', 'cli.js');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 beforeAll(() => {
-  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestSource(join(AGENT, 'src'))) return;
-  try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: AGENT, stdio: 'pipe' });
-  } catch {
-    // type errors elsewhere in the tree still emit JavaScript; the CLI's own freshness is checked below
-  }
-  expect(statSync(CLI).mtimeMs).toBeGreaterThanOrEqual(statSync(join(AGENT, 'src', 'cli.ts')).mtimeMs);
+  ensureCliBuilt();
+  // type errors elsewhere in the tree still emit JavaScript; the CLI's own freshness is checked here
+  expect(statSync(CLI).mtimeMs).toBeGreaterThanOrEqual(statSync(join(AGENT_DIR, 'src', 'cli.ts')).mtimeMs);
 }, 120_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-cli-'));

@@ -6,16 +6,7 @@ import { DecodedPacket } from '../src/decode/packet';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../src/flowtable/flowTable';
 import { LocalAddresses } from '../src/flow/direction';
 import { parseIp } from '../src/flow/addresses';
-import type { FlowRecord, FlowSink } from '../src/model/flow';
-
-class MemorySink implements FlowSink {
-  records: FlowRecord[] = [];
-  write(r: FlowRecord): void {
-    this.records.push(r);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
+import { MemorySink } from './support/memory-sink';
 
 const T0 = 1_700_000_000_000_000;
 const S = 1_000_000;

@@ -13,17 +13,9 @@ import { Pipeline } from '../src/pipeline';
 import { Inventory } from '../src/inventory';
 import { LocalAddresses } from '../src/flow/direction';
 import { DEFAULT_TIMEOUTS } from '../src/flowtable/flowTable';
-import type { FlowRecord, FlowSink } from '../src/model/flow';
+import type { FlowRecord } from '../src/model/flow';
+import { MemorySink } from './support/memory-sink';
 import { generateCapture, readTruth, type SynthLinkType, type TruthFlow } from '../src/synth/generate';
-
-class MemorySink implements FlowSink {
-  records: FlowRecord[] = [];
-  write(r: FlowRecord): void {
-    this.records.push(r);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-truth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,36 +5,16 @@
  * on an ephemeral loopback port; auth, queries, paging and CSV export are checked over HTTP
  * against the truth, and an unsafe listen address without a token is refused at startup.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateCapture, readTruth, type CaptureTruth } from '../src/synth';
 import { scenario, T0_US, writePcap } from './pipeline-pcap';
+import { CLI, ensureCliBuilt } from './support/built-cli';
 
-const AGENT = resolve(__dirname, '..');
-const CLI = join(AGENT, 'dist', 'cli.js');
 const TOKEN = 'process-test-token';
 const RANGE = { from: Math.floor(T0_US / 1000) - 60_000, to: Math.floor(T0_US / 1000) + 3_600_000 };
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-/** Rebuilds dist/ when a source file is newer than dist/cli.js. */
-function ensureBuilt(): void {
-  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestSource(join(AGENT, 'src'))) return;
-  try {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: AGENT, stdio: 'pipe' });
-  } catch {
-    // type errors elsewhere in the tree still emit JavaScript
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'flowmesh-h4-proc-'));
 const db = join(dir, 'flows.duckdb');
@@ -60,7 +40,7 @@ async function query(body: unknown, token: string | null = TOKEN) {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
+  ensureCliBuilt();
   const pcap = join(dir, 'scenario.pcap');
   writePcap(pcap, frames);
   importCapture(pcap, 'importer', ['10.0.0.0/24']);

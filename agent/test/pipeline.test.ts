@@ -12,23 +12,12 @@ import { Inventory } from '../src/inventory';
 import { LocalAddresses } from '../src/flow/direction';
 import { DEFAULT_TIMEOUTS } from '../src/flowtable/flowTable';
 import type { FlowRecord, FlowSink } from '../src/model/flow';
+import { MemorySink } from './support/memory-sink';
 import { ethernet, ipPacket, scenario, udpDatagram, writePcap, T0_US } from './pipeline-pcap';
 import { Value } from '@sinclair/typebox/value';
 import { FlowRecordSchema } from '../src/model/flow';
 import { CaptureFileError } from '../src/capture';
 import { UnsupportedLinkTypeError } from '../src/decode/decoder';
-
-class MemorySink implements FlowSink {
-  records: FlowRecord[] = [];
-  flushes = 0;
-  write(r: FlowRecord): void {
-    this.records.push(r);
-  }
-  async flush(): Promise<void> {
-    this.flushes++;
-  }
-  async close(): Promise<void> {}
-}
 
 const inventory = Inventory.parse(`
 addresses:
