@@ -3,7 +3,8 @@
  * running agent. Every answer must be 2xx or 4xx with an ApiError body on 4xx (never a 5xx,
  * never a stack), and the agent must still be healthy afterwards.
  */
-import { BASE_MS, call, makeRecords, prng, startTestAgent, type TestAgent } from './http-fixture';
+import { seededRandom } from '../src/bench/flow-records';
+import { BASE_MS, call, makeRecords, startTestAgent, type TestAgent } from './http-fixture';
 import { DIMENSIONS, METRICS } from '../src/model/query';
 import { TCP_FLAG_NAMES } from '../src/model/flow';
 
@@ -12,7 +13,7 @@ const SEED = Number(process.env.FLOWMESH_FUZZ_SEED ?? 20261121);
 const CASES = 2500;
 const PARALLEL = 6;
 
-const random = prng(SEED);
+const random = seededRandom(SEED);
 const int = (n: number) => Math.floor(random() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
 

@@ -7,29 +7,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { seededRandom } from '../src/bench/flow-records';
 import type { FlowRecord } from '../src/model/flow';
 import { startAgentService, type AgentService, type AgentServiceOptions } from '../src/server/service';
 
 export const BASE_US = Date.UTC(2026, 0, 1) * 1000;
 export const BASE_MS = BASE_US / 1000;
 
-/** mulberry32: small, seeded, good enough to vary test data reproducibly. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Inventory names, including ones that need CSV quoting and Prometheus label escaping. */
 export const PEER_NAMES = ['alpha', 'beta', 'gw-1', 'laptop "x"', 'db,primary', 'multi\nline', 'back\\slash'];
 
 export function makeRecords(count: number, seed = 1): FlowRecord[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const int = (max: number) => Math.floor(random() * max);
   const records: FlowRecord[] = [];
