@@ -61,13 +61,19 @@ func FanOut[T any](ctx context.Context, clients []*agentclient.Client, maxConcur
 	return outcomes
 }
 
+// AgentResult is one agent's successful answer, as the merges take it.
+type AgentResult[T any] struct {
+	Agent  string
+	Result T
+}
+
 // Split separates successes from failures, keeping order.
-func Split[T any](outcomes []Outcome[T]) (ok []Outcome[T], failed []*agentclient.Error) {
+func Split[T any](outcomes []Outcome[T]) (ok []AgentResult[T], failed []*agentclient.Error) {
 	for _, o := range outcomes {
 		if o.Err != nil {
 			failed = append(failed, o.Err)
 		} else {
-			ok = append(ok, o)
+			ok = append(ok, AgentResult[T]{Agent: o.Agent, Result: o.Result})
 		}
 	}
 	return ok, failed

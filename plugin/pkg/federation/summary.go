@@ -7,10 +7,7 @@ import (
 )
 
 // AgentSummary is one agent's summary.
-type AgentSummary struct {
-	Agent  string
-	Result models.SummaryResult
-}
+type AgentSummary = AgentResult[models.SummaryResult]
 
 // MergeSummary sums totals, record counts and the per-direction and per-protocol totals,
 // and spans first/last. Distinct address counts are summed here (an upper bound); the
@@ -44,10 +41,7 @@ func addTotalsMap(dst, src map[string]models.Totals) {
 }
 
 // AgentValues is one agent's answer to a values query.
-type AgentValues struct {
-	Agent  string
-	Result models.ValuesResult
-}
+type AgentValues = AgentResult[models.ValuesResult]
 
 // MergeValues unions distinct values, summing their counts, most frequent first (ties by
 // value), at most limit (0 = all). Complete reports whether no agent hit agentLimit.

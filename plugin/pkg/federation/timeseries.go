@@ -8,10 +8,7 @@ import (
 )
 
 // AgentSeries is one agent's answer to a timeseries query.
-type AgentSeries struct {
-	Agent  string
-	Result models.TimeseriesResult
-}
+type AgentSeries = AgentResult[models.TimeseriesResult]
 
 // SeriesMerged is the union of all agents' series, summed per bucket and series key.
 type SeriesMerged struct {

@@ -8,10 +8,7 @@ import (
 )
 
 // AgentTop is one agent's answer to a top query that asked for every group.
-type AgentTop struct {
-	Agent  string
-	Result models.TopResult
-}
+type AgentTop = AgentResult[models.TopResult]
 
 // TopMerged is the union top: exact whenever no agent truncated (Truncated empty).
 type TopMerged struct {

@@ -129,13 +129,9 @@ func (d *Datasource) values(ctx context.Context, plan query.Plan, req ValuesRequ
 		err := c.QueryChecked(ctx, q, &out)
 		return out, err
 	})
-	ok, failed := federation.Split(outcomes)
-	if len(ok) == 0 {
+	results, failed := federation.Split(outcomes)
+	if len(results) == 0 {
 		return ValuesResponse{}, &query.AllFailedError{Failed: failed}
-	}
-	results := make([]federation.AgentValues, len(ok))
-	for i, o := range ok {
-		results[i] = federation.AgentValues{Agent: o.Agent, Result: o.Result}
 	}
 	values, complete := federation.MergeValues(results, req.Limit, req.Limit)
 	resp := ValuesResponse{Dimension: req.Dimension, Values: values, Complete: complete, Failed: []AgentHealth{}}

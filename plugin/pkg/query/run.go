@@ -65,7 +65,7 @@ func (p Plan) base(kind string) models.Query {
 }
 
 // ask fans q out and decodes each reply into a fresh T; failures are recorded on r.
-func ask[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, q models.Query) ([]federation.Outcome[T], error) {
+func ask[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, q models.Query) ([]federation.AgentResult[T], error) {
 	outcomes := federation.FanOut(ctx, clients, fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (T, error) {
 		var out T
 		err := c.QueryChecked(ctx, q, &out)
@@ -146,13 +146,9 @@ func (r *Result) runTop(ctx context.Context, fleet *federation.Fleet, clients []
 	if p.Dedupe {
 		q.GroupBy = federation.WithDedupeDims(p.GroupBy)
 	}
-	ok, err := ask[models.TopResult](ctx, r, fleet, clients, q)
+	results, err := ask[models.TopResult](ctx, r, fleet, clients, q)
 	if err != nil {
 		return err
-	}
-	results := make([]federation.AgentTop, len(ok))
-	for i, o := range ok {
-		results[i] = federation.AgentTop{Agent: o.Agent, Result: o.Result}
 	}
 	if p.Dedupe {
 		results = federation.DedupeTop(results, p.GroupBy)
@@ -185,13 +181,9 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 		seriesBudget = max(1, fleet.RowBudget/buckets)
 		q.SplitLimit = models.Int64(seriesBudget)
 	}
-	ok, err := ask[models.TimeseriesResult](ctx, r, fleet, clients, q)
+	results, err := ask[models.TimeseriesResult](ctx, r, fleet, clients, q)
 	if err != nil {
 		return err
-	}
-	results := make([]federation.AgentSeries, len(ok))
-	for i, o := range ok {
-		results[i] = federation.AgentSeries{Agent: o.Agent, Result: o.Result}
 	}
 	if p.Dedupe {
 		results = federation.DedupeSeries(results, p.SplitBy)
@@ -206,14 +198,12 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 
 func (r *Result) runSummary(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {
 	p := r.Plan
-	ok, err := ask[models.SummaryResult](ctx, r, fleet, clients, p.base(models.KindSummary))
+	results, err := ask[models.SummaryResult](ctx, r, fleet, clients, p.base(models.KindSummary))
 	if err != nil {
 		return err
 	}
-	results := make([]federation.AgentSummary, len(ok))
-	answered := make([]*agentclient.Client, 0, len(ok))
-	for i, o := range ok {
-		results[i] = federation.AgentSummary{Agent: o.Agent, Result: o.Result}
+	answered := make([]*agentclient.Client, 0, len(results))
+	for _, o := range results {
 		answered = append(answered, clientNamed(clients, o.Agent))
 	}
 	merged := federation.MergeSummary(results)
@@ -240,14 +230,10 @@ func (r *Result) exactDistinct(ctx context.Context, fleet *federation.Fleet, cli
 			err := c.Query(ctx, q, &out)
 			return out, err
 		})
-		ok, failed := federation.Split(outcomes)
+		values, failed := federation.Split(outcomes)
 		if len(failed) > 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("Distinct %s count is the sum over agents (may count an address twice): %s", dim, federation.DescribeFailures(failed)))
 			continue
-		}
-		values := make([]federation.AgentValues, len(ok))
-		for i, o := range ok {
-			values[i] = federation.AgentValues{Agent: o.Agent, Result: o.Result}
 		}
 		_, complete := federation.MergeValues(values, 0, models.MaxValuesLimit)
 		if !complete {
@@ -268,13 +254,9 @@ func (r *Result) dedupeSummary(ctx context.Context, fleet *federation.Fleet, cli
 	q := r.Plan.base(models.KindTop)
 	q.GroupBy = federation.WithDedupeDims([]string{"protocol"})
 	q.Metric, q.Limit = "bytes", models.Int64(fleet.RowBudget)
-	ok, err := ask[models.TopResult](ctx, r, fleet, clients, q)
+	results, err := ask[models.TopResult](ctx, r, fleet, clients, q)
 	if err != nil {
 		return err
-	}
-	results := make([]federation.AgentTop, len(ok))
-	for i, o := range ok {
-		results[i] = federation.AgentTop{Agent: o.Agent, Result: o.Result}
 	}
 	merged := federation.MergeTop(federation.DedupeTop(results, []string{"direction", "protocol"}), []string{"direction", "protocol"}, "bytes", 0)
 	s.Total = merged.Total
