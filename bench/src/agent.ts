@@ -3,7 +3,7 @@
  * The agent publishes no type declarations, so the few parts the bench drives in-process
  * are typed here, narrowly; a mismatch shows up as a clear error when the worker starts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_CLI, AGENT_DIST } from './paths';
 
@@ -52,6 +52,25 @@ function load<T>(relative: string): T {
 
 export function agentBuilt(): boolean {
   return existsSync(AGENT_CLI);
+}
+
+/** The newest agent source file when it is newer than the built CLI (else null). */
+export function agentBuildIsStale(): string | null {
+  const built = statSync(AGENT_CLI).mtimeMs;
+  let newest: { path: string; mtimeMs: number } | null = null;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) {
+        const mtimeMs = statSync(path).mtimeMs;
+        if (!newest || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
+      }
+    }
+  };
+  walk(join(AGENT_DIST, '../src'));
+  const found = newest as { path: string; mtimeMs: number } | null;
+  return found && found.mtimeMs > built ? found.path : null;
 }
 
 export const agent = {

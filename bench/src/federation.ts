@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { log } from './log';
 import { AGENT_CLI, GO_DRIVER_DIR, cacheDir } from './paths';
-import { collectOutput, haveCommand, runTool, startTracked, stopChild } from './proc';
+import { collectOutput, freePort, haveCommand, runTool, startTracked, stopChild } from './proc';
 import { STORE_SCRIPT } from './store';
 import { formatTable, ms, ratio } from './table';
 
@@ -100,7 +100,6 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
   const work = mkdtempSync(join(tmpdir(), 'flowmesh-bench-fed-'));
   const agents: ChildProcess[] = [];
   const maxAgents = Math.max(...counts);
-  const basePort = 40100 + Math.floor(Math.random() * 500);
   try {
     const urls: string[] = [];
     for (let i = 0; i < maxAgents; i++) {
@@ -108,8 +107,9 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
       mkdirSync(dir);
       const db = join(dir, 'flows.duckdb');
       copyFileSync(source, db);
-      const url = `http://127.0.0.1:${basePort + i}`;
-      const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${basePort + i}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn']);
+      const port = await freePort('tcp');
+      const url = `http://127.0.0.1:${port}`;
+      const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn']);
       const output = collectOutput(child);
       agents.push(child);
       await waitHealthy(url, child, output.stderr);

@@ -46,6 +46,8 @@ export interface LiveStep {
   dropShare: number;
   /** CPU time of the capturing process during the replay, as a share of one core. */
   cpuShare: number;
+  /** Packets sent per CPU-second the capturing process used from the replay's start until the ring drained. */
+  packetsPerCpuSecond: number;
 }
 
 export interface LiveResult {
@@ -53,7 +55,7 @@ export interface LiveResult {
   rates: (number | 'top')[];
   runs: number;
   steps: LiveStep[];
-  summary: { tool: string; requestedPps: number | 'top'; achievedPps: Spread; dropShare: Spread; capturedShare: Spread; cpuShare: Spread }[];
+  summary: { tool: string; requestedPps: number | 'top'; achievedPps: Spread; dropShare: Spread; capturedShare: Spread; cpuShare: Spread; packetsPerCpuSecond: Spread }[];
   bestRateUnderTarget: Record<string, number | null>;
   skipped?: string;
 }
@@ -81,13 +83,22 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** Runs the replay and measures the capturing process's CPU share meanwhile. */
-async function sendMeasured(pid: number | undefined, send: () => Promise<{ sent: number; pps: number }>): Promise<{ sent: number; pps: number; cpuShare: number }> {
+const DRAIN_MS = 1000;
+
+/**
+ * Runs the replay, waits for the ring to drain (100 ms buffer timeout), and measures the
+ * capturing process's CPU: its share of a core during the replay, and packets per
+ * CPU-second over replay plus drain (the cost per packet, independent of the sender's speed).
+ */
+async function sendMeasured(pid: number | undefined, send: () => Promise<{ sent: number; pps: number }>): Promise<{ sent: number; pps: number; cpuShare: number; packetsPerCpuSecond: number }> {
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
   const sent = await send();
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { ...sent, cpuShare: (cpuSeconds(pid) - cpu0) / wall };
+  const cpuReplay = cpuSeconds(pid) - cpu0;
+  await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+  const cpuAll = cpuSeconds(pid) - cpu0;
+  return { ...sent, cpuShare: cpuReplay / wall, packetsPerCpuSecond: sent.sent / Math.max(cpuAll, 0.01) };
 }
 
 async function waitFor(test: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -119,12 +130,11 @@ async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<{
     await waitFor(() => output.stderr().includes('"capturing"') || child.exitCode !== null, 30_000, 'the agent to start capturing');
     if (child.exitCode !== null) throw new Error(`agent exited: ${output.stderr().slice(-300)}`);
     const sent = await sendMeasured(child.pid, send); // `ip netns exec` execs the command: same pid
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // the ring drains (100 ms buffer timeout)
     await stopChild(child, 30_000, 'SIGTERM');
     const stopped = output.stderr().split('\n').reverse().find((l) => l.includes('"stopped"'));
     if (!stopped) throw new Error(`agent printed no final counters: ${output.stderr().slice(-300)}`);
     const capture = (JSON.parse(stopped) as { capture: { delivered: number; kernelDrops: number } }).capture;
-    return { sent: sent.sent, achievedPps: sent.pps, captured: capture.delivered, kernelDrops: capture.kernelDrops, dropShare: capture.kernelDrops / sent.sent, cpuShare: sent.cpuShare };
+    return { sent: sent.sent, achievedPps: sent.pps, captured: capture.delivered, kernelDrops: capture.kernelDrops, dropShare: capture.kernelDrops / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
   } finally {
     await stopChild(child, 5000, 'SIGKILL');
     rmSync(db, { force: true });
@@ -148,11 +158,10 @@ async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promi
     await waitFor(() => /starting data collection/.test(output.stdout() + output.stderr()) || child.exitCode !== null, 10_000, 'softflowd to start');
     await new Promise((resolve) => setTimeout(resolve, 300));
     const sent = await sendMeasured(child.pid, send);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
     const stats = await runTool('softflowctl', ['-c', ctl, 'statistics'], { timeoutS: 10 });
     const counters = softflowdCounters(stats.stdout);
     // received counts every packet libpcap saw (dropped ones included on Linux TPACKET_V3)
-    return { sent: sent.sent, achievedPps: sent.pps, captured: counters.received - counters.dropped, kernelDrops: counters.dropped, dropShare: counters.dropped / sent.sent, cpuShare: sent.cpuShare };
+    return { sent: sent.sent, achievedPps: sent.pps, captured: counters.received - counters.dropped, kernelDrops: counters.dropped, dropShare: counters.dropped / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
   } finally {
     await stopChild(child, 5000);
     rmSync(ctl, { force: true });
@@ -209,6 +218,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
         dropShare: spread(steps.map((s) => s.dropShare)),
         capturedShare: spread(steps.map((s) => s.captured / s.sent)),
         cpuShare: spread(steps.map((s) => s.cpuShare)),
+        packetsPerCpuSecond: spread(steps.map((s) => s.packetsPerCpuSecond)),
       };
       result.summary.push(entry);
       if (entry.dropShare.median < DROP_TARGET && (best === null || entry.achievedPps.median > best)) best = entry.achievedPps.median;
@@ -223,14 +233,14 @@ export function reportLive(live: LiveResult): string {
   const rows = live.summary.map((s) => [
     s.tool, s.requestedPps === 'top' ? 'top speed' : si(s.requestedPps), spreadText(s.achievedPps, (x) => si(x)), spreadText(s.capturedShare, (x) => pct(x, 3)), spreadText(s.dropShare, (x) => pct(x, 3)),
     spreadText(s.cpuShare, (x) => pct(x, 0)),
-    // packets/s one core would sustain at this cost (an estimate: cost per packet is not constant)
-    si(s.achievedPps.median / Math.max(s.cpuShare.median, 1e-3)),
+    spreadText(s.packetsPerCpuSecond, (x) => si(x)),
   ]);
   const best = Object.entries(live.bestRateUnderTarget).map(([tool, pps]) => `${tool}: ${pps === null ? 'none of the rates' : `${si(pps)} packets/s`}`).join('; ');
   return (
-    formatTable(`Live capture over a veth pair (tcpreplay, ${live.runs} run(s) per rate)`, ['tool', 'requested', 'achieved packets/s', 'captured', 'kernel drops', 'CPU (one core)', 'packets/s per full core'], rows) +
+    formatTable(`Live capture over a veth pair (tcpreplay, ${live.runs} run(s) per rate)`, ['tool', 'requested', 'achieved packets/s', 'captured', 'kernel drops', 'CPU during replay (one core)', 'packets per CPU-second'], rows) +
     `\nHighest rate with under ${pct(DROP_TARGET, 1)} drops: ${best}. Achieved rates are the sender's (tcpreplay, one core): ` +
-    'where it falls short of the request, the sender is the limit, and the last column estimates what the capturing tool would sustain on a full core at its measured cost per packet. ' +
+    'where it falls short of the request, the sender is the limit. Packets per CPU-second (replay plus drain, all threads of the capturing process) is the cost per packet: ' +
+    'what one fully used core could sustain, as an estimate. ' +
     '"captured" above 100 % counts the kernel\'s own packets on the veth (IPv6 neighbour discovery).\n'
   );
 }

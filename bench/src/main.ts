@@ -10,11 +10,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { agentBuilt } from './agent';
+import { agentBuildIsStale, agentBuilt } from './agent';
 import { concurrentFlowsCorpus, liveCorpus, offlineCorpus } from './corpus';
 import { log } from './log';
 import { RESULTS_DIR } from './paths';
 import { stopAllChildren } from './proc';
+import { profileTable, reportProfile } from './profile';
 import { reportIngest } from './report';
 import { runIngest, PEERS } from './ingest';
 import { runLive, reportLive } from './live';
@@ -27,6 +28,7 @@ type Section = (typeof SECTIONS)[number];
 
 interface Options {
   quick: boolean;
+  profile: boolean;
   only: Set<Section>;
   runs: number;
   json: string;
@@ -39,6 +41,7 @@ function options(): Options {
       only: { type: 'string' },
       runs: { type: 'string' },
       json: { type: 'string' },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -47,7 +50,8 @@ function options(): Options {
     process.stdout.write(
       'usage: npm run bench -- [--quick] [--only ingest,live,memory,store,federation] [--runs N] [--json FILE]\n' +
         '  --quick   small corpora and fewer runs (CI smoke run, about 3 minutes)\n' +
-        '  --runs N  runs per figure (default 3, quick 2); figures are medians with min and max\n',
+        '  --runs N  runs per figure (default 3, quick 2); figures are medians with min and max\n' +
+        '  --profile also profile decode + flow table once (bench/results/decode-flow-table.cpuprofile)\n',
     );
     process.exit(0);
   }
@@ -59,12 +63,14 @@ function options(): Options {
   const quick = values.quick ?? false;
   const runs = values.runs === undefined ? (quick ? 2 : 3) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error('--runs: an integer from 1 to 50');
-  return { quick, only, runs, json: values.json ?? join(RESULTS_DIR, 'latest.json') };
+  return { quick, only, runs, profile: values.profile ?? false, json: values.json ?? join(RESULTS_DIR, 'latest.json') };
 }
 
 async function main(): Promise<void> {
   const opts = options();
   if (!agentBuilt()) throw new Error('agent/dist/cli.js is missing: run `npm run build -w agent` first');
+  const stale = agentBuildIsStale();
+  if (stale) log.warn(`agent/dist is older than ${stale}: the bench measures the built agent; run \`npm run build -w agent\` to measure the current source`);
   const started = Date.now();
   const results: Record<string, unknown> = {
     started: new Date(started).toISOString(),
@@ -95,7 +101,11 @@ async function main(): Promise<void> {
     const ingest = await runIngest(corpus, opts.runs, { peers: PEERS, tsharkRuns: opts.quick ? opts.runs : 1 });
     const { text, json } = reportIngest(ingest, corpus.truth);
     results.ingest = json;
-    return text;
+    if (!opts.profile) return text;
+    log.step('profiling decode + flow table');
+    const profile = await profileTable(corpus.path);
+    results.profile = profile;
+    return text + reportProfile(profile);
   });
   await section('live', async () => {
     const live = await runLive(liveCorpus(opts.quick), opts.quick);

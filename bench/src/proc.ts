@@ -5,6 +5,8 @@
  * the bench exits, fails or is interrupted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +139,28 @@ export function runTool(cmd: string, args: readonly string[], options: RunToolOp
       if (timedOut) reject(new Error(`${cmd} exceeded its ${options.timeoutS} s limit`));
       else if (!ok) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`));
       else resolve(result);
+    });
+  });
+}
+
+/** A TCP or UDP port free on 127.0.0.1 right now (the OS picks it). */
+export function freePort(kind: 'tcp' | 'udp'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (kind === 'udp') {
+      const socket = createSocket('udp4');
+      socket.once('error', reject);
+      socket.bind(0, '127.0.0.1', () => {
+        const { port } = socket.address();
+        socket.close(() => resolve(port));
+      });
+      return;
+    }
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
     });
   });
 }

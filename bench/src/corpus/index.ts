@@ -21,6 +21,14 @@ export interface Corpus {
   truth: CaptureTruth;
 }
 
+/** Deletes cached corpora of an earlier generator or parameter version (`<prefix><key>.pcap*`). */
+function removeOlderVersions(prefix: string): void {
+  const dir = cacheDir('corpus');
+  for (const file of readdirSync(dir)) {
+    if (file.startsWith(prefix) && /^[0-9a-f]{12}\.pcap/.test(file.slice(prefix.length))) rmSync(join(dir, file), { force: true });
+  }
+}
+
 /** Returns the cached corpus for these options, generating it when missing. */
 export function corpus(name: string, options: SyntheticOptions): Corpus {
   const key = createHash('sha256').update(JSON.stringify({ v: 2, ...options })).digest('hex').slice(0, 12);
@@ -30,6 +38,7 @@ export function corpus(name: string, options: SyntheticOptions): Corpus {
   if (existsSync(path) && existsSync(truthPath)) {
     return { name, path, truth: JSON.parse(readFileSync(truthPath, 'utf8')) as CaptureTruth };
   }
+  removeOlderVersions(`${name}-`);
   log.step(`generating corpus ${name}`, { flows: options.flows, file: path });
   const started = Date.now();
   const truth = writeSyntheticCapture(path, options);
@@ -55,6 +64,7 @@ async function agentCorpus(name: string, args: { seed: number; packets: number; 
   const path = join(cacheDir('corpus'), `${name}-agent-${key}.pcap`);
   const truthPath = `${path}.bench-truth.json`;
   if (existsSync(path) && existsSync(truthPath)) return { name, path, truth: JSON.parse(readFileSync(truthPath, 'utf8')) as CaptureTruth };
+  removeOlderVersions(`${name}-agent-`);
   log.step(`generating corpus ${name} with flowmesh-agent gen-pcap`, { packets: args.packets, flows: args.flows });
   const tmp = `${path}.tmp`;
   const agentTruthPath = `${path}.truth.json`;

@@ -10,10 +10,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectOutput, runTool, startTracked, stopChild } from '../proc';
+import { collectOutput, freePort, runTool, startTracked, stopChild } from '../proc';
 import type { Peer, PeerRun } from './types';
-
-let nextPort = 39700 + Math.floor(Math.random() * 200);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,7 +37,7 @@ export const softflowd: Peer = {
   command: 'softflowd -r FILE -n 127.0.0.1:PORT -v 9 -6 -d -c none -m 2000000 -> nfcapd -B 32M',
   requires: ['softflowd', 'nfcapd', 'nfdump'],
   async run(pcap: string, workDir: string): Promise<PeerRun> {
-    const port = nextPort++;
+    const port = await freePort('udp');
     const dir = join(workDir, `nfcapd-${port}`);
     mkdirSync(dir, { recursive: true });
     const collector = startTracked('nfcapd', ['-p', String(port), '-b', '127.0.0.1', '-w', dir, '-B', String(32 << 20)]);
