@@ -47,11 +47,30 @@ grafana_bin=${GRAFANA_BIN:-$(command -v grafana || command -v grafana-server || 
 if [ -n "$grafana_bin" ]; then
   gf_home=${GRAFANA_HOME:-$(dirname "$(dirname "$(readlink -f "$grafana_bin")")")}
   gf_data="$data_dir/grafana"
-  mkdir -p "$gf_data/plugins"
+  gf_prov="$gf_data/provisioning"
+  mkdir -p "$gf_data/plugins" "$gf_prov/datasources" "$gf_prov/dashboards" "$gf_prov/alerting"
   ln -sfn "$repo/plugin/dist" "$gf_data/plugins/flowmesh-flows-datasource"
+  # The repo's provisioning targets the compose network; here the data source points at the
+  # local agent and the dashboards are read from the repo. Alert rules are used as they are.
+  cp "$repo"/provisioning/grafana/alerting/*.yaml "$gf_prov/alerting/"
+  cat >"$gf_prov/datasources/flowmesh.yaml" <<YAML
+apiVersion: 1
+datasources:
+  - name: Flowmesh
+    uid: flowmesh
+    type: flowmesh-flows-datasource
+    access: proxy
+    isDefault: true
+    jsonData:
+      agents: [{ name: "$(hostname)", url: "http://$listen" }]
+      defaultDedupe: connection
+    secureJsonData:
+      token: "\${FLOWMESH_TOKEN}"
+YAML
+  sed "s#path: /var/lib/grafana/dashboards/flowmesh#path: $repo/dashboards/json#" \
+    "$repo/provisioning/grafana/dashboards/flowmesh.yaml" >"$gf_prov/dashboards/flowmesh.yaml"
   echo "[start] Grafana on http://127.0.0.1:3000 (admin/admin) with the Flowmesh plugin and dashboards"
-  FLOWMESH_AGENT_URLS="http://$listen" FLOWMESH_DASHBOARDS_DIR="$repo/dashboards" \
-  GF_PATHS_PROVISIONING="$repo/provisioning/grafana" GF_PATHS_DATA="$gf_data" GF_PATHS_PLUGINS="$gf_data/plugins" \
+  GF_PATHS_PROVISIONING="$gf_prov" GF_PATHS_DATA="$gf_data" GF_PATHS_PLUGINS="$gf_data/plugins" \
   GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS=flowmesh-flows-datasource \
     "$grafana_bin" server --homepath "$gf_home" &
   pids+=($!)
