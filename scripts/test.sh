@@ -24,6 +24,10 @@ step "lab tests (live capture over WireGuard, tshark comparison)"
 npm test -w lab -- --ci
 step "plugin backend tests (go test)"
 (cd plugin && go test ./... -count=1)
-step "plugin frontend tests"
+step "plugin frontend tests and lint"
 npm test -w plugin -- --ci
+npm run lint -w plugin
+step "plugin package (frontend + linux/amd64 backend) and offline validation of the zip"
+npm run package -w plugin -- --backend=linux
+npm run validate -w plugin
 step "done"
