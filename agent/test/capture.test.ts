@@ -12,6 +12,7 @@ import { CaptureFileError, openLiveCapture, readCaptureFile } from '../src/captu
 import { DecodedPacket, PacketDecoder, UnsupportedLinkTypeError } from '../src/decode/decoder';
 import type { SynthLinkType } from '../src/synth';
 import { makeCapture, type MadeCapture } from './support/synth';
+import { privileged } from './support/privileged';
 
 const DLT: Record<SynthLinkType, number> = { ethernet: 1, raw: 12, sll: 113, sll2: 276, null: 0 };
 
@@ -173,9 +174,7 @@ describe('capture files', () => {
   });
 });
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (!isRoot) console.warn('capture.test.ts: live capture tests SKIPPED: they need root (CAP_NET_RAW) to open lo/any');
-const liveTest = isRoot ? test : test.skip;
+const liveTest = privileged('live capture tests on lo/any').test;
 
 async function sendUdp(port: number, count: number, payload: Buffer): Promise<void> {
   const socket = dgram.createSocket('udp4');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { scenario, writePcap } from './pipeline-pcap';
 import { AGENT_DIR, CLI, ensureCliBuilt } from './support/built-cli';
+import { privileged } from './support/privileged';
 
 
 beforeAll(() => {
@@ -143,8 +144,6 @@ describe('flowmesh-agent CLI', () => {
   });
 });
 
-const root = process.getuid?.() === 0;
-if (!root) console.warn('cli.test: not root, skipping `run` (live capture) tests');
 
 /** Starts `run` on loopback, waits for its "capturing" log line, returns the child and that line. */
 async function startRun(args: string[]) {
@@ -179,7 +178,7 @@ async function udpExchange(count: number): Promise<number> {
   return port;
 }
 
-(root ? describe : describe.skip)('flowmesh-agent run (live, loopback)', () => {
+privileged('the `run` (live capture) tests').describe('flowmesh-agent run (live, loopback)', () => {
   it('--jsonl: captures until SIGTERM, then writes every flow and exits 0', async () => {
     const out = join(dir, 'live.jsonl');
     const run = await startRun(['--filter', 'udp and dst portrange 1024-65535 and src host 127.0.0.1', '--jsonl', out, '--node', 'live-node']);

@@ -16,13 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { FlowRecord } from '../src/model/flow';
+import { privileged } from './support/privileged';
 
 const CLI = path.resolve(__dirname, '../dist/cli.js');
-const isRoot = process.getuid?.() === 0;
 const hasCli = fs.existsSync(CLI);
-if (!isRoot) console.warn('durability.test.ts: NOT ROOT: skipping (live capture on lo needs root)');
 if (!hasCli) console.warn(`durability.test.ts: ${CLI} missing: skipping; build the agent first (npm run build -w agent)`);
-const maybe = isRoot && hasCli ? test : test.skip;
+const rootTest = privileged('the durability tests (live capture on lo)').test;
+const maybe = hasCli ? rootTest : test.skip;
 
 const TOKEN = 'durability-test-token';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

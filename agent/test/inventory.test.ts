@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Inventory, InventoryError, parseWireGuardDump } from '../src/inventory';
 import { parseIp } from '../src/flow/addresses';
+import { privileged } from './support/privileged';
 
 const look = (inv: Inventory, ip: string) => {
   const p = parseIp(ip)!;
@@ -89,8 +90,7 @@ describe('Inventory', () => {
     expect(look(i, '10.200.0.6').type).toBe('unknown'); // peer not in the inventory
   });
 
-  const root = process.getuid?.() === 0;
-  (root ? it : it.skip)('parses the dump of a real wireguard-go interface', async () => {
+  privileged('the real wireguard-go interface test').test('parses the dump of a real wireguard-go interface', async () => {
     const ns = `fmh2inv${process.pid}`;
     execFileSync('ip', ['netns', 'add', ns]);
     const wgGo = spawn('ip', ['netns', 'exec', ns, 'wireguard-go', '-f', 'wgtest0'], { stdio: 'ignore', env: { ...process.env, WG_PROCESS_FOREGROUND: '1' } });
@@ -116,7 +116,6 @@ describe('Inventory', () => {
       execFileSync('ip', ['netns', 'del', ns]);
     }
   });
-  if (!root) console.warn('inventory.test: not root, skipping the real wireguard-go interface test');
 });
 
 describe('documented example inventory', () => {

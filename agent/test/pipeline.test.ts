@@ -18,6 +18,7 @@ import { Value } from '@sinclair/typebox/value';
 import { FlowRecordSchema } from '../src/model/flow';
 import { CaptureFileError } from '../src/capture';
 import { UnsupportedLinkTypeError } from '../src/decode/decoder';
+import { privileged } from './support/privileged';
 
 const inventory = Inventory.parse(`
 addresses:
@@ -120,10 +121,7 @@ if (!existsSync(corpus)) console.warn(`pipeline.test: corpus ${corpus} missing, 
   });
 });
 
-const root = process.getuid?.() === 0;
-if (!root) console.warn('pipeline.test: not root, skipping live capture on loopback');
-
-(root ? describe : describe.skip)('live capture (loopback)', () => {
+privileged('live capture on loopback').describe('live capture (loopback)', () => {
   it('captures a UDP exchange and flushes it on stop with exact counts', async () => {
     const server = createSocket('udp4');
     await new Promise<void>((r) => server.bind(0, '127.0.0.1', r));

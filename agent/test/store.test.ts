@@ -16,6 +16,7 @@ import { classifyStorageError, FlowStore, ROLLUP_DIMENSIONS, type StoreOptionsIn
 import { transactionSize } from '../src/store/flow-store';
 import { ipToBigInt } from '../src/store/ip';
 import { QueryEngine } from '../src/query';
+import { privileged } from './support/privileged';
 
 const quiet = pino({ level: 'silent' });
 const HOUR_US = 3_600_000_000;
@@ -233,27 +234,21 @@ test('a database locked by another process is not mistaken for a corrupt one', a
   await store.close();
 });
 
-describe('storage failures on a real filesystem (tmpfs)', () => {
-  const isRoot = process.getuid?.() === 0;
+privileged('the disk-full test (it mounts a small tmpfs)').describe('storage failures on a real filesystem (tmpfs)', () => {
   let mountPoint: string;
   let store: FlowStore | null = null;
   beforeEach(() => {
-    if (!isRoot) return;
     mountPoint = fs.mkdtempSync(path.join(os.tmpdir(), 'fm-store-mnt-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mountPoint]);
   });
   afterEach(async () => {
-    if (!isRoot) return;
     await store?.close().catch(() => undefined);
     store = null;
     execFileSync('umount', [mountPoint]);
     fs.rmdirSync(mountPoint);
   });
 
-  const maybe = isRoot ? test : test.skip;
-  if (!isRoot) console.warn('store.test.ts: NOT ROOT: skipping the disk-full test (it mounts a small tmpfs)');
-
-  maybe('disk full: flush fails, is counted, records wait in a bounded backlog, then all land once space returns', async () => {
+  test('disk full: flush fails, is counted, records wait in a bounded backlog, then all land once space returns', async () => {
     const records = [...generateFlowRecords({ seed: 4, count: 70_000, startUs: T0_US, spanUs: HOUR_US })];
     const opened = await FlowStore.open({ path: path.join(mountPoint, 'f.duckdb'), logger: quiet, ...manual, maxBacklog: 40_000, retryInitialMs: 1 });
     store = opened;
