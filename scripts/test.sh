@@ -30,4 +30,8 @@ npm run lint -w plugin
 step "plugin package (frontend + linux/amd64 backend) and offline validation of the zip"
 npm run package -w plugin -- --backend=linux
 npm run validate -w plugin
+step "plugin editors rendered in headless Chromium (fails on page errors)"
+shots=$(mktemp -d)
+npm run render-check -w plugin -- "$shots"
+rm -rf "$shots"
 step "done"
