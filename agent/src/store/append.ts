@@ -76,24 +76,28 @@ class Column {
 
   /** duckdb_string_t: length, then up to 12 bytes inline (zero padded); longer strings go through the C API. */
   text(row: number, value: string): void {
-    const base = row * STRING_T_BYTES;
-    const bytes = this.u8;
-    bytes.fill(0, base, base + STRING_T_BYTES);
+    const words = this.u32;
+    const word = row * 4;
+    words[word] = 0;
+    words[word + 1] = 0;
+    words[word + 2] = 0;
+    words[word + 3] = 0;
     if (value.length <= INLINE_STRING_MAX) {
-      let ascii = true;
-      for (let i = 0; i < value.length; i++) {
+      const bytes = this.u8;
+      const base = row * STRING_T_BYTES + 4;
+      let i = 0;
+      for (; i < value.length; i++) {
         const code = value.charCodeAt(i);
-        if (code > 0x7f) {
-          ascii = false;
-          break;
-        }
-        bytes[base + 4 + i] = code;
+        if (code > 0x7f) break;
+        bytes[base + i] = code;
       }
-      if (ascii) {
-        this.u32[row * 4] = value.length;
+      if (i === value.length) {
+        words[word] = value.length;
         return;
       }
-      bytes.fill(0, base, base + STRING_T_BYTES);
+      words[word + 1] = 0;
+      words[word + 2] = 0;
+      words[word + 3] = 0;
     }
     this.longRows.push(row);
     this.longTexts.push(value);
@@ -114,17 +118,78 @@ const BYTES_PER_ROW: Record<string, number> = {
 };
 const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state']);
 
+/** The address's upper and lower 64 bits into its _hi and _lo columns. */
+function address(row: number, hiColumn: Column, loColumn: Column, text: string): void {
+  const words = ipToWords(text); // never null: validate.ts rejected bad addresses
+  if (!words) return;
+  const hi = hiColumn.u32;
+  const lo = loColumn.u32;
+  lo[row * 2] = words[0];
+  lo[row * 2 + 1] = words[1];
+  hi[row * 2] = words[2];
+  hi[row * 2 + 1] = words[3];
+}
+
+/** Every column of the flows table by name (FLOW_COLUMNS order = table order). */
+function columnsByName(columns: readonly Column[]) {
+  const at = (name: string): Column => {
+    const index = FLOW_COLUMNS.findIndex(([n]) => n === name);
+    if (index < 0) throw new Error(`no column ${name} in the store schema`);
+    return columns[index];
+  };
+  return {
+    rid: at('rid'),
+    flow_id: at('flow_id'),
+    seq: at('seq'),
+    record_kind: at('record_kind'),
+    end_reason: at('end_reason'),
+    node: at('node'),
+    interface: at('interface'),
+    flow_start_us: at('flow_start_us'),
+    start_us: at('start_us'),
+    end_us: at('end_us'),
+    minute_us: at('minute_us'),
+    direction: at('direction'),
+    ip_version: at('ip_version'),
+    protocol: at('protocol'),
+    protocol_number: at('protocol_number'),
+    src_ip: at('src_ip'),
+    src_ip_hi: at('src_ip_hi'),
+    src_ip_lo: at('src_ip_lo'),
+    src_port: at('src_port'),
+    dst_ip: at('dst_ip'),
+    dst_ip_hi: at('dst_ip_hi'),
+    dst_ip_lo: at('dst_ip_lo'),
+    dst_port: at('dst_port'),
+    src_name: at('src_name'),
+    src_type: at('src_type'),
+    dst_name: at('dst_name'),
+    dst_type: at('dst_type'),
+    dst_domain: at('dst_domain'),
+    icmp_type: at('icmp_type'),
+    icmp_code: at('icmp_code'),
+    packets_tx: at('packets_tx'),
+    packets_rx: at('packets_rx'),
+    bytes_tx: at('bytes_tx'),
+    bytes_rx: at('bytes_rx'),
+    tcp_flags_src: at('tcp_flags_src'),
+    tcp_flags_dst: at('tcp_flags_dst'),
+    conn_state: at('conn_state'),
+    community_id: at('community_id'),
+  };
+}
+type ColumnsByName = ReturnType<typeof columnsByName>;
+
 /** Appends records to a `flows` appender; keeps its buffers between batches (one per writer connection). */
 export class FlowChunkWriter {
   private readonly columns: Column[];
-  /** Column index by name (FLOW_COLUMNS order = table order). */
-  private readonly at: Record<string, number>;
+  /** The columns by name, resolved once (a plain object literal: fast property reads in the hot loop). */
+  private readonly col: ColumnsByName;
   /** Native logical types, made once (an ENUM's is costly to rebuild for every chunk). */
   private readonly logicalTypes: bindings.LogicalType[];
 
   constructor(types: readonly DuckDBType[]) {
     if (types.length !== FLOW_COLUMNS.length) throw new Error('flows table does not match the store schema');
-    this.at = Object.fromEntries(FLOW_COLUMNS.map(([name], i) => [name, i]));
     this.logicalTypes = types.map((t) => t.toLogicalType().logical_type);
     this.columns = FLOW_COLUMNS.map(([name, type], i) => {
       const enumType = types[i] instanceof DuckDBEnumType;
@@ -132,6 +197,7 @@ export class FlowChunkWriter {
       if (!size) throw new Error(`no encoding for column ${name} ${type}`);
       return new Column(size, NULLABLE.has(name), types[i]);
     });
+    this.col = columnsByName(this.columns);
   }
 
   static async forAppender(appender: DuckDBAppender): Promise<FlowChunkWriter> {
@@ -153,57 +219,44 @@ export class FlowChunkWriter {
     }
   }
 
-  /** The address's upper and lower 64 bits into its _hi and _lo columns. */
-  private address(row: number, hiColumn: number, loColumn: number, text: string): void {
-    const words = ipToWords(text); // never null: validate.ts rejected bad addresses
-    if (!words) return;
-    const hi = this.columns[hiColumn].u32;
-    const lo = this.columns[loColumn].u32;
-    lo[row * 2] = words[0];
-    lo[row * 2 + 1] = words[1];
-    hi[row * 2] = words[2];
-    hi[row * 2 + 1] = words[3];
-  }
-
   /** One record into every column (plain property reads: this is the hot loop). */
   private fillRow(row: number, r: FlowRecord, rid: number): void {
-    const c = this.columns;
-    const at = this.at;
-    c[at.rid].u64(row, rid);
-    c[at.flow_id].text(row, r.flow_id);
-    c[at.seq].u32[row] = r.seq;
-    c[at.record_kind].enumValue(row, r.record_kind as string);
-    c[at.end_reason].enumValue(row, r.end_reason as string);
-    c[at.node].text(row, r.node);
-    c[at.interface].text(row, r.interface);
-    c[at.flow_start_us].u64(row, r.flow_start_us);
-    c[at.start_us].u64(row, r.start_us);
-    c[at.end_us].u64(row, r.end_us);
-    c[at.minute_us].u64(row, r.start_us - (r.start_us % MINUTE_US));
-    c[at.direction].enumValue(row, r.direction as string);
-    c[at.ip_version].u8[row] = r.ip_version as number;
-    c[at.protocol].enumValue(row, r.protocol);
-    c[at.protocol_number].u8[row] = r.protocol_number;
-    c[at.src_ip].text(row, r.src_ip);
-    this.address(row, at.src_ip_hi, at.src_ip_lo, r.src_ip);
-    c[at.src_port].u16[row] = r.src_port;
-    c[at.dst_ip].text(row, r.dst_ip);
-    this.address(row, at.dst_ip_hi, at.dst_ip_lo, r.dst_ip);
-    c[at.dst_port].u16[row] = r.dst_port;
-    c[at.src_name].text(row, r.src_name);
-    c[at.src_type].enumValue(row, r.src_type as string);
-    c[at.dst_name].text(row, r.dst_name);
-    c[at.dst_type].enumValue(row, r.dst_type as string);
-    c[at.dst_domain].text(row, r.dst_domain);
-    c[at.icmp_type].nullableU8(row, r.icmp_type);
-    c[at.icmp_code].nullableU8(row, r.icmp_code);
-    c[at.packets_tx].u64(row, r.packets_tx);
-    c[at.packets_rx].u64(row, r.packets_rx);
-    c[at.bytes_tx].u64(row, r.bytes_tx);
-    c[at.bytes_rx].u64(row, r.bytes_rx);
-    c[at.tcp_flags_src].u8[row] = r.tcp_flags_src;
-    c[at.tcp_flags_dst].u8[row] = r.tcp_flags_dst;
-    c[at.conn_state].enumValue(row, r.conn_state as string | null);
-    c[at.community_id].text(row, r.community_id);
+    const c = this.col;
+    c.rid.u64(row, rid);
+    c.flow_id.text(row, r.flow_id);
+    c.seq.u32[row] = r.seq;
+    c.record_kind.enumValue(row, r.record_kind as string);
+    c.end_reason.enumValue(row, r.end_reason as string);
+    c.node.text(row, r.node);
+    c.interface.text(row, r.interface);
+    c.flow_start_us.u64(row, r.flow_start_us);
+    c.start_us.u64(row, r.start_us);
+    c.end_us.u64(row, r.end_us);
+    c.minute_us.u64(row, r.start_us - (r.start_us % MINUTE_US));
+    c.direction.enumValue(row, r.direction as string);
+    c.ip_version.u8[row] = r.ip_version as number;
+    c.protocol.enumValue(row, r.protocol);
+    c.protocol_number.u8[row] = r.protocol_number;
+    c.src_ip.text(row, r.src_ip);
+    address(row, c.src_ip_hi, c.src_ip_lo, r.src_ip);
+    c.src_port.u16[row] = r.src_port;
+    c.dst_ip.text(row, r.dst_ip);
+    address(row, c.dst_ip_hi, c.dst_ip_lo, r.dst_ip);
+    c.dst_port.u16[row] = r.dst_port;
+    c.src_name.text(row, r.src_name);
+    c.src_type.enumValue(row, r.src_type as string);
+    c.dst_name.text(row, r.dst_name);
+    c.dst_type.enumValue(row, r.dst_type as string);
+    c.dst_domain.text(row, r.dst_domain);
+    c.icmp_type.nullableU8(row, r.icmp_type);
+    c.icmp_code.nullableU8(row, r.icmp_code);
+    c.packets_tx.u64(row, r.packets_tx);
+    c.packets_rx.u64(row, r.packets_rx);
+    c.bytes_tx.u64(row, r.bytes_tx);
+    c.bytes_rx.u64(row, r.bytes_rx);
+    c.tcp_flags_src.u8[row] = r.tcp_flags_src;
+    c.tcp_flags_dst.u8[row] = r.tcp_flags_dst;
+    c.conn_state.enumValue(row, r.conn_state as string | null);
+    c.community_id.text(row, r.community_id);
   }
 }
