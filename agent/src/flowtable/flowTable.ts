@@ -15,8 +15,11 @@
  *  - a second list orders flows by the start of their current record period, for interim
  *    records of quiet long-lived flows.
  *
- * Per-flow objects (addresses as text, names, direction, Community ID) are built once, when
- * the flow is created; record objects only when a record is emitted.
+ * A flow holds no per-flow objects: what the annotator decides at creation (direction,
+ * endpoint types, the interface) is stored as small numbers, names and the domain as
+ * references to the annotator's strings, and everything derived from the key (addresses as
+ * text, ports, flow id, Community ID) is rebuilt from the key words when a record is emitted,
+ * so a flow costs a fixed ~200 bytes of typed arrays and creates no long-lived garbage.
  *
  * Time is packet time (the wall clock drives the sweep during live capture when packets
  * stop). A packet that reaches an expired flow (idle timeout or TCP linger passed) ends that
@@ -25,7 +28,9 @@
  * often the sweep (`advanceTime`) runs.
  */
 import type { DecodedPacket } from '../decode/packet';
-import { TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink } from '../model/flow';
+import {
+  DIRECTIONS, ENDPOINT_TYPES, TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink,
+} from '../model/flow';
 import { communityIdV1, icmpCounterpart } from '../flow/communityId';
 import { TcpConnStates, connStateWithoutTcp } from '../flow/connState';
 import { formatIp } from '../flow/addresses';
@@ -59,10 +64,13 @@ export const DEFAULT_TIMEOUTS: FlowTimeouts = {
 
 export const DEFAULT_MAX_FLOWS = 262144;
 
-/** Names and direction of a flow's endpoints; consulted once per flow (creation). */
+/**
+ * Names and direction of a flow's endpoints; consulted once per flow (creation), the domain
+ * again at emit while it is still ''. Address bytes are only valid during the call.
+ */
 export interface FlowAnnotator {
   direction(src: Uint8Array, dst: Uint8Array, version: 4 | 6): Direction;
-  endpoint(ip: string, bytes: Uint8Array, version: 4 | 6): { name: string; type: EndpointType };
+  endpoint(bytes: Uint8Array, version: 4 | 6): { name: string; type: EndpointType };
   /** Domain the address was resolved from (DNS seen on the wire), '' when unknown. */
   domain(ip: string, nowUs: number): string;
 }
@@ -83,28 +91,6 @@ export interface FlowTableStats {
   flowsCreated: number;
   recordsEmitted: number;
   evictions: number;
-}
-
-/** Per-flow values fixed at creation. */
-interface FlowMeta {
-  flowId: string;
-  interfaceName: string;
-  direction: Direction;
-  ipVersion: 4 | 6;
-  protocol: string;
-  protocolNumber: number;
-  srcIp: string;
-  srcPort: number;
-  dstIp: string;
-  dstPort: number;
-  srcName: string;
-  srcType: EndpointType;
-  dstName: string;
-  dstType: EndpointType;
-  dstDomain: string;
-  icmpType: number | null;
-  icmpCode: number | null;
-  communityId: string;
 }
 
 const KEY_WORDS = 10;
@@ -133,13 +119,21 @@ const B_INITIATOR_IS_LOW = 8;
 const B_PERIOD_EMPTY = 9;
 /** 1 while the flow is in the period list (ordered by period start). */
 const B_IN_PERIOD_LIST = 10;
-const LINK_STRIDE = 6;
+// fixed at creation: indexes into DIRECTIONS / ENDPOINT_TYPES, the initiator's ICMP type and code
+const B_DIRECTION = 11;
+const B_ICMP_TYPE = 12;
+const B_ICMP_CODE = 13;
+const B_SRC_TYPE = 14;
+const B_DST_TYPE = 15;
+const LINK_STRIDE = 7;
 const L_PREV = 0;
 const L_NEXT = 1;
 const L_SLOT = 2;
 const L_SEQ = 3;
 const L_PERIOD_PREV = 4;
 const L_PERIOD_NEXT = 5;
+/** index into the table's interface names */
+const L_INTERFACE = 6;
 const KIND_PORTS = 0;
 const KIND_ICMP_ECHO = 1;
 const KIND_ICMP_OTHER = 2;
@@ -189,12 +183,23 @@ export class FlowTable {
   /** per flow, LINK_STRIDE ints: LRU links, hash slot, record seq */
   private readonly links: Int32Array;
   private readonly tcp: TcpConnStates;
-  private readonly meta: (FlowMeta | undefined)[];
+  /** per flow: the number in its flow id (`bootId-N`) */
+  private readonly flowNumbers: Float64Array;
+  /** per flow: names and domain chosen at creation (references to the annotator's strings) */
+  private readonly srcNames: string[];
+  private readonly dstNames: string[];
+  private readonly dstDomains: string[];
+  /** interface names flows were created under (L_INTERFACE indexes this) */
+  private readonly interfaceNames: string[] = [];
+  private interfaceIndex = 0;
 
   // per-packet scratch
   private readonly key = new Uint32Array(KEY_WORDS);
   private readonly srcWords = new Uint32Array(4);
   private readonly dstWords = new Uint32Array(4);
+  // creation/emit scratch: the initiator's and responder's address bytes per IP version
+  private readonly srcBytes = { 4: new Uint8Array(4), 6: new Uint8Array(16) } as const;
+  private readonly dstBytes = { 4: new Uint8Array(4), 6: new Uint8Array(16) } as const;
 
   private nextSweepUs = 0;
   private nowUs = 0;
@@ -203,8 +208,6 @@ export class FlowTable {
   private readonly stats_ = { flowsCreated: 0, recordsEmitted: 0, evictions: 0 };
 
   readonly node: string;
-  /** Interface name stamped on flows created from now on (imports switch it per file). */
-  interfaceName: string;
   private readonly annotator: FlowAnnotator;
 
   constructor(options: FlowTableOptions, private readonly sink: FlowSink) {
@@ -231,7 +234,10 @@ export class FlowTable {
     this.small = new Uint8Array(maxFlows * SMALL_STRIDE);
     this.links = new Int32Array(maxFlows * LINK_STRIDE);
     this.tcp = new TcpConnStates(maxFlows);
-    this.meta = new Array<FlowMeta | undefined>(maxFlows).fill(undefined);
+    this.flowNumbers = new Float64Array(maxFlows);
+    this.srcNames = new Array<string>(maxFlows).fill('');
+    this.dstNames = new Array<string>(maxFlows).fill('');
+    this.dstDomains = new Array<string>(maxFlows).fill('');
 
     const us = (s: number) => s * 1e6;
     this.classTimeoutUs[CLASS_TCP_UNESTABLISHED] = us(t.tcpUnestablishedS);
@@ -242,6 +248,16 @@ export class FlowTable {
     this.classTimeoutUs[CLASS_OTHER] = us(t.otherS);
     this.activeTimeoutUs = us(t.activeTimeoutS);
     this.touchGranularityUs = Math.min(SWEEP_INTERVAL_US, Math.min(...this.classTimeoutUs) / 4);
+  }
+
+  /** Interface name stamped on flows created from now on (imports switch it per file). */
+  get interfaceName(): string {
+    return this.interfaceNames[this.interfaceIndex];
+  }
+
+  set interfaceName(name: string) {
+    const known = this.interfaceNames.indexOf(name);
+    this.interfaceIndex = known >= 0 ? known : this.interfaceNames.push(name) - 1;
   }
 
   get maxFlows(): number {
@@ -405,60 +421,45 @@ export class FlowTable {
       : isIcmp(protocol) ? CLASS_ICMP
       : CLASS_OTHER;
     this.listAppend(f);
-    this.meta[f] = this.describe(p, swap);
+    this.annotate(f, p, swap);
     this.stats_.flowsCreated++;
     return f;
   }
 
-  private describe(p: DecodedPacket, swap: boolean): FlowMeta {
+  /** What the record needs beyond the key, decided once when the flow starts. */
+  private annotate(f: number, p: DecodedPacket, swap: boolean): void {
     const v = p.ipVersion;
-    const len = v === 4 ? 4 : 16;
-    // initiator = the packet's sender unless the heuristics swapped it
-    const srcBytes = (swap ? p.dstAddr : p.srcAddr).slice(0, len);
-    const dstBytes = (swap ? p.srcAddr : p.dstAddr).slice(0, len);
     const protocol = p.protocol;
-    let srcPort = swap ? p.dstPort : p.srcPort;
-    let dstPort = swap ? p.srcPort : p.dstPort;
-    let icmpType: number | null = null;
-    let icmpCode: number | null = null;
-    let cidSrcPort = srcPort;
-    let cidDstPort = dstPort;
     if (isIcmp(protocol)) {
       // the initiator's message type: a reply seen first stands for its request
-      icmpType = swap ? icmpCounterpart(protocol, p.icmpType) ?? p.icmpType : p.icmpType;
-      icmpCode = p.icmpCode;
-      // no ports in the record (the echo identifier only keys the flow; see icmp_type/code)
-      srcPort = dstPort = 0;
-      cidSrcPort = icmpType;
-      cidDstPort = icmpCode;
-    } else if (protocol !== PROTO_TCP && protocol !== PROTO_UDP && protocol !== PROTO_SCTP) {
-      srcPort = dstPort = cidSrcPort = cidDstPort = 0;
+      this.small[f * SMALL_STRIDE + B_ICMP_TYPE] = swap ? icmpCounterpart(protocol, p.icmpType) ?? p.icmpType : p.icmpType;
+      this.small[f * SMALL_STRIDE + B_ICMP_CODE] = p.icmpCode;
     }
-    const srcIp = formatIp(srcBytes, v);
-    const dstIp = formatIp(dstBytes, v);
+    this.links[f * LINK_STRIDE + L_INTERFACE] = this.interfaceIndex;
+    this.flowNumbers[f] = ++this.flowCounter;
+    const srcBytes = this.initiatorBytes(f, v);
+    const dstBytes = this.responderBytes(f, v);
     const a = this.annotator;
-    const src = a.endpoint(srcIp, srcBytes, v);
-    const dst = a.endpoint(dstIp, dstBytes, v);
-    return {
-      flowId: `${this.bootId}-${++this.flowCounter}`,
-      interfaceName: this.interfaceName,
-      direction: a.direction(srcBytes, dstBytes, v),
-      ipVersion: v,
-      protocol: protocolName(protocol),
-      protocolNumber: protocol,
-      srcIp,
-      srcPort,
-      dstIp,
-      dstPort,
-      srcName: src.name,
-      srcType: src.type,
-      dstName: dst.name,
-      dstType: dst.type,
-      dstDomain: a.domain(dstIp, p.tsUs),
-      icmpType,
-      icmpCode,
-      communityId: communityIdV1(protocol, srcBytes, dstBytes, cidSrcPort, cidDstPort),
-    };
+    const src = a.endpoint(srcBytes, v);
+    const dst = a.endpoint(dstBytes, v);
+    this.srcNames[f] = src.name;
+    this.dstNames[f] = dst.name;
+    this.small[f * SMALL_STRIDE + B_SRC_TYPE] = ENDPOINT_TYPES.indexOf(src.type);
+    this.small[f * SMALL_STRIDE + B_DST_TYPE] = ENDPOINT_TYPES.indexOf(dst.type);
+    this.small[f * SMALL_STRIDE + B_DIRECTION] = DIRECTIONS.indexOf(a.direction(srcBytes, dstBytes, v));
+    this.dstDomains[f] = a.domain(formatIp(dstBytes, v), p.tsUs);
+  }
+
+  /** The initiator's address bytes (scratch, valid until the next call). */
+  private initiatorBytes(f: number, v: 4 | 6): Uint8Array {
+    const low = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
+    return writeAddress(this.keys, f * KEY_WORDS + (low ? 1 : 5), this.srcBytes[v]);
+  }
+
+  /** The responder's address bytes (scratch, valid until the next call). */
+  private responderBytes(f: number, v: 4 | 6): Uint8Array {
+    const low = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
+    return writeAddress(this.keys, f * KEY_WORDS + (low ? 5 : 1), this.dstBytes[v]);
   }
 
   private startPeriod(f: number, tsUs: number): void {
@@ -541,40 +542,66 @@ export class FlowTable {
     this.listRemove(f);
     this.periodListRemove(f);
     this.removeSlot(f);
-    this.meta[f] = undefined;
+    this.srcNames[f] = this.dstNames[f] = this.dstDomains[f] = '';
     this.freeList[this.freeCount++] = f;
   }
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
-    const m = this.meta[f] as FlowMeta;
-    if (m.dstDomain === '') m.dstDomain = this.annotator.domain(m.dstIp, this.num[f * NUM_STRIDE + F_LAST]);
-    const isTcp = this.small[f * SMALL_STRIDE + B_PROTOCOL] === PROTO_TCP;
+    const base = f * KEY_WORDS;
+    const keyHead = this.keys[base];
+    const protocol = keyHead & 0xff;
+    const v = ((keyHead >>> 8) & 0xff) as 4 | 6;
+    const srcBytes = this.initiatorBytes(f, v);
+    const dstBytes = this.responderBytes(f, v);
+    const srcIp = formatIp(srcBytes, v);
+    const dstIp = formatIp(dstBytes, v);
+    const initiatorIsLow = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
+    const ports = this.keys[base + 9];
+    let srcPort = initiatorIsLow ? ports >>> 16 : ports & 0xffff;
+    let dstPort = initiatorIsLow ? ports & 0xffff : ports >>> 16;
+    let icmpType: number | null = null;
+    let icmpCode: number | null = null;
+    let cidSrcPort = srcPort;
+    let cidDstPort = dstPort;
+    if (isIcmp(protocol)) {
+      icmpType = this.small[f * SMALL_STRIDE + B_ICMP_TYPE];
+      icmpCode = this.small[f * SMALL_STRIDE + B_ICMP_CODE];
+      // no ports in the record (the echo identifier only keys the flow; see icmp_type/code)
+      srcPort = dstPort = 0;
+      cidSrcPort = icmpType;
+      cidDstPort = icmpCode;
+    } else if (protocol !== PROTO_TCP && protocol !== PROTO_UDP && protocol !== PROTO_SCTP) {
+      srcPort = dstPort = cidSrcPort = cidDstPort = 0;
+    }
+    let dstDomain = this.dstDomains[f];
+    if (dstDomain === '') dstDomain = this.dstDomains[f] = this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_LAST]);
+    const isTcp = protocol === PROTO_TCP;
     const record: FlowRecord = {
-      flow_id: m.flowId,
+      flow_id: `${this.bootId}-${this.flowNumbers[f]}`,
       seq: this.links[f * LINK_STRIDE + L_SEQ]++,
       record_kind: kind,
       end_reason: reason,
       node: this.node,
-      interface: m.interfaceName,
+      interface: this.interfaceNames[this.links[f * LINK_STRIDE + L_INTERFACE]],
       flow_start_us: this.num[f * NUM_STRIDE + F_START],
       // an empty final period (the flow went quiet after an interim record) sits at the last packet
       start_us: this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] === 1 ? this.num[f * NUM_STRIDE + F_LAST] : this.num[f * NUM_STRIDE + F_PERIOD],
       end_us: this.num[f * NUM_STRIDE + F_LAST],
-      direction: m.direction,
-      ip_version: m.ipVersion,
-      protocol: m.protocol,
-      protocol_number: m.protocolNumber,
-      src_ip: m.srcIp,
-      src_port: m.srcPort,
-      dst_ip: m.dstIp,
-      dst_port: m.dstPort,
-      src_name: m.srcName,
-      src_type: m.srcType,
-      dst_name: m.dstName,
-      dst_type: m.dstType,
-      dst_domain: m.dstDomain,
-      icmp_type: m.icmpType,
-      icmp_code: m.icmpCode,
+      direction: DIRECTIONS[this.small[f * SMALL_STRIDE + B_DIRECTION]],
+      ip_version: v,
+      protocol: protocolName(protocol),
+      protocol_number: protocol,
+      src_ip: srcIp,
+      src_port: srcPort,
+      dst_ip: dstIp,
+      dst_port: dstPort,
+      src_name: this.srcNames[f],
+      src_type: ENDPOINT_TYPES[this.small[f * SMALL_STRIDE + B_SRC_TYPE]],
+      dst_name: this.dstNames[f],
+      dst_type: ENDPOINT_TYPES[this.small[f * SMALL_STRIDE + B_DST_TYPE]],
+      dst_domain: dstDomain,
+      icmp_type: icmpType,
+      icmp_code: icmpCode,
       packets_tx: this.num[f * NUM_STRIDE + F_PACKETS_TX],
       packets_rx: this.num[f * NUM_STRIDE + F_PACKETS_RX],
       bytes_tx: this.num[f * NUM_STRIDE + F_BYTES_TX],
@@ -584,7 +611,8 @@ export class FlowTable {
       conn_state: isTcp
         ? this.tcp.connState(f)
         : connStateWithoutTcp((this.small[f * SMALL_STRIDE + B_SENT] & SENT_SRC) !== 0, (this.small[f * SMALL_STRIDE + B_SENT] & SENT_DST) !== 0),
-      community_id: m.communityId,
+      // deterministic from the key, so every record of the flow carries the same one
+      community_id: communityIdV1(protocol, srcBytes, dstBytes, cidSrcPort, cidDstPort),
     };
     this.stats_.recordsEmitted++;
     this.sink.write(record);
@@ -694,6 +722,18 @@ export class FlowTable {
     this.listRemove(f);
     this.listAppend(f);
   }
+}
+
+/** The inverse of readWords: key words from `at` as address bytes (4 or 16, out's length). */
+function writeAddress(keys: Uint32Array, at: number, out: Uint8Array): Uint8Array {
+  for (let i = 0; i < out.length; i += 4) {
+    const w = keys[at + (i >> 2)];
+    out[i] = w >>> 24;
+    out[i + 1] = (w >>> 16) & 0xff;
+    out[i + 2] = (w >>> 8) & 0xff;
+    out[i + 3] = w & 0xff;
+  }
+  return out;
 }
 
 /** Address bytes as big-endian words (IPv4: one word, the rest zero). */

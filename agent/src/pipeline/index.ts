@@ -70,7 +70,7 @@ export class Pipeline {
     const { inventory, localAddresses } = options;
     const annotator: FlowAnnotator = {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
-      endpoint: (_ip, bytes, v) => inventory.lookup(bytes, v),
+      endpoint: (bytes, v) => inventory.lookup(bytes, v),
       domain: (ip, nowUs) => (this.dnsEnabled ? this.dns.domain(ip, nowUs) : ''),
     };
     this.table = new FlowTable(
