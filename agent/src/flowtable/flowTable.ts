@@ -6,7 +6,9 @@
  *    indexed by pool index, interleaved by width (times and counters in one Float64Array
  *    with a stride of 8, flags and state bytes, link ints) so a packet touches few cache lines;
  *  - an open-addressing hash table (linear probing, load <= 0.5, backward-shift deletion)
- *    maps the normalised key (10 uint32 words) to a pool index;
+ *    maps the normalised key (10 uint32 words) to a pool index; hashes are recomputed from
+ *    the key when a flow leaves (cheaper than storing them per flow);
+ *  - free pool slots are chained through their LRU `next` link;
  *  - every flow sits in one doubly linked LRU list per timeout class (TCP unestablished /
  *    established / closing, UDP, ICMP, other). A packet moves its flow to the tail at most
  *    once per granularity (<= 1 s); the sweep re-queues heads that saw packets since, so idle
@@ -16,10 +18,11 @@
  *    records of quiet long-lived flows.
  *
  * A flow holds no per-flow objects: what the annotator decides at creation (direction,
- * endpoint types, the interface) is stored as small numbers, names and the domain as
- * references to the annotator's strings, and everything derived from the key (addresses as
- * text, ports, flow id, Community ID) is rebuilt from the key words when a record is emitted,
- * so a flow costs a fixed ~200 bytes of typed arrays and creates no long-lived garbage.
+ * endpoint types, the interface) is stored as small numbers, names and the domain as indexes
+ * into a reference-counted table of shared strings, and everything derived from the key
+ * (addresses as text, ports, flow id, Community ID) is rebuilt from the key words when a
+ * record is emitted, so a flow costs a fixed ~170 bytes of typed arrays and leaves no
+ * long-lived garbage.
  *
  * Time is packet time (the wall clock drives the sweep during live capture when packets
  * stop). A packet that reaches an expired flow (idle timeout or TCP linger passed) ends that
@@ -38,6 +41,7 @@ import {
   PROTO_SCTP, PROTO_TCP, PROTO_UDP, isIcmp, isIcmpEcho, isIcmpReply, isServicePort, protocolName,
 } from '../flow/protocols';
 import { randomBytes } from 'node:crypto';
+import { SharedStrings } from './sharedStrings';
 
 export interface FlowTimeouts {
   /** Emit an interim record when a flow's current period is older than this. */
@@ -125,15 +129,19 @@ const B_ICMP_TYPE = 12;
 const B_ICMP_CODE = 13;
 const B_SRC_TYPE = 14;
 const B_DST_TYPE = 15;
-const LINK_STRIDE = 7;
+const LINK_STRIDE = 6;
 const L_PREV = 0;
+/** the next flow in the LRU list, or (free slots) the next free slot */
 const L_NEXT = 1;
-const L_SLOT = 2;
+/** index into the table's interface names */
+const L_INTERFACE = 2;
 const L_SEQ = 3;
 const L_PERIOD_PREV = 4;
 const L_PERIOD_NEXT = 5;
-/** index into the table's interface names */
-const L_INTERFACE = 6;
+const STRING_STRIDE = 3;
+const S_SRC_NAME = 0;
+const S_DST_NAME = 1;
+const S_DST_DOMAIN = 2;
 const KIND_PORTS = 0;
 const KIND_ICMP_ECHO = 1;
 const KIND_ICMP_OTHER = 2;
@@ -162,8 +170,9 @@ export class FlowTable {
   private readonly slots: Int32Array;
 
   private readonly keys: Uint32Array;
-  private readonly hashes: Uint32Array;
-  private readonly freeList: Int32Array;
+  private readonly capacity: number;
+  /** first free pool slot (-1 when full); the rest chain through L_NEXT */
+  private freeHead: number;
   private freeCount: number;
 
   private readonly classHead = new Int32Array(CLASS_COUNT).fill(-1);
@@ -180,15 +189,14 @@ export class FlowTable {
   private readonly num: Float64Array;
   /** per flow, SMALL_STRIDE bytes: flags, state, class */
   private readonly small: Uint8Array;
-  /** per flow, LINK_STRIDE ints: LRU links, hash slot, record seq */
+  /** per flow, LINK_STRIDE ints: list links, interface, record seq */
   private readonly links: Int32Array;
   private readonly tcp: TcpConnStates;
   /** per flow: the number in its flow id (`bootId-N`) */
   private readonly flowNumbers: Float64Array;
-  /** per flow: names and domain chosen at creation (references to the annotator's strings) */
-  private readonly srcNames: string[];
-  private readonly dstNames: string[];
-  private readonly dstDomains: string[];
+  /** per flow, STRING_STRIDE indexes into `shared`: names and domain chosen at creation */
+  private readonly stringRefs: Uint32Array;
+  private readonly shared = new SharedStrings();
   /** interface names flows were created under (L_INTERFACE indexes this) */
   private readonly interfaceNames: string[] = [];
   private interfaceIndex = 0;
@@ -225,19 +233,17 @@ export class FlowTable {
     this.slots = new Int32Array(cap).fill(-1);
 
     this.keys = new Uint32Array(maxFlows * KEY_WORDS);
-    this.hashes = new Uint32Array(maxFlows);
-    this.freeList = new Int32Array(maxFlows);
-    for (let i = 0; i < maxFlows; i++) this.freeList[i] = maxFlows - 1 - i;
-    this.freeCount = maxFlows;
+    this.capacity = maxFlows;
 
     this.num = new Float64Array(maxFlows * NUM_STRIDE);
     this.small = new Uint8Array(maxFlows * SMALL_STRIDE);
     this.links = new Int32Array(maxFlows * LINK_STRIDE);
+    for (let i = 0; i < maxFlows; i++) this.links[i * LINK_STRIDE + L_NEXT] = i + 1 < maxFlows ? i + 1 : -1;
+    this.freeHead = 0;
+    this.freeCount = maxFlows;
     this.tcp = new TcpConnStates(maxFlows);
     this.flowNumbers = new Float64Array(maxFlows);
-    this.srcNames = new Array<string>(maxFlows).fill('');
-    this.dstNames = new Array<string>(maxFlows).fill('');
-    this.dstDomains = new Array<string>(maxFlows).fill('');
+    this.stringRefs = new Uint32Array(maxFlows * STRING_STRIDE);
 
     const us = (s: number) => s * 1e6;
     this.classTimeoutUs[CLASS_TCP_UNESTABLISHED] = us(t.tcpUnestablishedS);
@@ -261,7 +267,7 @@ export class FlowTable {
   }
 
   get maxFlows(): number {
-    return this.hashes.length;
+    return this.capacity;
   }
 
   get stats(): FlowTableStats {
@@ -305,7 +311,7 @@ export class FlowTable {
     key[1] = low[0]; key[2] = low[1]; key[3] = low[2]; key[4] = low[3];
     key[5] = high[0]; key[6] = high[1]; key[7] = high[2]; key[8] = high[3];
     key[9] = srcIsLow ? ((srcPort << 16) | dstPort) >>> 0 : ((dstPort << 16) | srcPort) >>> 0;
-    const hash = hashKey(key);
+    const hash = hashKey(key, 0);
 
     let f = this.find(hash);
     if (f >= 0) {
@@ -394,10 +400,11 @@ export class FlowTable {
 
   private create(hash: number, srcIsLow: boolean, p: DecodedPacket): number {
     if (this.freeCount === 0) this.evictOldest();
-    const f = this.freeList[--this.freeCount];
+    const f = this.freeHead;
+    this.freeHead = this.links[f * LINK_STRIDE + L_NEXT];
+    this.freeCount--;
     const base = f * KEY_WORDS;
     for (let i = 0; i < KEY_WORDS; i++) this.keys[base + i] = this.key[i];
-    this.hashes[f] = hash;
     this.insertSlot(f, hash);
 
     const protocol = p.protocol;
@@ -442,12 +449,13 @@ export class FlowTable {
     const a = this.annotator;
     const src = a.endpoint(srcBytes, v);
     const dst = a.endpoint(dstBytes, v);
-    this.srcNames[f] = src.name;
-    this.dstNames[f] = dst.name;
+    const strings = this.shared;
+    this.stringRefs[f * STRING_STRIDE + S_SRC_NAME] = strings.acquire(src.name);
+    this.stringRefs[f * STRING_STRIDE + S_DST_NAME] = strings.acquire(dst.name);
     this.small[f * SMALL_STRIDE + B_SRC_TYPE] = ENDPOINT_TYPES.indexOf(src.type);
     this.small[f * SMALL_STRIDE + B_DST_TYPE] = ENDPOINT_TYPES.indexOf(dst.type);
     this.small[f * SMALL_STRIDE + B_DIRECTION] = DIRECTIONS.indexOf(a.direction(srcBytes, dstBytes, v));
-    this.dstDomains[f] = a.domain(formatIp(dstBytes, v), p.tsUs);
+    this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(a.domain(formatIp(dstBytes, v), p.tsUs));
   }
 
   /** The initiator's address bytes (scratch, valid until the next call). */
@@ -542,8 +550,10 @@ export class FlowTable {
     this.listRemove(f);
     this.periodListRemove(f);
     this.removeSlot(f);
-    this.srcNames[f] = this.dstNames[f] = this.dstDomains[f] = '';
-    this.freeList[this.freeCount++] = f;
+    for (let i = 0; i < STRING_STRIDE; i++) this.shared.release(this.stringRefs[f * STRING_STRIDE + i]);
+    this.links[f * LINK_STRIDE + L_NEXT] = this.freeHead;
+    this.freeHead = f;
+    this.freeCount++;
   }
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
@@ -573,8 +583,10 @@ export class FlowTable {
     } else if (protocol !== PROTO_TCP && protocol !== PROTO_UDP && protocol !== PROTO_SCTP) {
       srcPort = dstPort = cidSrcPort = cidDstPort = 0;
     }
-    let dstDomain = this.dstDomains[f];
-    if (dstDomain === '') dstDomain = this.dstDomains[f] = this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_LAST]);
+    const strings = this.shared;
+    if (this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] === 0) {
+      this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_LAST]));
+    }
     const isTcp = protocol === PROTO_TCP;
     const record: FlowRecord = {
       flow_id: `${this.bootId}-${this.flowNumbers[f]}`,
@@ -595,11 +607,11 @@ export class FlowTable {
       src_port: srcPort,
       dst_ip: dstIp,
       dst_port: dstPort,
-      src_name: this.srcNames[f],
+      src_name: strings.get(this.stringRefs[f * STRING_STRIDE + S_SRC_NAME]),
       src_type: ENDPOINT_TYPES[this.small[f * SMALL_STRIDE + B_SRC_TYPE]],
-      dst_name: this.dstNames[f],
+      dst_name: strings.get(this.stringRefs[f * STRING_STRIDE + S_DST_NAME]),
       dst_type: ENDPOINT_TYPES[this.small[f * SMALL_STRIDE + B_DST_TYPE]],
-      dst_domain: dstDomain,
+      dst_domain: strings.get(this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN]),
       icmp_type: icmpType,
       icmp_code: icmpCode,
       packets_tx: this.num[f * NUM_STRIDE + F_PACKETS_TX],
@@ -655,14 +667,12 @@ export class FlowTable {
     while (true) {
       const f = this.slots[i];
       if (f < 0) return -1;
-      if (this.hashes[f] === hash) {
-        const base = f * KEY_WORDS;
-        let same = true;
-        for (let w = 0; w < KEY_WORDS; w++) {
-          if (this.keys[base + w] !== key[w]) { same = false; break; }
-        }
-        if (same) return f;
+      const base = f * KEY_WORDS;
+      let same = true;
+      for (let w = 0; w < KEY_WORDS; w++) {
+        if (this.keys[base + w] !== key[w]) { same = false; break; }
       }
+      if (same) return f;
       i = (i + 1) & this.mask;
     }
   }
@@ -671,22 +681,21 @@ export class FlowTable {
     let i = hash & this.mask;
     while (this.slots[i] >= 0) i = (i + 1) & this.mask;
     this.slots[i] = f;
-    this.links[f * LINK_STRIDE + L_SLOT] = i;
   }
 
   /** Backward-shift deletion: keeps probe chains intact without tombstones. */
   private removeSlot(f: number): void {
     const mask = this.mask;
-    let hole = this.links[f * LINK_STRIDE + L_SLOT];
+    let hole = hashKey(this.keys, f * KEY_WORDS) & mask;
+    while (this.slots[hole] !== f) hole = (hole + 1) & mask;
     let j = hole;
     while (true) {
       j = (j + 1) & mask;
       const g = this.slots[j];
       if (g < 0) break;
-      const ideal = this.hashes[g] & mask;
+      const ideal = hashKey(this.keys, g * KEY_WORDS) & mask;
       if (((j - ideal) & mask) >= ((j - hole) & mask)) {
         this.slots[hole] = g;
-        this.links[g * LINK_STRIDE + L_SLOT] = hole;
         hole = j;
       }
     }
@@ -753,11 +762,11 @@ function compareEndpoints(a: Uint32Array, aPort: number, b: Uint32Array, bPort: 
   return aPort - bPort;
 }
 
-/** murmur3-style mixing of the key words. */
-function hashKey(key: Uint32Array): number {
+/** murmur3-style mixing of the key words at `base`. */
+function hashKey(keys: Uint32Array, base: number): number {
   let h = 0x9747b28c;
   for (let i = 0; i < KEY_WORDS; i++) {
-    let k = Math.imul(key[i], 0xcc9e2d51);
+    let k = Math.imul(keys[base + i], 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
     h = (h << 13) | (h >>> 19);
