@@ -1,6 +1,6 @@
 /**
  * IP address text <-> bytes, CIDR prefixes and address classification. Used at flow
- * creation, in the inventory and the DNS cache (never per packet).
+ * creation and per record, in the inventory and the DNS cache (never per packet).
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -42,11 +42,19 @@ export function parseIp(text: string): IpBytes | undefined {
   return { version: 6, bytes };
 }
 
-/** Canonical text (IPv6 in RFC 5952 form: lower case, longest zero run compressed). */
+/** IPv6 text is written here (at most 39 characters) and read out as one string. */
+const textScratch = Buffer.alloc(40);
+const groupScratch = new Uint16Array(8);
+const HEX_DIGITS = '0123456789abcdef';
+
+/**
+ * Canonical text (IPv6 in RFC 5952 form: lower case, longest zero run compressed). Allocates
+ * only the result: it runs for every flow record.
+ */
 export function formatIp(bytes: Uint8Array, version: 4 | 6): string {
   if (version === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((bytes[i * 2] << 8) | bytes[i * 2 + 1]);
+  const groups = groupScratch;
+  for (let i = 0; i < 8; i++) groups[i] = (bytes[i * 2] << 8) | bytes[i * 2 + 1];
   let bestStart = -1, bestLen = 0;
   for (let i = 0; i < 8; ) {
     if (groups[i] !== 0) { i++; continue; }
@@ -55,9 +63,24 @@ export function formatIp(bytes: Uint8Array, version: 4 | 6): string {
     if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+  const out = textScratch;
+  const COLON = 0x3a;
+  let o = 0;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out[o++] = COLON;
+      out[o++] = COLON;
+      i += bestLen - 1;
+      continue;
+    }
+    if (o > 0 && out[o - 1] !== COLON) out[o++] = COLON;
+    const g = groups[i];
+    if (g >= 0x1000) out[o++] = HEX_DIGITS.charCodeAt(g >> 12);
+    if (g >= 0x100) out[o++] = HEX_DIGITS.charCodeAt((g >> 8) & 15);
+    if (g >= 0x10) out[o++] = HEX_DIGITS.charCodeAt((g >> 4) & 15);
+    out[o++] = HEX_DIGITS.charCodeAt(g & 15);
+  }
+  return out.toString('latin1', 0, o);
 }
 
 /** A parsed prefix; `bits` 0..32 or 0..128. */
