@@ -777,7 +777,8 @@ function hashKey(keys: Uint32Array, base: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  // int32, not uint32: a Smi, so the hash is never boxed as a heap number per packet
+  return h;
 }
 
 /**
