@@ -21,7 +21,7 @@
  * endpoint types, the interface) is stored as small numbers, names and the domain as indexes
  * into a reference-counted table of shared strings, and everything derived from the key
  * (addresses as text, ports, flow id, Community ID) is rebuilt from the key words when a
- * record is emitted, so a flow costs a fixed ~170 bytes of typed arrays and leaves no
+ * record is emitted, so a flow costs a fixed ~180 bytes of typed arrays and leaves no
  * long-lived garbage.
  *
  * Time is packet time (the wall clock drives the sweep during live capture when packets
