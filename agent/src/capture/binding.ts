@@ -20,31 +20,23 @@ export interface PcapStats {
   ps_ifdrop: number;
 }
 
+/** open_live and open_offline take the same arguments (offline ignores the live-only ones). */
+type OpenSession = (
+  device: string,
+  filter: string,
+  bufferSize: number,
+  snapLen: number,
+  outfile: string,
+  packetReady: () => void,
+  monitor: boolean,
+  bufferTimeoutMs: number,
+  warning: (message: string) => void,
+  promiscuous: boolean,
+) => string;
+
 export interface NativePcapSession {
-  open_live(
-    device: string,
-    filter: string,
-    bufferSize: number,
-    snapLen: number,
-    outfile: string,
-    packetReady: () => void,
-    monitor: boolean,
-    bufferTimeoutMs: number,
-    warning: (message: string) => void,
-    promiscuous: boolean,
-  ): string;
-  open_offline(
-    path: string,
-    filter: string,
-    bufferSize: number,
-    snapLen: number,
-    outfile: string,
-    packetReady: () => void,
-    monitor: boolean,
-    bufferTimeoutMs: number,
-    warning: (message: string) => void,
-    promiscuous: boolean,
-  ): string;
+  open_live: OpenSession;
+  open_offline: OpenSession;
   dispatch(buf: Buffer, header: Buffer): number;
   start_polling(): void;
   close(): void;
