@@ -47,9 +47,9 @@ function expectCaptureError(error: unknown, message: string, offset: number): vo
   expect((error as CaptureFileError).offset).toBe(offset);
 }
 
-test('the intact capture passes the structure walk', () => {
+test("the intact capture passes the structure walk", async () => {
   expect(records.length).toBe(cap.summary.packets);
-  expect(inspectCaptureFile(cap.pcapPath)).toEqual({ format: 'pcap', packets: cap.summary.packets, problem: null });
+  expect(await inspectCaptureFile(cap.pcapPath)).toEqual({ format: 'pcap', packets: cap.summary.packets, problem: null });
 });
 
 test('truncated in the middle of a packet record', async () => {
@@ -122,9 +122,9 @@ describe('pcapng', () => {
     packetBlocks = blocks.filter((b) => b.type === 6);
   });
 
-  test('the intact pcapng passes the structure walk', () => {
+  test("the intact pcapng passes the structure walk", async () => {
     expect(packetBlocks.length).toBe(cap.summary.packets);
-    expect(inspectCaptureFile(path.join(cap.dir, 'intact.pcapng'))).toEqual({ format: 'pcapng', packets: cap.summary.packets, problem: null });
+    expect(await inspectCaptureFile(path.join(cap.dir, 'intact.pcapng'))).toEqual({ format: 'pcapng', packets: cap.summary.packets, problem: null });
   });
 
   test('a block length that is not a multiple of 4', async () => {

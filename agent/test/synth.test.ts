@@ -53,8 +53,8 @@ async function observe(cap: MadeCapture): Promise<{ flows: Map<string, Observed>
   const flows = new Map<string, Observed>();
   const p = new DecodedPacket();
   let decoder: PacketDecoder | undefined;
-  await readCaptureFile(cap.pcapPath, { onOpen: (lt) => (decoder = new PacketDecoder(lt)) }, (buf, capLen, wireLen, tsUs) => {
-    if (decoder!.decode(buf, capLen, wireLen, tsUs, p) !== 0) return;
+  await readCaptureFile(cap.pcapPath, { onOpen: (lt) => (decoder = new PacketDecoder(lt)) }, (buf, offset, capLen, wireLen, tsUs) => {
+    if (decoder!.decode(buf, offset, capLen, wireLen, tsUs, p) !== 0) return;
     const src = formatIp(p.srcAddr.subarray(0, p.ipVersion === 4 ? 4 : 16));
     const dst = formatIp(p.dstAddr.subarray(0, p.ipVersion === 4 ? 4 : 16));
     let key: string;

@@ -37,10 +37,10 @@ interface PipelineModule {
   Pipeline: new (options: Record<string, unknown>, sink: FlowSinkLike) => PipelineLike;
 }
 
-type PacketHandler = (buf: Buffer, capLen: number, wireLen: number, tsUs: number) => void;
+type PacketHandler = (buf: Buffer, offset: number, capLen: number, wireLen: number, tsUs: number) => void;
 
 interface CaptureModule {
-  readCaptureFile(path: string, options: { filter?: string }, onPacket: PacketHandler): Promise<{ packets: number; bytes: number }>;
+  readCaptureFile(path: string, options: { filter?: string; libpcap?: boolean }, onPacket: PacketHandler): Promise<{ packets: number; bytes: number }>;
 }
 
 function load<T>(relative: string): T {

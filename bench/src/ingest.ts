@@ -1,6 +1,6 @@
 /**
- * Offline ingest: the same capture through Flowmesh (libpcap read-only ceiling, decode +
- * flow table, full path into DuckDB through the CLI) and through every peer tool. Runs are
+ * Offline ingest: the same capture through Flowmesh (read-only ceilings of libpcap and of the
+ * agent's own file reader, decode + flow table, full path into DuckDB through the CLI) and through every peer tool. Runs are
  * interleaved (run 1 of every tool, then run 2...) so that load from other users of the
  * machine spreads over all tools alike; each tool's figure is the median of its runs.
  */
@@ -16,6 +16,7 @@ import { softflowd } from './peers/softflowd';
 import { tshark } from './peers/tshark';
 import type { Peer, PeerRun } from './peers/types';
 import { haveCommand, runTool } from './proc';
+import { READ_ONLY, READ_ONLY_LIBPCAP } from './report';
 import { spread, type Spread } from './stats';
 
 export const PEERS: Peer[] = [softflowd, argus, pmacct, tshark];
@@ -72,8 +73,16 @@ type Runner = { tool: string; command: string; run: (work: string) => Promise<Pe
 function flowmeshRunners(pcap: string): Runner[] {
   return [
     {
-      tool: 'libpcap read (Node, ceiling)',
-      command: 'agent readCaptureFile, no-op handler',
+      tool: READ_ONLY_LIBPCAP,
+      command: 'agent readCaptureFile through libpcap, no-op handler',
+      run: async () => {
+        const { out, wall, rss } = await worker('read-libpcap', pcap);
+        return { seconds: wall, inner: out.seconds, rss, flows: NaN, flowKind: 'bidirectional', packets: out.packets, bytes: out.wireBytes ?? NaN, bytesKind: 'frame' };
+      },
+    },
+    {
+      tool: READ_ONLY,
+      command: 'agent readCaptureFile (JavaScript reader), no-op handler',
       run: async () => {
         const { out, wall, rss } = await worker('read', pcap);
         return { seconds: wall, inner: out.seconds, rss, flows: NaN, flowKind: 'bidirectional', packets: out.packets, bytes: out.wireBytes ?? NaN, bytesKind: 'frame' };

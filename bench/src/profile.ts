@@ -68,6 +68,6 @@ export function reportProfile(p: ProfileResult): string {
   return (
     formatTable(`CPU profile of decode + flow table (${p.totalMs.toFixed(0)} ms sampled; ${p.file})`, ['function', 'where', 'self ms', 'share'],
       p.top.map((t) => [t.function, t.location, t.selfMs.toFixed(0), `${(t.share * 100).toFixed(1)}%`])) +
-    '\nreadCaptureFile\'s self time is the native libpcap dispatch loop and its per-packet calls into JavaScript.\n'
+    '\nscan is the file reader\'s loop over packet records (each packet handed over in place).\n'
   );
 }

@@ -94,7 +94,7 @@ export function openLiveCapture(options: LiveCaptureOptions, onPacket: PacketHan
     if (closed) return;
     try {
       counters.delivered++;
-      onPacket(buf, Math.min(header.capLen, buf.length), header.wireLen, header.tsUs);
+      onPacket(buf, 0, Math.min(header.capLen, buf.length), header.wireLen, header.tsUs);
     } catch (err) {
       counters.handlerErrors++;
       report(err instanceof Error ? err : new Error(String(err)));

@@ -1,22 +1,26 @@
 /**
- * Reads a pcap or pcapng file through libpcap (so BPF filters and every format libpcap
- * reads work), handing each packet to a PacketHandler without per-packet allocation.
+ * Reads a pcap or pcapng file, handing each packet to a PacketHandler without per-packet
+ * allocation: through the JavaScript reader (pcapfile.ts, the fast path), or through
+ * libpcap when a BPF filter is given (libpcap compiles and runs it) or when asked to.
  *
  * The binding reads the whole file in one synchronous call. When libpcap refuses the file
- * or stops with a read error (the binding gives no message), a structure walker finds the
- * first bad byte offset and the read fails with a CaptureFileError naming file, offset and
- * reason. Packets delivered before the damage stay delivered; the caller keeps them.
+ * or stops with a read error (the binding gives no message), the JavaScript reader walks the
+ * file to find the first bad byte offset, so both paths fail with the same CaptureFileError
+ * naming file, offset and reason. Packets delivered before the damage stay delivered.
  */
 import * as fs from 'node:fs';
 import { UnsupportedLinkTypeError, describeLinkType, isSupportedLinkType } from '../decode/linktypes';
 import { PacketHeader, linkTypeFromBinding, newPcapSession, type NativePcapSession } from './binding';
-import { CaptureFileError, MAX_CAPTURED_LENGTH, inspectCaptureFile } from './filecheck';
+import { CaptureFileError } from './errors';
+import { MAX_CAPTURED_LENGTH, inspectCaptureFile, readPcapFile } from './pcapfile';
 import type { PacketHandler } from './types';
 
 export interface ReadCaptureOptions {
-  /** BPF filter expression (tcpdump syntax); empty = every packet. */
+  /** BPF filter expression (tcpdump syntax); empty = every packet. Read through libpcap. */
   filter?: string;
-  /** Called once the file is open, before any packet, with its link type (DLT number). */
+  /** Read through libpcap even without a filter (a reference for tests and the bench). */
+  libpcap?: boolean;
+  /** Called once the file is open, before any packet, with its link type. */
   onOpen?: (linkType: number) => void;
 }
 
@@ -37,11 +41,30 @@ export interface CaptureFileSummary {
  *   before the damage were delivered), UnsupportedLinkTypeError (before any packet), or an
  *   Error wrapping the first exception thrown by `onPacket` (reading stops there).
  */
-export async function readCaptureFile(
-  path: string,
-  options: ReadCaptureOptions,
-  onPacket: PacketHandler,
-): Promise<CaptureFileSummary> {
+export async function readCaptureFile(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
+  return options.filter || options.libpcap ? readWithLibpcap(path, options, onPacket) : readInJavaScript(path, options, onPacket);
+}
+
+async function readInJavaScript(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
+  let packets = 0;
+  const counted: PacketHandler = (buf, offset, capLen, wireLen, tsUs) => {
+    packets++;
+    onPacket(buf, offset, capLen, wireLen, tsUs);
+  };
+  const onLinkType = (linkType: number): void => {
+    if (!isSupportedLinkType(linkType)) throw new UnsupportedLinkTypeError(linkType, path);
+    options.onOpen?.(linkType);
+  };
+  try {
+    const counts = await readPcapFile(path, onLinkType, counted);
+    return { packets: counts.packets, bytes: counts.bytes, capturedBytes: counts.capturedBytes, linkType: counts.linkType, linkTypeName: describeLinkType(counts.linkType) };
+  } catch (err) {
+    if (err instanceof CaptureFileError || err instanceof UnsupportedLinkTypeError || packets === 0) throw err;
+    throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+async function readWithLibpcap(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
   const buf = Buffer.alloc(MAX_CAPTURED_LENGTH);
   const header = new PacketHeader();
   const session = newPcapSession();
@@ -60,7 +83,7 @@ export async function readCaptureFile(
       packets++;
       bytes += wireLen;
       capturedBytes += capLen;
-      onPacket(buf, capLen, wireLen, header.tsUs);
+      onPacket(buf, 0, capLen, wireLen, header.tsUs);
     } catch (err) {
       handlerError = err;
       stopped = true;
@@ -77,7 +100,7 @@ export async function readCaptureFile(
       finish(session, buf, header.buffer); // the file was open when the filter failed
       throw new CaptureFileError(path, `invalid capture filter '${options.filter}': ${errorMessage(err)}`, undefined, { cause: err });
     }
-    throw openError(path, err);
+    throw await openError(path, err);
   }
   if (!isSupportedLinkType(linkType)) {
     finish(session, buf, header.buffer);
@@ -90,7 +113,7 @@ export async function readCaptureFile(
   if (handlerError !== undefined) {
     throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(handlerError)}`, { cause: handlerError });
   }
-  if (status === -1) throw readError(path, packets);
+  if (status === -1) throw await readError(path, packets);
   return { packets, bytes, capturedBytes, linkType, linkTypeName: describeLinkType(linkType) };
 }
 
@@ -116,7 +139,7 @@ function filterIsTheProblem(path: string): boolean {
   return true;
 }
 
-function openError(path: string, err: unknown): Error {
+async function openError(path: string, err: unknown): Promise<Error> {
   const message = errorMessage(err);
   let exists = false;
   try {
@@ -125,21 +148,21 @@ function openError(path: string, err: unknown): Error {
     // not there or not readable: libpcap's message says which
   }
   if (exists) {
-    const inspection = safeInspect(path);
+    const inspection = await safeInspect(path);
     if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset, { cause: err });
   }
   return new CaptureFileError(path, `cannot open capture file: ${message}`, undefined, { cause: err });
 }
 
-function readError(path: string, delivered: number): CaptureFileError {
-  const inspection = safeInspect(path);
+async function readError(path: string, delivered: number): Promise<CaptureFileError> {
+  const inspection = await safeInspect(path);
   if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset);
   return new CaptureFileError(path, `libpcap stopped with a read error after ${delivered} packets (no detail available)`);
 }
 
-function safeInspect(path: string): ReturnType<typeof inspectCaptureFile> | undefined {
+async function safeInspect(path: string): Promise<Awaited<ReturnType<typeof inspectCaptureFile>> | undefined> {
   try {
-    return inspectCaptureFile(path);
+    return await inspectCaptureFile(path);
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
  * typed array. Each packet ends in exactly one reason (see reasons.ts) and is counted.
  *
  * Decisions:
- * - Only the captured bytes (`capLen`) are read; bytes of `buf` beyond it are stale data.
+ * - Only the captured bytes are read; bytes of `buf` outside them are other packets or stale data.
  * - `ipBytes` comes from the IP header (IPv4 total length, IPv6 40 + payload length), not
  *   from capLen, so a short snaplen or Ethernet padding never changes byte counts. A length
  *   field of 0 (IPv4 TSO super-packets, IPv6 jumbograms) falls back to the wire length. An
@@ -117,11 +117,12 @@ export class PacketDecoder {
   }
 
   /**
-   * Decodes one captured packet into `out`. Returns 0 (REASON.ok) for a decoded IP packet,
-   * otherwise the reason code (index into DECODE_REASONS). Never throws.
+   * Decodes the packet in buf[offset, offset + capLen) into `out` (its offsets index `buf`).
+   * Returns 0 (REASON.ok) for a decoded IP packet, otherwise the reason code (index into
+   * DECODE_REASONS). Never throws.
    */
-  decode(buf: Uint8Array, capLen: number, wireLen: number, tsUs: number, out: DecodedPacket): number {
-    if (capLen > buf.length) capLen = buf.length;
+  decode(buf: Uint8Array, offset: number, capLen: number, wireLen: number, tsUs: number, out: DecodedPacket): number {
+    if (offset + capLen > buf.length) capLen = buf.length - offset;
     out.tsUs = tsUs;
     out.wireLen = wireLen;
     out.capLen = capLen;
@@ -139,63 +140,64 @@ export class PacketDecoder {
     out.hasTransport = false;
     out.payloadOffset = 0;
     out.payloadLength = 0;
-    const reason = this.decodeLink(buf, capLen, wireLen > capLen ? wireLen : capLen, out);
+    const reason = this.decodeLink(buf, offset, offset + capLen, offset + (wireLen > capLen ? wireLen : capLen), out);
     this.stats.counts[reason]++;
     return reason;
   }
 
-  /** Returns the reason; `avail` = bytes on the wire (never less than captured). */
-  private decodeLink(buf: Uint8Array, capLen: number, avail: number, out: DecodedPacket): number {
+  /** Returns the reason. Bounds are indexes into buf: `end` of the captured bytes, `wireEnd` of the bytes on the wire (never before `end`). */
+  private decodeLink(buf: Uint8Array, start: number, end: number, wireEnd: number, out: DecodedPacket): number {
     let off: number;
     switch (this.link) {
       case Link.Ethernet:
-        if (capLen < 14) return TRUNCATED_LINK;
-        off = this.skipVlanTags(buf, 14, (buf[12] << 8) | buf[13], capLen);
+        if (start + 14 > end) return TRUNCATED_LINK;
+        off = this.skipVlanTags(buf, start + 14, (buf[start + 12] << 8) | buf[start + 13], end);
         break;
       case Link.Sll:
-        if (capLen < 16) return TRUNCATED_LINK;
-        off = this.skipVlanTags(buf, 16, (buf[14] << 8) | buf[15], capLen);
+        if (start + 16 > end) return TRUNCATED_LINK;
+        off = this.skipVlanTags(buf, start + 16, (buf[start + 14] << 8) | buf[start + 15], end);
         break;
       case Link.Sll2:
-        if (capLen < 20) return TRUNCATED_LINK;
-        off = this.skipVlanTags(buf, 20, (buf[0] << 8) | buf[1], capLen);
+        if (start + 20 > end) return TRUNCATED_LINK;
+        off = this.skipVlanTags(buf, start + 20, (buf[start] << 8) | buf[start + 1], end);
         break;
       case Link.Null: {
-        if (capLen < 4) return TRUNCATED_LINK;
-        let family = buf[0] | (buf[1] << 8) | (buf[2] << 16) | (buf[3] << 24);
-        if ((family & 0xffff) === 0) family = (buf[0] << 24) | (buf[1] << 16) | (buf[2] << 8) | buf[3];
+        if (start + 4 > end) return TRUNCATED_LINK;
+        const b0 = buf[start], b1 = buf[start + 1], b2 = buf[start + 2], b3 = buf[start + 3];
+        let family = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
+        if ((family & 0xffff) === 0) family = (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
         this.ethertype =
           family === 2 ? ETHERTYPE_IPV4 : family === 24 || family === 28 || family === 30 || family === 10 ? ETHERTYPE_IPV6 : -1;
-        off = 4;
+        off = start + 4;
         break;
       }
       case Link.Raw:
         this.ethertype = ETHERTYPE_BY_VERSION;
-        off = 0;
+        off = start;
         break;
       case Link.Ipv4:
         this.ethertype = ETHERTYPE_IPV4;
-        off = 0;
+        off = start;
         break;
       case Link.Ipv6:
         this.ethertype = ETHERTYPE_IPV6;
-        off = 0;
+        off = start;
         break;
     }
     if (off < 0) return TRUNCATED_LINK;
     const ethertype = this.ethertype;
     if (ethertype !== ETHERTYPE_IPV4 && ethertype !== ETHERTYPE_IPV6 && ethertype !== ETHERTYPE_BY_VERSION) return NON_IP;
-    if (off >= capLen) return TRUNCATED_IP;
+    if (off >= end) return TRUNCATED_IP;
     const version = buf[off] >> 4;
-    if (version === 4 && ethertype !== ETHERTYPE_IPV6) return this.decodeIpv4(buf, off, capLen, avail - off, out);
-    if (version === 6 && ethertype !== ETHERTYPE_IPV4) return this.decodeIpv6(buf, off, capLen, avail - off, out);
+    if (version === 4 && ethertype !== ETHERTYPE_IPV6) return this.decodeIpv4(buf, off, end, wireEnd - off, out);
+    if (version === 6 && ethertype !== ETHERTYPE_IPV4) return this.decodeIpv6(buf, off, end, wireEnd - off, out);
     return BAD_IP_VERSION;
   }
 
   /** Skips VLAN tags; sets this.ethertype to the inner type and returns the network offset (-1 if truncated). */
-  private skipVlanTags(buf: Uint8Array, off: number, ethertype: number, capLen: number): number {
+  private skipVlanTags(buf: Uint8Array, off: number, ethertype: number, capEnd: number): number {
     while (isVlanTag(ethertype)) {
-      if (off + 4 > capLen) return -1;
+      if (off + 4 > capEnd) return -1;
       ethertype = (buf[off + 2] << 8) | buf[off + 3];
       off += 4;
     }
@@ -204,14 +206,14 @@ export class PacketDecoder {
   }
 
   /** `avail`: wire bytes from the IP header on. */
-  private decodeIpv4(buf: Uint8Array, off: number, capLen: number, avail: number, out: DecodedPacket): number {
-    if (off + 20 > capLen) return TRUNCATED_IP;
+  private decodeIpv4(buf: Uint8Array, off: number, capEnd: number, avail: number, out: DecodedPacket): number {
+    if (off + 20 > capEnd) return TRUNCATED_IP;
     const headerLen = (buf[off] & 0x0f) << 2;
     if (headerLen < 20) return BAD_IP_HEADER;
     let totalLen = (buf[off + 2] << 8) | buf[off + 3];
     if (totalLen === 0) totalLen = avail; // TSO super-packet: length left to the wire length
     if (totalLen < headerLen || totalLen > avail) return BAD_IP_LENGTH;
-    if (off + headerLen > capLen) return TRUNCATED_IP;
+    if (off + headerLen > capEnd) return TRUNCATED_IP;
 
     out.ipVersion = 4;
     out.protocol = buf[off + 9];
@@ -234,20 +236,20 @@ export class PacketDecoder {
     const moreFragments = (flagsOffset & 0x2000) !== 0;
     const ipEnd = off + totalLen;
     const transportOff = off + headerLen;
-    if (fragmentOffset === 0 && !moreFragments) return this.decodeTransport(buf, transportOff, ipEnd, capLen, false, out);
+    if (fragmentOffset === 0 && !moreFragments) return this.decodeTransport(buf, transportOff, ipEnd, capEnd, false, out);
 
     const id = (buf[off + 4] << 8) | buf[off + 5];
     out.fragmentId = id;
     out.fragmentOffset = fragmentOffset;
     out.moreFragments = moreFragments;
     if (fragmentOffset > 0) return this.laterFragment(id, transportOff, out);
-    const reason = this.decodeTransport(buf, transportOff, ipEnd, capLen, true, out);
+    const reason = this.decodeTransport(buf, transportOff, ipEnd, capEnd, true, out);
     if (reason === OK) this.fragments.remember(out, id);
     return reason;
   }
 
-  private decodeIpv6(buf: Uint8Array, off: number, capLen: number, avail: number, out: DecodedPacket): number {
-    if (off + 40 > capLen) return TRUNCATED_IP;
+  private decodeIpv6(buf: Uint8Array, off: number, capEnd: number, avail: number, out: DecodedPacket): number {
+    if (off + 40 > capEnd) return TRUNCATED_IP;
     const payloadLen = (buf[off + 4] << 8) | buf[off + 5];
     const ipBytes = payloadLen === 0 ? avail : 40 + payloadLen; // 0: jumbogram or TSO, use the wire length
     if (ipBytes > avail || ipBytes < 40) return BAD_IP_LENGTH;
@@ -262,7 +264,7 @@ export class PacketDecoder {
     }
 
     const ipEnd = off + ipBytes;
-    const headersEnd = ipEnd < capLen ? ipEnd : capLen;
+    const headersEnd = ipEnd < capEnd ? ipEnd : capEnd;
     let next = buf[off + 6];
     let p = off + 40;
     let fragmentId = -1;
@@ -286,8 +288,8 @@ export class PacketDecoder {
       p += len;
     }
     out.protocol = next;
-    if (fragmentId < 0 || !out.moreFragments) return this.decodeTransport(buf, p, ipEnd, capLen, false, out);
-    const reason = this.decodeTransport(buf, p, ipEnd, capLen, true, out);
+    if (fragmentId < 0 || !out.moreFragments) return this.decodeTransport(buf, p, ipEnd, capEnd, false, out);
+    const reason = this.decodeTransport(buf, p, ipEnd, capEnd, true, out);
     if (reason === OK) this.fragments.remember(out, fragmentId);
     return reason;
   }
@@ -301,23 +303,23 @@ export class PacketDecoder {
 
   /**
    * Transport header at `t`; the IP datagram (or first fragment) ends at `ipEnd`, the
-   * capture at `capLen`. A header that the IP length cuts short is malformed; one the
+   * capture at `capEnd`. A header that the IP length cuts short is malformed; one the
    * snaplen cuts short is truncated_transport.
    */
   private decodeTransport(
     buf: Uint8Array,
     t: number,
     ipEnd: number,
-    capLen: number,
+    capEnd: number,
     firstFragment: boolean,
     out: DecodedPacket,
   ): number {
-    const end = ipEnd < capLen ? ipEnd : capLen;
+    const end = ipEnd < capEnd ? ipEnd : capEnd;
     let payload: number;
     switch (out.protocol) {
       case 6: {
         if (t + 20 > ipEnd) return BAD_TCP_HEADER;
-        if (t + 20 > capLen) return TRUNCATED_TRANSPORT;
+        if (t + 20 > capEnd) return TRUNCATED_TRANSPORT;
         const headerLen = (buf[t + 12] >> 4) << 2;
         if (headerLen < 20 || (!firstFragment && t + headerLen > ipEnd)) return BAD_TCP_HEADER;
         out.srcPort = (buf[t] << 8) | buf[t + 1];
@@ -328,7 +330,7 @@ export class PacketDecoder {
       }
       case 17: {
         if (t + 8 > ipEnd) return BAD_UDP_HEADER;
-        if (t + 8 > capLen) return TRUNCATED_TRANSPORT;
+        if (t + 8 > capEnd) return TRUNCATED_TRANSPORT;
         const udpLen = (buf[t + 4] << 8) | buf[t + 5];
         // 0 is legal only in IPv6 jumbograms; a datagram longer than its IP packet is bogus
         // unless the packet is a first fragment.
@@ -347,13 +349,13 @@ export class PacketDecoder {
       case 1:
       case 58: {
         if (t + 4 > ipEnd) return BAD_ICMP_HEADER;
-        if (t + 4 > capLen) return TRUNCATED_TRANSPORT;
+        if (t + 4 > capEnd) return TRUNCATED_TRANSPORT;
         const type = buf[t];
         out.icmpType = type;
         out.icmpCode = buf[t + 1];
         if (out.protocol === 1 ? type === 8 || type === 0 : type === 128 || type === 129) {
           if (t + 8 > ipEnd) return BAD_ICMP_HEADER;
-          if (t + 8 > capLen) return TRUNCATED_TRANSPORT;
+          if (t + 8 > capEnd) return TRUNCATED_TRANSPORT;
           out.icmpId = (buf[t + 4] << 8) | buf[t + 5];
         }
         payload = t + 8;
@@ -361,7 +363,7 @@ export class PacketDecoder {
       }
       case 132: {
         if (t + 12 > ipEnd) return BAD_SCTP_HEADER;
-        if (t + 12 > capLen) return TRUNCATED_TRANSPORT;
+        if (t + 12 > capEnd) return TRUNCATED_TRANSPORT;
         out.srcPort = (buf[t] << 8) | buf[t + 1];
         out.dstPort = (buf[t + 2] << 8) | buf[t + 3];
         payload = t + 12;

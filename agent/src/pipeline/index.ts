@@ -80,7 +80,7 @@ export class Pipeline {
   }
 
   /** The per-packet path: decode into the shared packet, feed DNS and the flow table. */
-  private readonly onPacket = (buf: Buffer, capLen: number, wireLen: number, tsUs: number): void => {
+  private readonly onPacket = (buf: Buffer, offset: number, capLen: number, wireLen: number, tsUs: number): void => {
     this.packets++;
     const decoder = this.decoder;
     if (decoder === undefined) {
@@ -88,7 +88,7 @@ export class Pipeline {
       return;
     }
     const p = this.packet;
-    if (decoder.decode(buf, capLen, wireLen, tsUs, p) !== 0) return;
+    if (decoder.decode(buf, offset, capLen, wireLen, tsUs, p) !== 0) return;
     if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
     this.table.process(p);
     if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();

@@ -2,8 +2,9 @@
  * Runs one agent measurement in a fresh process (so runs do not share JIT state, heap or
  * page cache accounting) and prints one JSON line on stdout:
  *
- *   read FILE              libpcap read through the agent's capture binding, handler does nothing
- *                          (the ceiling for anything built on the binding)
+ *   read FILE              the agent's JavaScript file reader, handler does nothing (the ceiling of import)
+ *   read-libpcap FILE      the same through libpcap and the `pcap` binding (the ceiling for anything
+ *                          built on the binding, which calls into JavaScript once per packet)
  *   table FILE MAX_FLOWS   decode + flow table (+ DNS observer), records counted by a null sink;
  *                          also the peak RSS while the table holds its flows (before the final flush)
  *
@@ -18,11 +19,11 @@ function peakRssBytes(): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-async function readOnly(file: string): Promise<object> {
+async function readOnly(file: string, libpcap: boolean): Promise<object> {
   const { readCaptureFile } = agent.capture();
   let packets = 0;
   const started = process.hrtime.bigint();
-  const summary = await readCaptureFile(file, {}, () => {
+  const summary = await readCaptureFile(file, { libpcap }, () => {
     packets++;
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -80,13 +81,16 @@ async function main(): Promise<void> {
   let result: object;
   switch (mode) {
     case 'read':
-      result = await readOnly(file);
+      result = await readOnly(file, false);
+      break;
+    case 'read-libpcap':
+      result = await readOnly(file, true);
       break;
     case 'table':
       result = await table(file, Number(extra ?? 262144));
       break;
     default:
-      throw new Error(`unknown worker mode '${mode}' (read | table)`);
+      throw new Error(`unknown worker mode '${mode}' (read | read-libpcap | table)`);
   }
   process.stdout.write(JSON.stringify(result) + '\n');
 }
