@@ -1,7 +1,8 @@
 /**
  * Reads pcap and pcapng files in JavaScript, a few MiB at a time: each packet is handed to
  * the handler as (chunk, offset) in place, with no copy, no allocation and no native call
- * per packet, and the event loop runs between chunks (store writes overlap the read, and a
+ * per packet. The next chunk is read (on libuv's thread pool) while the current one is
+ * scanned, and the event loop runs between chunks (store writes overlap the read, and a
  * long import can be interrupted).
  *
  * Why not libpcap for files: the `pcap` binding calls from C++ into JavaScript once per
@@ -29,6 +30,8 @@ export const MAX_CAPTURED_LENGTH = 262144;
 export const MAX_PCAPNG_BLOCK = 16 * 1024 * 1024;
 
 const CHUNK_BYTES = 4 << 20;
+/** Room in front of each chunk for the unfinished record of the previous one: any pcap record fits. */
+const INITIAL_RESERVE = 256 * 1024 + 64;
 const PCAP_HEADER_BYTES = 24;
 const PCAP_RECORD_HEADER_BYTES = 16;
 const PCAPNG_BLOCK_HEADER_BYTES = 12;
@@ -106,12 +109,22 @@ export function unitsToMicros(high: number, low: number, unitsPerSecond: number)
   return seconds * MICROS_PER_SECOND + Math.floor((remainder * MICROS_PER_SECOND) / unitsPerSecond);
 }
 
+/** A read buffer: `reserve` bytes for the previous chunk's unfinished record, then a chunk of the file. */
+class Chunk {
+  readonly buf: Buffer;
+  readonly view: DataView;
+  constructor(readonly reserve: number) {
+    this.buf = Buffer.alloc(reserve + CHUNK_BYTES);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+}
+
 /** Parses complete records in a chunk; shared by the pcap and pcapng scanners. */
 interface Scanner {
   readonly counts: CaptureFileCounts;
   /** Delivers every complete record in buf[from, end); returns where the first incomplete one starts. */
   scan(buf: Buffer, view: DataView, from: number, end: number, fileOffset: number): number;
-  /** Bytes the record at the last returned index needs in all (so the chunk can grow to hold it). */
+  /** Bytes the record at the last returned index needs in all (for the truncation message). */
   readonly needed: number;
   /** The problem of a record cut short by the end of the file. */
   truncation(offset: number, left: number): CaptureFileProblem;
@@ -363,33 +376,41 @@ export async function readPcapFile(
   }
   try {
     const size = (await file.stat()).size;
-    let buf = Buffer.alloc(CHUNK_BYTES);
-    let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    let end = (await file.read(buf, 0, buf.length, 0)).bytesRead;
-    const { scanner, dataStart } = scannerFor(buf.subarray(0, end), size, onPacket, onLinkType);
-    let chunkOffset = 0; // file offset of buf[0]
-    let at = dataStart;
+    let reserve = INITIAL_RESERVE;
+    let current = new Chunk(reserve);
+    let spare = new Chunk(reserve);
+    let filled = (await file.read(current.buf, reserve, CHUNK_BYTES, 0)).bytesRead;
+    const { scanner, dataStart } = scannerFor(current.buf.subarray(reserve, reserve + filled), size, onPacket, onLinkType);
+    let base = -reserve; // file offset of buf[0]
+    let at = reserve + dataStart;
+    let end = reserve + filled;
     for (;;) {
-      at = scanner.scan(buf, view, at, end, chunkOffset);
-      const fileAt = chunkOffset + at;
-      if (chunkOffset + end >= size) {
+      // the next read fills the spare chunk while this one is scanned
+      const ahead = filled < size ? file.read(spare.buf, reserve, CHUNK_BYTES, filled) : null;
+      at = scanner.scan(current.buf, current.view, at, end, base);
+      const fileAt = base + at;
+      if (!ahead) {
         if (at === end) return scanner.counts;
         throw new FormatProblem(scanner.truncation(fileAt, size - fileAt));
       }
-      if (scanner.needed > buf.length) {
-        const bigger = Buffer.alloc(Math.max(scanner.needed, buf.length * 2));
-        buf.copy(bigger, 0, at, end);
-        buf = bigger;
-        view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      } else {
-        buf.copyWithin(0, at, end);
+      const { bytesRead } = await ahead;
+      const tail = end - at;
+      if (bytesRead === 0) throw new FormatProblem(scanner.truncation(fileAt, tail)); // the file shrank while being read
+      if (tail > reserve) {
+        // a record longer than the reserve (a large pcapng block): both chunks grow to hold it
+        const grown = new Chunk(tail);
+        spare.buf.copy(grown.buf, tail, reserve, reserve + bytesRead);
+        spare = grown;
+        reserve = tail;
       }
-      end -= at;
-      chunkOffset = fileAt;
-      at = 0;
-      const { bytesRead } = await file.read(buf, end, buf.length - end, chunkOffset + end);
-      if (bytesRead === 0) throw new FormatProblem(scanner.truncation(fileAt, end)); // the file shrank while being read
-      end += bytesRead;
+      current.buf.copy(spare.buf, reserve - tail, at, end);
+      filled += bytesRead;
+      base = fileAt - (reserve - tail);
+      at = reserve - tail;
+      end = reserve + bytesRead;
+      const scanned = current;
+      current = spare;
+      spare = scanned.reserve === reserve ? scanned : new Chunk(reserve);
     }
   } catch (err) {
     if (err instanceof FormatProblem) throw new CaptureFileError(path, err.problem.detail, err.problem.offset);
