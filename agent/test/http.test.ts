@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { FlowRecordSchema, type FlowRecord } from '../src/model/flow';
 import { startAgentService } from '../src/server/service';
+import { csvField } from '../src/http/csv';
 import { formatOpenapi, OPENAPI_FILE } from '../src/http/openapi';
 import { BASE_MS, call, makeRecords, startTestAgent, TEST_TOKEN, type TestAgent } from './http-fixture';
 
@@ -131,6 +132,16 @@ describe('routing and errors', () => {
       expect(reply.status).toBe(400);
       expect(reply.json.message).toMatch(/JSON object|body/i);
     }
+  });
+
+  test('CSV fields: quoted per RFC 4180, spreadsheet formulas neutralised, numbers untouched', () => {
+    expect(csvField('db,primary')).toBe('"db,primary"');
+    expect(csvField('laptop "x"')).toBe('"laptop ""x"""');
+    expect(csvField('=HYPERLINK("http://evil.example","click")')).toBe(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
+    for (const text of ['+1+2', '-2+3', '@SUM(A1:A9)', '\tcmd', '\rcmd']) expect(csvField(text).replace(/^"/, '').startsWith(`'${text[0]}`)).toBe(true);
+    expect(csvField(-5)).toBe('-5');
+    expect(csvField('gw-1')).toBe('gw-1');
+    expect(csvField(null)).toBe('');
   });
 
   test('export.csv only takes flows queries', async () => {

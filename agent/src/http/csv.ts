@@ -3,6 +3,11 @@
  * they hold a comma, quote, CR or LF, quotes doubled). Columns: human-readable ISO-8601 start
  * and end (microsecond precision, UTC), the same instants as epoch milliseconds, then every
  * FlowRecord field under its own name. null is written as an empty field.
+ *
+ * Text that a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR: the
+ * OWASP "CSV injection" set) gets a leading apostrophe, so an inventory name or a domain seen
+ * on the wire cannot execute when the export is opened in Excel or LibreOffice. Numbers,
+ * negative ones included, are written as they are.
  */
 import { FlowRecordSchema, type FlowRecord } from '../model/flow';
 import type { FlowsQuery, FlowsResult } from '../model/query';
@@ -13,9 +18,12 @@ export const CSV_COLUMNS = ['start_time', 'end_time', 'start_ms', 'end_ms', ...R
 /** Largest page the flows query allows: fewest round trips to the store. */
 const EXPORT_PAGE_SIZE = 10_000;
 
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const text = String(value);
+  let text = String(value);
+  if (typeof value === 'string' && FORMULA_START.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
