@@ -1,13 +1,17 @@
 /**
- * Live capture: tcpreplay sends the live corpus from one network namespace over a veth pair
- * to another, where the capturing tool listens, at increasing rates and at top speed. For
- * the agent (the real `flowmesh-agent run` with its store and API) and for softflowd at the
- * same rates: packets sent, packets the tool captured, and libpcap's kernel drops as a
- * share of packets sent. The highest rate with under 0.1 % drops is reported per tool.
+ * Live capture: a sender (live-senders.ts: tcpreplay paced, netsniff-ng or tcpreplay at top speed)
+ * replays the live corpus from one network namespace over a veth pair to another, where the
+ * capturing tool listens, at increasing rates and at top speed. For the agent (the real
+ * `flowmesh-agent run` with its store and API) and for softflowd at the same rates: packets
+ * sent (counted on the far veth end), packets the tool captured, and libpcap's kernel drops
+ * as a share of packets sent. The highest rate with under 0.1 % drops is reported per tool.
+ * First, each sender alone (no capturer) at top speed: the ceiling of this machine.
  *
- * Both tools capture in promiscuous mode (the replayed frames carry foreign MAC addresses)
- * with a 32 MiB ring. Namespaces, interfaces and processes are torn down on exit, failure
- * and Ctrl-C by the lab harness (lab/src/netns.ts), whose names start with `fm-`.
+ * The sender is pinned to CPU 0 and the capturing tool (all its threads) to CPU 1, so the
+ * tool has one core, as the live target says. Both tools capture in promiscuous mode (the
+ * replayed frames carry foreign MAC addresses) with a 32 MiB ring. Namespaces, interfaces and
+ * processes are torn down on exit, failure and Ctrl-C by the lab harness (lab/src/netns.ts),
+ * whose names start with `fm-`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +20,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Corpus } from './corpus';
 import { log } from './log';
 import { AGENT_CLI, REPO_ROOT } from './paths';
+import { CAPTURE_CPU, FarEndCounter, canPin, netsniffSender, senderFor, sendCounted, tcpreplaySender, type SenderSpec, type Sent } from './live-senders';
 import { collectOutput, haveCommand, runTool, stopChild } from './proc';
 import { spread, type Spread } from './stats';
 import { formatTable, pct, si, spreadText } from './table';
@@ -33,12 +38,14 @@ interface LabLike {
 
 const RING_BYTES = 32 << 20;
 const STEP_SECONDS = 3;
+/** Top speed sends at least this many packets (whole passes over the corpus), so the step lasts long enough to fill a ring. */
 const TOP_SPEED_PACKETS = 1_000_000;
 export const DROP_TARGET = 0.001;
 
 export interface LiveStep {
   tool: string;
   requestedPps: number | 'top';
+  sender: string;
   sent: number;
   achievedPps: number;
   captured: number;
@@ -50,12 +57,21 @@ export interface LiveStep {
   packetsPerCpuSecond: number;
 }
 
+/** A sender alone at top speed, nothing capturing: what this machine can send at all. */
+export interface SenderCeiling {
+  sender: string;
+  pps: Spread;
+}
+
 export interface LiveResult {
   corpus: string;
+  /** Sender on CPU 0 and capturing tool on CPU 1 (false on a single CPU or without taskset). */
+  pinned: boolean;
+  senderCeilings: SenderCeiling[];
   rates: (number | 'top')[];
   runs: number;
   steps: LiveStep[];
-  summary: { tool: string; requestedPps: number | 'top'; achievedPps: Spread; dropShare: Spread; capturedShare: Spread; cpuShare: Spread; packetsPerCpuSecond: Spread }[];
+  summary: { tool: string; requestedPps: number | 'top'; sender: string; achievedPps: Spread; dropShare: Spread; capturedShare: Spread; cpuShare: Spread; packetsPerCpuSecond: Spread }[];
   bestRateUnderTarget: Record<string, number | null>;
   skipped?: string;
 }
@@ -64,12 +80,6 @@ function loadLab(): LabLike {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Lab } = require(join(REPO_ROOT, 'lab/dist/netns.js')) as { Lab: new () => LabLike };
   return new Lab();
-}
-
-function tcpreplayStats(text: string): { sent: number; pps: number } {
-  const sent = Number(/Actual: (\d+) packets/.exec(text)?.[1] ?? NaN);
-  const pps = Number(/Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps/.exec(text)?.[1] ?? NaN);
-  return { sent, pps };
 }
 
 /** User + system CPU seconds of a process so far (Linux clock ticks, 100 per second). */
@@ -90,7 +100,7 @@ const DRAIN_MS = 1000;
  * capturing process's CPU: its share of a core during the replay, and packets per
  * CPU-second over replay plus drain (the cost per packet, independent of the sender's speed).
  */
-async function sendMeasured(pid: number | undefined, send: () => Promise<{ sent: number; pps: number }>): Promise<{ sent: number; pps: number; cpuShare: number; packetsPerCpuSecond: number }> {
+async function sendMeasured(pid: number | undefined, send: () => Promise<Sent>): Promise<Sent & { cpuShare: number; packetsPerCpuSecond: number }> {
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
   const sent = await send();
@@ -101,6 +111,14 @@ async function sendMeasured(pid: number | undefined, send: () => Promise<{ sent:
   return { ...sent, cpuShare: cpuReplay / wall, packetsPerCpuSecond: sent.sent / Math.max(cpuAll, 0.01) };
 }
 
+function safeRead(counter: FarEndCounter): number {
+  try {
+    return counter.read();
+  } catch {
+    return NaN;
+  }
+}
+
 async function waitFor(test: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!test()) {
@@ -109,32 +127,33 @@ async function waitFor(test: () => boolean, timeoutMs: number, what: string): Pr
   }
 }
 
-async function replay(tx: LabNamespace, ifname: string, pcap: string, rate: number | 'top', packets: number): Promise<{ sent: number; pps: number }> {
-  const pace = rate === 'top' ? ['--topspeed'] : ['--pps', String(rate)];
-  // top speed: at least a million packets, so the step lasts long enough to fill a ring
+function replay(spec: SenderSpec, tx: LabNamespace, ifname: string, pcap: string, rate: number | 'top', packets: number, counter: FarEndCounter): Promise<Sent> {
   const limit = rate === 'top' ? Math.ceil(TOP_SPEED_PACKETS / packets) * packets : Math.max(1000, Math.min(rate * STEP_SECONDS, 5_000_000));
-  const loops = Math.ceil(limit / packets);
-  const run = await runTool('ip', ['netns', 'exec', tx.name, 'tcpreplay', '-i', ifname, '-K', ...pace, '--loop', String(loops), '--limit', String(limit), pcap], { timeoutS: 120 });
-  return tcpreplayStats(run.stdout + run.stderr);
+  return sendCounted(spec, tx.name, ifname, pcap, rate, limit, packets, counter);
+}
+
+/** The capturing tool's command, pinned to its own CPU when the machine has two. */
+function captureCommand(pin: boolean, argv: string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', String(CAPTURE_CPU), ...argv]] : [argv[0], argv.slice(1)];
 }
 
 /** One rate through the agent: start `run`, replay, stop, read its final capture counters. */
-async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<{ sent: number; pps: number }>, work: string): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
+async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<Sent>, work: string, pin: boolean): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
   const db = join(work, `live-${Date.now()}.duckdb`);
-  const child = rx.spawn(process.execPath, [
-    AGENT_CLI, 'run', '--interface', ifname, '--promiscuous', '--db', db, '--listen', '127.0.0.1:9477', '--token', 'bench', '--node', 'bench', '--log-level', 'info',
-  ], { stopGraceMs: 20_000 });
+  const child = rx.spawn(...captureCommand(pin, [
+    process.execPath, AGENT_CLI, 'run', '--interface', ifname, '--promiscuous', '--db', db, '--listen', '127.0.0.1:9477', '--token', 'bench', '--node', 'bench', '--log-level', 'info',
+  ]), { stopGraceMs: 20_000 });
   const output = collectOutput(child);
   try {
     // the agent logs JSON lines on stderr (stdout stays free for data)
     await waitFor(() => output.stderr().includes('"capturing"') || child.exitCode !== null, 30_000, 'the agent to start capturing');
     if (child.exitCode !== null) throw new Error(`agent exited: ${output.stderr().slice(-300)}`);
-    const sent = await sendMeasured(child.pid, send); // `ip netns exec` execs the command: same pid
+    const sent = await sendMeasured(child.pid, send); // `ip netns exec` and taskset exec the command: same pid
     await stopChild(child, 30_000, 'SIGTERM');
     const stopped = output.stderr().split('\n').reverse().find((l) => l.includes('"stopped"'));
     if (!stopped) throw new Error(`agent printed no final counters: ${output.stderr().slice(-300)}`);
     const capture = (JSON.parse(stopped) as { capture: { delivered: number; kernelDrops: number } }).capture;
-    return { sent: sent.sent, achievedPps: sent.pps, captured: capture.delivered, kernelDrops: capture.kernelDrops, dropShare: capture.kernelDrops / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
+    return { sender: sent.sender, sent: sent.sent, achievedPps: sent.pps, captured: capture.delivered, kernelDrops: capture.kernelDrops, dropShare: capture.kernelDrops / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
   } finally {
     await stopChild(child, 5000, 'SIGKILL');
     rmSync(db, { force: true });
@@ -150,9 +169,9 @@ function softflowdCounters(text: string): { received: number; dropped: number } 
 }
 
 /** One rate through softflowd (exporting to a port on the namespace's loopback), counters from softflowctl. */
-async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promise<{ sent: number; pps: number }>, work: string): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
+async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promise<Sent>, work: string, pin: boolean): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
   const ctl = join(work, `softflowd-${Date.now()}.ctl`);
-  const child = rx.spawn('softflowd', ['-i', ifname, '-n', '127.0.0.1:9995', '-v', '9', '-6', '-d', '-m', '2000000', '-B', String(RING_BYTES), '-c', ctl, '-p', `${ctl}.pid`]);
+  const child = rx.spawn(...captureCommand(pin, ['softflowd', '-i', ifname, '-n', '127.0.0.1:9995', '-v', '9', '-6', '-d', '-m', '2000000', '-B', String(RING_BYTES), '-c', ctl, '-p', `${ctl}.pid`]));
   const output = collectOutput(child);
   try {
     await waitFor(() => /starting data collection/.test(output.stdout() + output.stderr()) || child.exitCode !== null, 10_000, 'softflowd to start');
@@ -161,21 +180,42 @@ async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promi
     const stats = await runTool('softflowctl', ['-c', ctl, 'statistics'], { timeoutS: 10 });
     const counters = softflowdCounters(stats.stdout);
     // received counts every packet libpcap saw (dropped ones included on Linux TPACKET_V3)
-    return { sent: sent.sent, achievedPps: sent.pps, captured: counters.received - counters.dropped, kernelDrops: counters.dropped, dropShare: counters.dropped / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
+    return { sender: sent.sender, sent: sent.sent, achievedPps: sent.pps, captured: counters.received - counters.dropped, kernelDrops: counters.dropped, dropShare: counters.dropped / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
   } finally {
     await stopChild(child, 5000);
     rmSync(ctl, { force: true });
   }
 }
 
+/** Each installed sender alone at top speed (nothing capturing), one pass over the corpus, `runs` times, interleaved. */
+async function measureSenders(tx: LabNamespace, ifname: string, corpus: Corpus, pin: boolean, runs: number, counter: FarEndCounter): Promise<SenderCeiling[]> {
+  const specs = [tcpreplaySender(false), ...(pin ? [tcpreplaySender(true)] : []), ...(haveCommand('netsniff-ng') ? [netsniffSender(pin)] : [])];
+  const rates = new Map<string, number[]>(specs.map((s) => [s.name, []]));
+  for (let r = 0; r < runs; r++) {
+    for (const spec of specs) {
+      try {
+        const sent = await sendCounted(spec, tx.name, ifname, corpus.path, 'top', corpus.truth.packets, corpus.truth.packets, counter);
+        rates.get(spec.name)?.push(sent.pps);
+        log.step(`  ${spec.name} alone`, { sent: sent.sent, pps: Math.round(sent.pps) });
+      } catch (error) {
+        log.warn(`live sender ${spec.name} failed`, { error: (error as Error).message });
+      }
+    }
+  }
+  return specs.map((s) => ({ sender: s.name, pps: spread(rates.get(s.name) ?? []) }));
+}
+
 export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 : 2): Promise<LiveResult> {
   const rates: (number | 'top')[] = quick ? [100_000, 'top'] : [100_000, 250_000, 500_000, 1_000_000, 'top'];
-  const result: LiveResult = { corpus: corpus.path, rates, runs, steps: [], summary: [], bestRateUnderTarget: {} };
+  const pin = canPin();
+  const result: LiveResult = { corpus: corpus.path, pinned: pin, senderCeilings: [], rates, runs, steps: [], summary: [], bestRateUnderTarget: {} };
   if (process.getuid?.() !== 0) {
     result.skipped = 'not root: network namespaces need root';
     log.warn(`live section skipped: ${result.skipped}`);
     return result;
   }
+  if (!pin) log.warn('live: fewer than 2 CPUs or no taskset: sender and capturing tool share the CPUs (not the one-core measurement)');
+  if (!haveCommand('netsniff-ng')) log.warn('live: netsniff-ng not installed (Debian package netsniff-ng): top speed uses tcpreplay, the slower sender');
   const missing = ['tcpreplay', 'softflowd', 'softflowctl', 'ip'].filter((c) => !haveCommand(c));
   if (missing.length) {
     result.skipped = `not installed: ${missing.join(', ')}`;
@@ -187,13 +227,21 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
     const tx = lab.namespace('btx');
     const rx = lab.namespace('brx');
     const [txIf, rxIf] = lab.veth(tx, 'btx0', null, rx, 'brx0', null);
+    // a process living in the receiving namespace, through which its /sys is read
+    const anchor = rx.spawn('sleep', ['3600']);
+    if (anchor.pid === undefined) throw new Error('could not start the namespace anchor process');
+    const counter = new FarEndCounter(anchor.pid, rxIf);
+    await waitFor(() => Number.isFinite(safeRead(counter)), 5000, 'the receiving namespace to be readable');
+    log.step(`live: senders alone at top speed (${pin ? 'pinned to CPU 0' : 'unpinned'})`);
+    result.senderCeilings = await measureSenders(tx, txIf, corpus, pin, runs, counter);
     const tools = [{ name: 'flowmesh agent', step: agentStep }, ...(missing.length ? [] : [{ name: 'softflowd', step: softflowdStep }])];
     for (let r = 0; r < runs; r++) {
       for (const rate of rates) {
         for (const tool of tools) {
-          log.step(`live run ${r + 1}/${runs}: ${tool.name} at ${rate === 'top' ? 'top speed' : `${si(rate)} packets/s`}`);
+          const spec = senderFor(rate, pin, corpus.truth.packets, TOP_SPEED_PACKETS);
+          log.step(`live run ${r + 1}/${runs}: ${tool.name} at ${rate === 'top' ? 'top speed' : `${si(rate)} packets/s`} (${spec.name})`);
           try {
-            const step = await tool.step(rx, rxIf, () => replay(tx, txIf, corpus.path, rate, corpus.truth.packets), work);
+            const step = await tool.step(rx, rxIf, () => replay(spec, tx, txIf, corpus.path, rate, corpus.truth.packets, counter), work, pin);
             result.steps.push({ tool: tool.name, requestedPps: rate, ...step });
             log.step(`  ${tool.name}`, { sent: step.sent, pps: Math.round(step.achievedPps), drops: step.kernelDrops });
           } catch (error) {
@@ -202,6 +250,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
         }
       }
     }
+    await stopChild(anchor, 2000, 'SIGKILL');
   } finally {
     const failures = lab.destroy();
     if (failures.length) log.warn('live tear-down had failures', { failures });
@@ -213,7 +262,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
       const steps = result.steps.filter((s) => s.tool === tool && s.requestedPps === rate);
       if (!steps.length) continue;
       const entry = {
-        tool, requestedPps: rate,
+        tool, requestedPps: rate, sender: [...new Set(steps.map((s) => s.sender))].join(', '),
         achievedPps: spread(steps.map((s) => s.achievedPps)),
         dropShare: spread(steps.map((s) => s.dropShare)),
         capturedShare: spread(steps.map((s) => s.captured / s.sent)),
@@ -228,19 +277,35 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
   return result;
 }
 
+/** Per rate, the agent's median drop share against softflowd's ("never more drops than softflowd"). */
+function dropComparison(live: LiveResult): string {
+  const lines: string[] = [];
+  for (const rate of live.rates) {
+    const agent = live.summary.find((s) => s.tool === 'flowmesh agent' && s.requestedPps === rate);
+    const peer = live.summary.find((s) => s.tool === 'softflowd' && s.requestedPps === rate);
+    if (!agent || !peer) continue;
+    const verdict = agent.dropShare.median <= peer.dropShare.median ? 'not more' : 'MORE';
+    lines.push(`${rate === 'top' ? 'top speed' : si(rate)}: ${pct(agent.dropShare.median, 3)} vs ${pct(peer.dropShare.median, 3)} (${verdict})`);
+  }
+  return lines.length ? `Agent drops vs softflowd's (medians): ${lines.join('; ')}.` : '';
+}
+
 export function reportLive(live: LiveResult): string {
   if (live.skipped && live.steps.length === 0) return `\n### Live capture\n\nskipped: ${live.skipped}\n`;
+  const ceilings = live.senderCeilings.map((c) => [c.sender, spreadText(c.pps, (x) => si(x))]);
   const rows = live.summary.map((s) => [
-    s.tool, s.requestedPps === 'top' ? 'top speed' : si(s.requestedPps), spreadText(s.achievedPps, (x) => si(x)), spreadText(s.capturedShare, (x) => pct(x, 3)), spreadText(s.dropShare, (x) => pct(x, 3)),
+    s.tool, s.requestedPps === 'top' ? 'top speed' : si(s.requestedPps), s.sender, spreadText(s.achievedPps, (x) => si(x)), spreadText(s.capturedShare, (x) => pct(x, 3)), spreadText(s.dropShare, (x) => pct(x, 3)),
     spreadText(s.cpuShare, (x) => pct(x, 0)),
     spreadText(s.packetsPerCpuSecond, (x) => si(x)),
   ]);
   const best = Object.entries(live.bestRateUnderTarget).map(([tool, pps]) => `${tool}: ${pps === null ? 'none of the rates' : `${si(pps)} packets/s`}`).join('; ');
+  const placement = live.pinned ? 'sender pinned to CPU 0, capturing tool (all its threads) to CPU 1' : 'sender and capturing tool unpinned, sharing the CPUs';
   return (
-    formatTable(`Live capture over a veth pair (tcpreplay, ${live.runs} run(s) per rate)`, ['tool', 'requested', 'achieved packets/s', 'captured', 'kernel drops', 'CPU during replay (one core)', 'packets per CPU-second'], rows) +
-    `\nHighest rate with under ${pct(DROP_TARGET, 1)} drops: ${best}. Achieved rates are the sender's (tcpreplay, one core): ` +
-    'where it falls short of the request, the sender is the limit. Packets per CPU-second (replay plus drain, all threads of the capturing process) is the cost per packet: ' +
-    'what one fully used core could sustain, as an estimate. ' +
-    '"captured" above 100 % counts the kernel\'s own packets on the veth (IPv6 neighbour discovery).\n'
+    formatTable(`Live senders alone at top speed, nothing capturing (packets/s arriving on the far veth end, ${live.runs} run(s))`, ['sender', 'packets/s'], ceilings) +
+    '\nThe veth transmit runs the receiving side in the sender\'s softirq, so this kernel work (and, with a capturer, its AF_PACKET copy) is charged to the sender\'s core: the ceiling of this machine for the rates below.\n' +
+    formatTable(`Live capture over a veth pair (${placement}; ${live.runs} run(s) per rate)`, ['tool', 'requested', 'sender', 'achieved packets/s', 'captured', 'kernel drops', 'CPU during replay (one core)', 'packets per CPU-second'], rows) +
+    `\nHighest rate with under ${pct(DROP_TARGET, 1)} drops: ${best}. ${dropComparison(live)} Achieved rates are packets arriving on the far veth end over the replay: ` +
+    'where they fall short of the request, the sender is the limit. Packets per CPU-second (replay plus drain, all threads of the capturing process) is the cost per packet: ' +
+    'what one fully used core could sustain, as an estimate.\n'
   );
 }
