@@ -1,7 +1,10 @@
 // Command fedbench measures the plugin backend's federation (plugin/pkg/query: plan, fan-out,
 // exact merges) against running agents: the same plugin queries over the first 1, 4, 8...
 // agents, several runs each, latency per query and agent count printed as one JSON document.
-// It is the bench's driver for H5's code, imported as a library, not a copy of it.
+// It is the bench's driver for H5's code, imported as a library, not a copy of it. Each
+// measurement also carries a digest of its merged answer (top rows, time-series sums, flow
+// ids of the page), so the bench can check that agents holding shares of the data answer
+// exactly what one agent holding all of it answers.
 package main
 
 import (
@@ -37,7 +40,48 @@ type measurement struct {
 	Min        float64   `json:"min_ms"`
 	Max        float64   `json:"max_ms"`
 	Answers    int       `json:"answers"`
+	Digest     *digest   `json:"digest,omitempty"`
 	Error      string    `json:"error,omitempty"`
+}
+
+// digest is what must not change when the same records are spread over more agents.
+type digest struct {
+	// Top: "key=value" of the ranked rows, in rank order, and the total over all groups.
+	TopRows  []string `json:"top_rows,omitempty"`
+	TopTotal float64  `json:"top_total,omitempty"`
+	// Timeseries: the bucket times and, per bucket, the sum over all series.
+	Times      []int64   `json:"times,omitempty"`
+	BucketSums []float64 `json:"bucket_sums,omitempty"`
+	// Flows page: "flow_id/seq" of its records, sorted (the page's set, not its tie order).
+	Flows []string `json:"flows,omitempty"`
+}
+
+func digestOf(r *query.Result) *digest {
+	d := &digest{}
+	switch {
+	case r.Top != nil:
+		for _, row := range r.Top.Rows {
+			key, _ := json.Marshal(row.Key)
+			d.TopRows = append(d.TopRows, fmt.Sprintf("%s=%v", key, row.Value))
+		}
+		d.TopTotal = r.Top.Total.Bytes
+	case r.Series != nil:
+		d.Times = r.Series.Times
+		d.BucketSums = make([]float64, len(r.Series.Times))
+		for _, s := range r.Series.Series {
+			for i, v := range s.Values {
+				if i < len(d.BucketSums) {
+					d.BucketSums[i] += v
+				}
+			}
+		}
+	case r.Flows != nil:
+		for _, f := range r.Flows.Records {
+			d.Flows = append(d.Flows, fmt.Sprintf("%s/%d", f.FlowID, f.Seq))
+		}
+		sort.Strings(d.Flows)
+	}
+	return d
 }
 
 func main() {
@@ -107,6 +151,7 @@ func fleetOf(urls []string, token string) (*federation.Fleet, *models.Settings) 
 // query; several single-agent fleets: the agents asked one at a time).
 func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQuery, n int, from, to int64, runs int) measurement {
 	m := measurement{Query: q.Name, Agents: n}
+	var last *query.Result // the merged answer of the latest run (the federated case has one fleet)
 	qc := query.Context{From: time.UnixMilli(from), To: time.UnixMilli(to), Interval: time.Minute, MaxDataPoints: 2000}
 	once := func() (time.Duration, error) {
 		started := time.Now()
@@ -124,6 +169,7 @@ func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQue
 				return 0, fmt.Errorf("%s", federation.DescribeFailures(result.Failed))
 			}
 			m.Answers += result.Asked
+			last = result
 		}
 		return time.Since(started), nil
 	}
@@ -138,6 +184,9 @@ func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQue
 			return m
 		}
 		m.Ms = append(m.Ms, float64(d.Microseconds())/1000)
+	}
+	if len(fleets) == 1 {
+		m.Digest = digestOf(last)
 	}
 	sorted := append([]float64(nil), m.Ms...)
 	sort.Float64s(sorted)

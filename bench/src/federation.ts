@@ -1,17 +1,23 @@
 /**
  * Federation: the plugin backend's query path (plugin/pkg/query: plan, concurrent fan-out,
- * exact merge) driven by a small Go program (bench/go) against 8 real agents (`flowmesh-agent
- * serve`) on loopback, each serving its own copy of a stored-flow database built by the
- * agent's store benchmark. The same queries over 1, 4 and 8 agents; the figure is the
- * latency ratio to one agent.
+ * exact merge) driven by a small Go program (bench/go) against real agents (`flowmesh-agent
+ * serve`) on loopback, over a stored-flow database built by the agent's store benchmark.
+ * The same queries over 1, 4 and 8 agents, in two layouts:
  *
- * All agents share this machine's cores, so with more agents than cores each query's work
- * is serialised and the ratio includes CPU contention that separate nodes would not have.
+ * - split (as deployed: each mesh node stores its own traffic): the same records spread over
+ *   the agents, each holding 1/N of them (federation-split.ts). The ratio to one agent holding
+ *   everything is the federation overhead; the merged answers must equal one agent's (top
+ *   rows, time-series bucket sums, the flows page's records), checked on every run and
+ *   printed loudly when they differ.
+ * - full copy: every agent serves its own copy of the whole database, so N agents do N times
+ *   the query work. On a machine with fewer cores than agents this measures CPU contention
+ *   more than federation.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { shareDatabases } from './federation-split';
 import { log } from './log';
 import { AGENT_CLI, GO_DRIVER_DIR, cacheDir } from './paths';
 import { collectOutput, freePort, haveCommand, runTool, startTracked, stopChild } from './proc';
@@ -36,7 +42,20 @@ export const FEDERATION_QUERIES = [
   },
 ];
 
+/** Every agent its own copy of all records, or the records split across the agents. */
+export type FederationLayout = 'full copy' | 'split';
+
+/** The driver's digest of a merged answer (bench/go: digest). */
+interface Digest {
+  top_rows?: string[];
+  top_total?: number;
+  times?: number[];
+  bucket_sums?: number[];
+  flows?: string[];
+}
+
 interface Measurement {
+  layout: FederationLayout;
   query: string;
   agents: number;
   /** The agents asked one at a time (no fan-out), for comparison. */
@@ -45,29 +64,41 @@ interface Measurement {
   p95_ms: number;
   min_ms: number;
   max_ms: number;
+  digest?: Digest;
   error?: string;
 }
 
+/** One merged answer of N agents holding shares compared with one agent holding everything. */
+interface Agreement {
+  query: string;
+  agents: number;
+  equal: boolean;
+  /** What differs, when something does. */
+  detail: string;
+}
+
 export interface FederationResult {
-  recordsPerAgent: number;
+  /** Records in the database: each agent's copy (full copy), or all agents together (split). */
+  records: number;
   counts: number[];
   runs: number;
   measurements: Measurement[];
-  ratios: { query: string; agents: number; ratioToOne: number; ratioToSequential: number }[];
+  ratios: { layout: FederationLayout; query: string; agents: number; ratioToOne: number; ratioToSequential: number }[];
+  agreement: Agreement[];
   skipped?: string;
 }
 
-/** A stored-flow database from the agent's store benchmark, cached across runs. */
-async function agentDatabase(records: number): Promise<string> {
+/** A stored-flow database from the agent's store benchmark, cached across runs, with its `complete` marker. */
+async function agentDatabase(records: number): Promise<{ db: string; marker: string; dir: string }> {
   const dir = cacheDir(`federation-db-${records}`);
   const db = join(dir, 'bench.duckdb');
-  const done = join(dir, 'complete');
-  if (existsSync(db) && existsSync(done)) return db;
+  const marker = join(dir, 'complete');
+  if (existsSync(db) && existsSync(marker)) return { db, marker, dir };
   log.step(`federation: building a ${records.toLocaleString('en')}-record agent database`);
-  rmSync(done, { force: true });
+  rmSync(marker, { force: true });
   await runTool(process.execPath, [STORE_SCRIPT, '--records', String(records), '--runs', '1', '--dir', dir], { timeoutS: 1200 });
-  writeFileSync(done, new Date().toISOString());
-  return db;
+  writeFileSync(marker, new Date().toISOString());
+  return { db, marker, dir };
 }
 
 async function waitHealthy(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
@@ -84,10 +115,87 @@ async function waitHealthy(url: string, child: ChildProcess, stderr: () => strin
   throw new Error(`agent at ${url} not healthy within 60 s`);
 }
 
+/** Agents serving copies of these databases (one each, copied into `work`: serving may write to them). */
+async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[]): Promise<string[]> {
+  const urls: string[] = [];
+  for (const [i, source] of databases.entries()) {
+    const dir = mkdtempSync(join(work, `agent-${i + 1}-`));
+    const db = join(dir, 'flows.duckdb');
+    copyFileSync(source, db);
+    const port = await freePort('tcp');
+    const url = `http://127.0.0.1:${port}`;
+    const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn']);
+    const output = collectOutput(child);
+    agents.push(child);
+    await waitHealthy(url, child, output.stderr);
+    urls.push(url);
+  }
+  return urls;
+}
+
+async function stopAgents(agents: ChildProcess[]): Promise<void> {
+  await Promise.all(agents.map((a) => stopChild(a, 10_000)));
+  agents.length = 0;
+}
+
+async function drive(driver: string, urls: readonly string[], counts: readonly number[], runs: number, layout: FederationLayout): Promise<Measurement[]> {
+  const run = await runTool(driver, [
+    '-agents', urls.join(','), '-token', TOKEN, '-counts', counts.join(','), '-from', String(END_MS - DAY_MS), '-to', String(END_MS),
+    '-runs', String(runs), '-queries', JSON.stringify(FEDERATION_QUERIES),
+  ], { timeoutS: 1200 });
+  return (JSON.parse(run.stdout) as Omit<Measurement, 'layout'>[]).map((m) => ({ layout, ...m }));
+}
+
+/** Differences between two digests of the same query, as text ('' when equal). */
+function digestDifference(a: Digest | undefined, b: Digest | undefined): string {
+  if (!a || !b) return 'no answer to compare';
+  const problems: string[] = [];
+  const sameList = (x: readonly unknown[] = [], y: readonly unknown[] = []) => x.length === y.length && x.every((v, i) => v === y[i]);
+  if (!sameList(a.top_rows, b.top_rows)) problems.push(`top rows differ: ${JSON.stringify(a.top_rows?.slice(0, 3))}... vs ${JSON.stringify(b.top_rows?.slice(0, 3))}...`);
+  if ((a.top_total ?? 0) !== (b.top_total ?? 0)) problems.push(`top totals ${a.top_total} vs ${b.top_total}`);
+  if (!sameList(a.times, b.times)) problems.push(`bucket times differ (${a.times?.length ?? 0} vs ${b.times?.length ?? 0} buckets)`);
+  const sums = [a.bucket_sums ?? [], b.bucket_sums ?? []];
+  const badBucket = sums[0].findIndex((v, i) => Math.abs(v - sums[1][i]) > 1e-9 * Math.max(1, Math.abs(v)));
+  if (sums[0].length !== sums[1].length || badBucket >= 0) problems.push(`time-series sums differ (first at bucket ${badBucket}: ${sums[0][badBucket]} vs ${sums[1][badBucket]})`);
+  if (!sameList(a.flows, b.flows)) problems.push(`flows page records differ (${a.flows?.length ?? 0} vs ${b.flows?.length ?? 0} records)`);
+  return problems.join('; ');
+}
+
+/**
+ * Split layout: each N agents' merged answers against the one agent holding every record,
+ * and that one agent's (a share database rebuilt from the source) against the source's own
+ * (full copy, one agent): the split loses or adds no record.
+ */
+function checkAgreement(measurements: readonly Measurement[]): Agreement[] {
+  const answered = (layout: FederationLayout) => measurements.filter((m) => m.layout === layout && !m.sequential && !m.error);
+  const split = answered('split');
+  const source = answered('full copy');
+  const out: Agreement[] = [];
+  for (const m of split) {
+    const reference = m.agents === 1 ? source.find((x) => x.query === m.query && x.agents === 1) : split.find((x) => x.query === m.query && x.agents === 1);
+    const against = m.agents === 1 ? 'the source database' : 'one agent holding everything';
+    const detail = digestDifference(reference?.digest, m.digest);
+    out.push({ query: m.query, agents: m.agents, equal: detail === '', detail });
+    if (detail) log.warn(`FEDERATION MISMATCH: ${m.query}, ${m.agents} agent(s) holding shares vs ${against}: ${detail}`);
+  }
+  return out;
+}
+
+function ratiosOf(measurements: readonly Measurement[]): FederationResult['ratios'] {
+  const ratios: FederationResult['ratios'] = [];
+  for (const m of measurements) {
+    if (m.sequential || m.error) continue;
+    const one = measurements.find((x) => x.layout === m.layout && x.query === m.query && x.agents === 1 && !x.sequential);
+    const sequential = measurements.find((x) => x.layout === m.layout && x.query === m.query && x.agents === m.agents && x.sequential);
+    if (one) ratios.push({ layout: m.layout, query: m.query, agents: m.agents, ratioToOne: m.median_ms / one.median_ms, ratioToSequential: sequential ? m.median_ms / sequential.median_ms : NaN });
+  }
+  return ratios;
+}
+
 export async function runFederation(quick: boolean, runs: number): Promise<FederationResult> {
   const counts = quick ? [1, 4] : [1, 4, 8];
-  const recordsPerAgent = quick ? 200_000 : 2_000_000;
-  const result: FederationResult = { recordsPerAgent, counts, runs, measurements: [], ratios: [] };
+  const records = quick ? 200_000 : 2_000_000;
+  const result: FederationResult = { records, counts, runs, measurements: [], ratios: [], agreement: [] };
   if (!haveCommand('go') && !existsSync(GO)) {
     result.skipped = 'Go toolchain not found';
     return result;
@@ -96,59 +204,58 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
   log.step('federation: building the Go driver (bench/go)');
   const driver = join(GO_DRIVER_DIR, 'flowmesh-fedbench');
   await runTool(GO, ['build', '-o', driver, '.'], { cwd: GO_DRIVER_DIR, timeoutS: 600 });
-  const source = await agentDatabase(recordsPerAgent);
+  const source = await agentDatabase(records);
   const work = mkdtempSync(join(tmpdir(), 'flowmesh-bench-fed-'));
   const agents: ChildProcess[] = [];
-  const maxAgents = Math.max(...counts);
   try {
-    const urls: string[] = [];
-    for (let i = 0; i < maxAgents; i++) {
-      const dir = join(work, `agent-${i + 1}`);
-      mkdirSync(dir);
-      const db = join(dir, 'flows.duckdb');
-      copyFileSync(source, db);
-      const port = await freePort('tcp');
-      const url = `http://127.0.0.1:${port}`;
-      const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn']);
-      const output = collectOutput(child);
-      agents.push(child);
-      await waitHealthy(url, child, output.stderr);
-      urls.push(url);
+    for (const n of counts) {
+      const shares = await shareDatabases(source.db, source.marker, cacheDir(`federation-db-${records}`, 'shares'), n);
+      const urls = await startAgents(shares.map((s) => s.path), work, agents);
+      log.step(`federation (split): ${n} agent(s), ${shares.map((s) => s.records.toLocaleString('en')).join(' + ')} records`);
+      result.measurements.push(...(await drive(driver, urls, [n], runs, 'split')));
+      await stopAgents(agents);
     }
-    log.step(`federation: ${maxAgents} agents up; measuring ${counts.join(', ')} agents`);
-    const run = await runTool(driver, [
-      '-agents', urls.join(','), '-token', TOKEN, '-counts', counts.join(','), '-from', String(END_MS - DAY_MS), '-to', String(END_MS),
-      '-runs', String(runs), '-queries', JSON.stringify(FEDERATION_QUERIES),
-    ], { timeoutS: 1200 });
-    result.measurements = JSON.parse(run.stdout) as Measurement[];
-    for (const m of result.measurements) {
-      if (m.sequential || m.error) continue;
-      const one = result.measurements.find((x) => x.query === m.query && x.agents === 1);
-      const sequential = result.measurements.find((x) => x.query === m.query && x.agents === m.agents && x.sequential);
-      if (one) result.ratios.push({ query: m.query, agents: m.agents, ratioToOne: m.median_ms / one.median_ms, ratioToSequential: sequential ? m.median_ms / sequential.median_ms : NaN });
-    }
+    const maxAgents = Math.max(...counts);
+    const urls = await startAgents(Array.from({ length: maxAgents }, () => source.db), work, agents);
+    log.step(`federation (full copy): ${maxAgents} agents up; measuring ${counts.join(', ')} agents`);
+    result.measurements.push(...(await drive(driver, urls, counts, runs, 'full copy')));
   } finally {
-    await Promise.all(agents.map((a) => stopChild(a, 10_000)));
+    await stopAgents(agents);
     rmSync(work, { recursive: true, force: true });
   }
+  result.ratios = ratiosOf(result.measurements);
+  result.agreement = checkAgreement(result.measurements);
   return result;
+}
+
+function layoutTable(f: FederationResult, layout: FederationLayout, title: string): string {
+  const text = (m: Measurement | undefined) => (!m ? '–' : m.error ? `failed: ${m.error.slice(0, 60)}` : `${ms(m.median_ms)} (${ms(m.min_ms)}–${ms(m.max_ms)})`);
+  const mine = f.measurements.filter((m) => m.layout === layout);
+  const rows = mine.filter((m) => !m.sequential).map((m) => {
+    const r = f.ratios.find((x) => x.layout === layout && x.query === m.query && x.agents === m.agents);
+    const sequential = mine.find((x) => x.query === m.query && x.agents === m.agents && x.sequential);
+    const row: (string | number)[] = [m.query, m.agents, text(m), m.error ? '' : ms(m.p95_ms), r ? ratio(r.ratioToOne) : '–', m.agents > 1 ? text(sequential) : '', r && m.agents > 1 ? ratio(r.ratioToSequential) : ''];
+    if (layout === 'split') {
+      const a = f.agreement.find((x) => x.query === m.query && x.agents === m.agents);
+      row.push(!a ? '–' : a.equal ? (m.agents === 1 ? 'equal (to the source database)' : 'equal') : `MISMATCH: ${a.detail.slice(0, 80)}`);
+    }
+    return row;
+  });
+  const columns = ['query', 'agents', 'federated median (min–max)', 'p95', 'ratio to 1 agent', 'agents asked one at a time', 'federated / one at a time'];
+  return formatTable(title, layout === 'split' ? [...columns, 'merged answer vs 1 agent holding all'] : columns, rows);
 }
 
 export function reportFederation(f: FederationResult): string {
   if (f.skipped) return `\n### Federation\n\nskipped: ${f.skipped}\n`;
-  const text = (m: Measurement | undefined) => (!m ? '–' : m.error ? `failed: ${m.error.slice(0, 60)}` : `${ms(m.median_ms)} (${ms(m.min_ms)}–${ms(m.max_ms)})`);
-  const rows = f.measurements.filter((m) => !m.sequential).map((m) => {
-    const r = f.ratios.find((x) => x.query === m.query && x.agents === m.agents);
-    const sequential = f.measurements.find((x) => x.query === m.query && x.agents === m.agents && x.sequential);
-    return [m.query, m.agents, text(m), m.error ? '' : ms(m.p95_ms), r ? ratio(r.ratioToOne) : '–', m.agents > 1 ? text(sequential) : '', r && m.agents > 1 ? ratio(r.ratioToSequential) : ''];
-  });
+  const mismatches = f.agreement.filter((a) => !a.equal);
   return (
-    formatTable(
-      `Federation through the plugin backend (${f.recordsPerAgent.toLocaleString('en')} records per agent, ${f.runs} runs, agents on loopback sharing this machine)`,
-      ['query', 'agents', 'federated median (min–max)', 'p95', 'ratio to 1 agent', 'agents asked one at a time', 'federated / one at a time'],
-      rows,
-    ) +
-    `\nEvery agent here shares the same ${cpus().length} cores, so N agents do N times the query work on them: the ratio to one agent includes that contention, ` +
-    'which agents on their own nodes do not have. "One at a time" asks each agent alone in turn through the same backend code; federated / one at a time below 1 is what the parallel fan-out saves.\n'
+    layoutTable(f, 'split', `Federation as deployed: ${f.records.toLocaleString('en')} records split across the agents (each holds 1/N), through the plugin backend, ${f.runs} runs`) +
+    (mismatches.length
+      ? `\n**MISMATCH**: ${mismatches.length} merged answer(s) of agents holding shares differ from one agent holding everything: ${mismatches.map((m) => `${m.query} (${m.agents} agents): ${m.detail}`).join('; ')}.\n`
+      : `\nEvery merged answer of the split agents equals one agent's holding all records (top rows and total, time-series bucket sums, the flows page's records), and that agent's equals the source database's: ${f.agreement.length} comparisons.\n`) +
+    layoutTable(f, 'full copy', `Federation, full copy: every agent serves its own copy of all ${f.records.toLocaleString('en')} records (N times the work), ${f.runs} runs`) +
+    `\nAll agents run on this machine's ${cpus().length} cores with the driver. Split: the ratio to one agent is the federation overhead (fan-out, N smaller queries, exact merge). ` +
+    'Full copy: N agents do N times the query work on the same cores, so its ratio is mostly CPU contention that agents on their own nodes do not have. ' +
+    '"One at a time" asks each agent alone in turn through the same backend code; federated / one at a time below 1 is what the parallel fan-out saves.\n'
   );
 }
