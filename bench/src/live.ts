@@ -94,6 +94,16 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 const DRAIN_MS = 1000;
+/**
+ * Wait between a tool saying it captures and the first packet: the steady state is measured,
+ * not start-up (netsniff-ng sends its first packet at once, tcpreplay -K only after loading
+ * the file, so without this the senders would differ in the grace they give the tool).
+ */
+const SETTLE_MS = 1000;
+
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+}
 
 /**
  * Runs the replay, waits for the ring to drain (100 ms buffer timeout), and measures the
@@ -148,6 +158,7 @@ async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<S
     // the agent logs JSON lines on stderr (stdout stays free for data)
     await waitFor(() => output.stderr().includes('"capturing"') || child.exitCode !== null, 30_000, 'the agent to start capturing');
     if (child.exitCode !== null) throw new Error(`agent exited: ${output.stderr().slice(-300)}`);
+    await settle();
     const sent = await sendMeasured(child.pid, send); // `ip netns exec` and taskset exec the command: same pid
     await stopChild(child, 30_000, 'SIGTERM');
     const stopped = output.stderr().split('\n').reverse().find((l) => l.includes('"stopped"'));
@@ -175,7 +186,7 @@ async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promi
   const output = collectOutput(child);
   try {
     await waitFor(() => /starting data collection/.test(output.stdout() + output.stderr()) || child.exitCode !== null, 10_000, 'softflowd to start');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await settle();
     const sent = await sendMeasured(child.pid, send);
     const stats = await runTool('softflowctl', ['-c', ctl, 'statistics'], { timeoutS: 10 });
     const counters = softflowdCounters(stats.stdout);
