@@ -203,8 +203,6 @@ export class FlowTable {
 
   // per-packet scratch
   private readonly key = new Uint32Array(KEY_WORDS);
-  private readonly srcWords = new Uint32Array(4);
-  private readonly dstWords = new Uint32Array(4);
   // creation/emit scratch: the initiator's and responder's address bytes per IP version
   private readonly srcBytes = { 4: new Uint8Array(4), 6: new Uint8Array(16) } as const;
   private readonly dstBytes = { 4: new Uint8Array(4), 6: new Uint8Array(16) } as const;
@@ -281,9 +279,6 @@ export class FlowTable {
     if (now >= this.nextSweepUs) this.advanceTime(now);
 
     const protocol = p.protocol;
-    const v6 = p.ipVersion === 6;
-    readWords(p.srcAddr, v6, this.srcWords);
-    readWords(p.dstAddr, v6, this.dstWords);
     let kind = KIND_PORTS;
     let srcPort = 0;
     let dstPort = 0;
@@ -303,14 +298,9 @@ export class FlowTable {
           : Math.min(p.icmpType, counterpart) << 8;
       }
     }
-    const srcIsLow = compareEndpoints(this.srcWords, srcPort, this.dstWords, dstPort) <= 0;
     const key = this.key;
     key[0] = protocol | (p.ipVersion << 8) | (kind << 16);
-    const low = srcIsLow ? this.srcWords : this.dstWords;
-    const high = srcIsLow ? this.dstWords : this.srcWords;
-    key[1] = low[0]; key[2] = low[1]; key[3] = low[2]; key[4] = low[3];
-    key[5] = high[0]; key[6] = high[1]; key[7] = high[2]; key[8] = high[3];
-    key[9] = srcIsLow ? ((srcPort << 16) | dstPort) >>> 0 : ((dstPort << 16) | srcPort) >>> 0;
+    const srcIsLow = writeKeyEndpoints(key, p.srcAddr, srcPort, p.dstAddr, dstPort, p.ipVersion === 6);
     const hash = hashKey(key, 0);
 
     let f = this.find(hash);
@@ -668,11 +658,15 @@ export class FlowTable {
       const f = this.slots[i];
       if (f < 0) return -1;
       const base = f * KEY_WORDS;
-      let same = true;
-      for (let w = 0; w < KEY_WORDS; w++) {
-        if (this.keys[base + w] !== key[w]) { same = false; break; }
+      const keys = this.keys;
+      // ports and the first address words first: they differ between most flows
+      if (keys[base + 9] === key[9] && keys[base + 1] === key[1] && keys[base + 5] === key[5] && keys[base] === key[0]) {
+        let same = true;
+        for (let w = 2; w < 9; w++) {
+          if (w !== 5 && keys[base + w] !== key[w]) { same = false; break; }
+        }
+        if (same) return f;
       }
-      if (same) return f;
       i = (i + 1) & this.mask;
     }
   }
@@ -733,7 +727,7 @@ export class FlowTable {
   }
 }
 
-/** The inverse of readWords: key words from `at` as address bytes (4 or 16, out's length). */
+/** The inverse of addressWord: key words from `at` as address bytes (4 or 16, out's length). */
 function writeAddress(keys: Uint32Array, at: number, out: Uint8Array): Uint8Array {
   for (let i = 0; i < out.length; i += 4) {
     const w = keys[at + (i >> 2)];
@@ -745,33 +739,65 @@ function writeAddress(keys: Uint32Array, at: number, out: Uint8Array): Uint8Arra
   return out;
 }
 
-/** Address bytes as big-endian words (IPv4: one word, the rest zero). */
-function readWords(a: Uint8Array, v6: boolean, out: Uint32Array): void {
-  out[0] = ((a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3]) >>> 0;
+/** Four address bytes at `at` as a big-endian word. */
+function addressWord(a: Uint8Array, at: number): number {
+  return ((a[at] << 24) | (a[at + 1] << 16) | (a[at + 2] << 8) | a[at + 3]) >>> 0;
+}
+
+/**
+ * Key words 1-9: the lower endpoint's address (words 1-4), the higher one's (5-8), and both
+ * ports (9), lower endpoint first, so both directions of a flow share one key. IPv4 uses one
+ * address word (the rest zero). Returns whether the source is the lower endpoint.
+ */
+function writeKeyEndpoints(key: Uint32Array, src: Uint8Array, srcPort: number, dst: Uint8Array, dstPort: number, v6: boolean): boolean {
+  const s0 = addressWord(src, 0);
+  const d0 = addressWord(dst, 0);
+  let s1 = 0, s2 = 0, s3 = 0, d1 = 0, d2 = 0, d3 = 0;
   if (v6) {
-    out[1] = ((a[4] << 24) | (a[5] << 16) | (a[6] << 8) | a[7]) >>> 0;
-    out[2] = ((a[8] << 24) | (a[9] << 16) | (a[10] << 8) | a[11]) >>> 0;
-    out[3] = ((a[12] << 24) | (a[13] << 16) | (a[14] << 8) | a[15]) >>> 0;
+    s1 = addressWord(src, 4); s2 = addressWord(src, 8); s3 = addressWord(src, 12);
+    d1 = addressWord(dst, 4); d2 = addressWord(dst, 8); d3 = addressWord(dst, 12);
+  }
+  const srcIsLow = s0 !== d0 ? s0 < d0 : s1 !== d1 ? s1 < d1 : s2 !== d2 ? s2 < d2 : s3 !== d3 ? s3 < d3 : srcPort <= dstPort;
+  if (srcIsLow) {
+    key[1] = s0; key[2] = s1; key[3] = s2; key[4] = s3;
+    key[5] = d0; key[6] = d1; key[7] = d2; key[8] = d3;
+    key[9] = ((srcPort << 16) | dstPort) >>> 0;
   } else {
-    out[1] = out[2] = out[3] = 0;
+    key[1] = d0; key[2] = d1; key[3] = d2; key[4] = d3;
+    key[5] = s0; key[6] = s1; key[7] = s2; key[8] = s3;
+    key[9] = ((dstPort << 16) | srcPort) >>> 0;
   }
+  return srcIsLow;
 }
 
-function compareEndpoints(a: Uint32Array, aPort: number, b: Uint32Array, bPort: number): number {
-  for (let i = 0; i < 4; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-  return aPort - bPort;
+/** One murmur3 round: folds the word `k` into the running hash `h`. */
+function mixWord(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-/** murmur3-style mixing of the key words at `base`. */
+/**
+ * murmur3-style hash of the key words at `base`. An IPv4 key's address words 2-4 and 6-8
+ * are always zero, so only its five meaningful words are mixed (the version is in word 0).
+ */
 function hashKey(keys: Uint32Array, base: number): number {
-  let h = 0x9747b28c;
-  for (let i = 0; i < KEY_WORDS; i++) {
-    let k = Math.imul(keys[base + i], 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  let h = mixWord(0x9747b28c, keys[base]);
+  h = mixWord(h, keys[base + 1]);
+  if (((keys[base] >>> 8) & 0xff) === 6) {
+    h = mixWord(h, keys[base + 2]);
+    h = mixWord(h, keys[base + 3]);
+    h = mixWord(h, keys[base + 4]);
+    h = mixWord(h, keys[base + 5]);
+    h = mixWord(h, keys[base + 6]);
+    h = mixWord(h, keys[base + 7]);
+    h = mixWord(h, keys[base + 8]);
+  } else {
+    h = mixWord(h, keys[base + 5]);
   }
+  h = mixWord(h, keys[base + 9]);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
