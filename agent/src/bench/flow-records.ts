@@ -8,6 +8,8 @@
  */
 import type { ConnState, Direction, EndpointType, FlowRecord } from '../model/flow';
 import { TCP_FLAGS } from '../model/flow';
+import { communityIdV1 } from '../flow/communityId';
+import { ipToBigInt } from '../store/ip';
 
 /** mulberry32: small, fast, seedable. */
 export function seededRandom(seed: number): () => number {
@@ -23,13 +25,21 @@ export function seededRandom(seed: number): () => number {
 
 interface Host {
   ip: string;
+  /** Address bytes (4 or 16), for the Community ID. */
+  bytes: Uint8Array;
   name: string;
   type: EndpointType;
   v6: boolean;
 }
 
+function addressBytes(ip: string): Uint8Array {
+  const number = ipToBigInt(ip)!;
+  const length = ip.includes(':') ? 16 : 4;
+  return Uint8Array.from({ length }, (_, i) => Number((number >> BigInt(8 * (length - 1 - i))) & 0xffn));
+}
+
 function hosts(): Host[] {
-  const list: Host[] = [];
+  const list: Omit<Host, 'bytes'>[] = [];
   for (let i = 1; i <= 40; i++) list.push({ ip: `100.64.0.${i}`, name: `node-${i}`, type: 'node', v6: false });
   for (let i = 1; i <= 30; i++) list.push({ ip: `100.64.1.${i}`, name: `user-${i}`, type: 'user', v6: false });
   for (let i = 1; i <= 20; i++) list.push({ ip: `fd7a:115c:a1e0::${i.toString(16)}`, name: `v6node-${i}`, type: 'node', v6: true });
@@ -37,7 +47,7 @@ function hosts(): Host[] {
   for (let i = 1; i <= 20; i++) list.push({ ip: `2001:db8:${i.toString(16)}::1`, name: '', type: 'external', v6: true });
   for (let i = 1; i <= 10; i++) list.push({ ip: `192.168.7.${i}`, name: `egress-${i}`, type: 'egress', v6: false });
   list.push({ ip: '10.9.9.9', name: '', type: 'unknown', v6: false });
-  return list;
+  return list.map((host) => ({ ...host, bytes: addressBytes(host.ip) }));
 }
 
 const DOMAINS = ['', '', '', 'api.example.com', 'cdn.example.net', 'db.internal', 'Mixed.Case.Example'];
@@ -166,8 +176,12 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       tcp_flags_src: flagsSrc,
       tcp_flags_dst: flagsDst,
       conn_state: state,
-      community_id: `1:${Buffer.from(`${src.ip}${dst.ip}${i}`).toString('base64').slice(0, 27)}=`,
+      community_id: '',
     };
+    // A real Community ID (what the flow table emits); ICMP passes type and code as ports.
+    record.community_id = isIcmp
+      ? communityIdV1(record.protocol_number, src.bytes, dst.bytes, record.icmp_type!, record.icmp_code!)
+      : communityIdV1(record.protocol_number, src.bytes, dst.bytes, record.src_port, record.dst_port);
     if (isTcp && !single && random() < 0.3) {
       record.record_kind = 'interim';
       record.end_reason = 'active_timeout';
