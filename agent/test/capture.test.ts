@@ -45,9 +45,9 @@ async function readAndDecode(file: string, filter = '', libpcap = false): Promis
   const out = new DecodedPacket();
   let ipBytes = 0;
   let firstTsUs = -1;
-  const summary = await readCaptureFile(file, { filter, libpcap, onOpen: (lt) => (decoder = new PacketDecoder(lt)) }, (buf, offset, capLen, wireLen, tsUs) => {
-    if (firstTsUs < 0) firstTsUs = tsUs;
-    if (decoder!.decode(buf, offset, capLen, wireLen, tsUs, out) === 0) ipBytes += out.ipBytes;
+  const summary = await readCaptureFile(file, { filter, libpcap, onOpen: (lt) => (decoder = new PacketDecoder(lt)) }, (buf, offset, capLen, wireLen, time) => {
+    if (firstTsUs < 0) firstTsUs = time.us;
+    if (decoder!.decode(buf, offset, capLen, wireLen, time, out) === 0) ipBytes += out.ipBytes;
   });
   return { summary, decoder: decoder!, ipBytes, firstTsUs };
 }
@@ -206,8 +206,8 @@ describe('live capture', () => {
     const decoded: Array<[number, number, number, number]> = [];
     const out = new DecodedPacket();
     let decoder: PacketDecoder | undefined;
-    const capture = openLiveCapture({ interface: iface, filter: `udp and dst port ${port}`, bufferTimeoutMs: 10 }, (buf, offset, capLen, wireLen, tsUs) => {
-      if (decoder!.decode(buf, offset, capLen, wireLen, tsUs, out) === 0) decoded.push([out.protocol, out.dstPort, out.ipBytes, out.payloadLength]);
+    const capture = openLiveCapture({ interface: iface, filter: `udp and dst port ${port}`, bufferTimeoutMs: 10 }, (buf, offset, capLen, wireLen, time) => {
+      if (decoder!.decode(buf, offset, capLen, wireLen, time, out) === 0) decoded.push([out.protocol, out.dstPort, out.ipBytes, out.payloadLength]);
     });
     try {
       decoder = new PacketDecoder(capture.linkType);

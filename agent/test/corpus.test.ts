@@ -31,9 +31,9 @@ if (!haveCorpus) console.warn(`corpus.test.ts SKIPPED: no capture corpus at ${CO
     let delivered = 0;
     const fileStarted = Date.now();
     try {
-      await readCaptureFile(file, { onOpen: (linkType) => (decoder = new PacketDecoder(linkType)) }, (buf, offset, capLen, wireLen, tsUs) => {
+      await readCaptureFile(file, { onOpen: (linkType) => (decoder = new PacketDecoder(linkType)) }, (buf, offset, capLen, wireLen, time) => {
         delivered++;
-        decoder!.decode(buf, offset, capLen, wireLen, tsUs, out);
+        decoder!.decode(buf, offset, capLen, wireLen, time, out);
       });
       readable++;
     } catch (err) {
@@ -78,10 +78,10 @@ if (!haveCorpus) console.warn(`corpus.test.ts SKIPPED: no capture corpus at ${CO
 async function readAll(file: string, libpcap: boolean): Promise<{ packets: string[]; ending: string }> {
   const packets: string[] = [];
   try {
-    await readCaptureFile(file, { libpcap }, (buf, offset, capLen, wireLen, tsUs) => {
+    await readCaptureFile(file, { libpcap }, (buf, offset, capLen, wireLen, time) => {
       let hash = 0x811c9dc5; // FNV-1a of the captured bytes
       for (let i = offset; i < offset + capLen; i++) hash = Math.imul(hash ^ buf[i], 0x01000193);
-      packets.push(`${tsUs} ${capLen} ${wireLen} ${hash >>> 0}`);
+      packets.push(`${time.us} ${capLen} ${wireLen} ${hash >>> 0}`);
     });
     return { packets, ending: 'read' };
   } catch (err) {

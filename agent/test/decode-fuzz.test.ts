@@ -4,7 +4,7 @@
  * packet is counted under exactly one reason, decoded fields stay inside the captured
  * bytes, and bytes beyond capLen are never read (same result with garbage after capLen).
  */
-import { DECODE_REASONS, DecodedPacket, PacketDecoder } from '../src/decode/decoder';
+import { DECODE_REASONS, DecodedPacket, PacketDecoder, PacketTime } from '../src/decode/decoder';
 import { Prng } from '../src/synth/prng';
 import { ah6, ethernet, ext6, fragment6, icmp, ipv4, ipv6, nullLink, sctp, sll, sll2, tcp, udp, type Bytes } from './support/packets';
 
@@ -112,7 +112,7 @@ test.each(LINK_TYPES)('link type %i: random and mutated packets never throw and 
     const exactBuf = Buffer.from(bytes);
     const capLen = bytes.length;
     const wireLen = rng.chance(0.8) ? capLen : rng.chance(0.5) ? capLen + rng.int(1, 3000) : rng.int(0, capLen);
-    const ts = 1_767_225_600_000_000 + i * 1000;
+    const ts = PacketTime.of(1_767_225_600_000_000 + i * 1000);
     // the same packet at an offset inside a larger buffer, garbage on both sides (as the file
     // reader hands packets over), must decode identically, its offsets shifted by the start
     const start = rng.int(0, 256);

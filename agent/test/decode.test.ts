@@ -1,5 +1,5 @@
 /** PacketDecoder: every link type and protocol branch on hand-crafted packets, fields checked exactly. */
-import { DECODE_REASONS, DecodedPacket, PacketDecoder, UnsupportedLinkTypeError, decodeReasonKind, isMalformed } from '../src/decode/decoder';
+import { DECODE_REASONS, DecodedPacket, PacketDecoder, PacketTime, UnsupportedLinkTypeError, decodeReasonKind, isMalformed } from '../src/decode/decoder';
 import {
   ah6, buf, ethernet, ext6, fragment6, icmp, ipBytes, ipv4, ipv6, nullLink, sctp, sll, sll2, tcp, udp, type Bytes,
 } from './support/packets';
@@ -16,7 +16,7 @@ interface Decoded {
 function decodeWith(decoder: PacketDecoder, bytes: Bytes, o: { capLen?: number; wireLen?: number; ts?: number } = {}): Decoded {
   const p = new DecodedPacket();
   const b = buf(bytes);
-  const code = decoder.decode(b, 0, o.capLen ?? b.length, o.wireLen ?? b.length, o.ts ?? TS, p);
+  const code = decoder.decode(b, 0, o.capLen ?? b.length, o.wireLen ?? b.length, PacketTime.of(o.ts ?? TS), p);
   return { reason: DECODE_REASONS[code], p };
 }
 
@@ -192,9 +192,9 @@ describe('TCP / UDP / ICMP / SCTP', () => {
     const decoder = new PacketDecoder(1);
     const p = new DecodedPacket();
     const a = buf(ethernet(ipv6('2001:db8::1', '2001:db8::2', 6, tcp(1000, 2000, 0x1f, [1, 2])), ETH_IPV6));
-    decoder.decode(a, 0, a.length, a.length, TS, p);
+    decoder.decode(a, 0, a.length, a.length, PacketTime.of(TS), p);
     const b = buf(eth4(1, icmp(3, 1)));
-    expect(decoder.decode(b, 0, b.length, b.length, TS + 1, p)).toBe(0);
+    expect(decoder.decode(b, 0, b.length, b.length, PacketTime.of(TS + 1), p)).toBe(0);
     expect([p.ipVersion, p.srcPort, p.dstPort, p.tcpFlags, p.icmpId, p.icmpType, p.icmpCode]).toEqual([4, 0, 0, 0, 0, 3, 1]);
     expect(Array.from(p.srcAddr.subarray(4))).toEqual(Array(12).fill(0));
   });
@@ -410,7 +410,7 @@ describe('stats', () => {
   test('a capture length larger than the buffer is clamped, not read past', () => {
     const frame = buf(ethernet(ipv4('10.0.0.1', '10.0.0.2', 17, udp(1, 2, [1, 2])), ETH_IPV4));
     const p = new DecodedPacket();
-    expect(new PacketDecoder(1).decode(frame, 0, 9999, 9999, TS, p)).toBe(0);
+    expect(new PacketDecoder(1).decode(frame, 0, 9999, 9999, PacketTime.of(TS), p)).toBe(0);
     expect(p.capLen).toBe(frame.length);
   });
 });

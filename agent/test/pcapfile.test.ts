@@ -115,8 +115,8 @@ async function read(bytes: Buffer, name: string): Promise<{ packets: Delivered[]
   fs.writeFileSync(file, bytes);
   const packets: Delivered[] = [];
   let linkType = -1;
-  await readCaptureFile(file, { onOpen: (lt) => (linkType = lt) }, (buf, offset, capLen, wireLen, tsUs) => {
-    packets.push({ tsUs, capLen, wireLen, firstByte: buf[offset] });
+  await readCaptureFile(file, { onOpen: (lt) => (linkType = lt) }, (buf, offset, capLen, wireLen, time) => {
+    packets.push({ tsUs: time.us, capLen, wireLen, firstByte: buf[offset] });
   });
   return { packets, linkType };
 }

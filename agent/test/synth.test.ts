@@ -53,8 +53,8 @@ async function observe(cap: MadeCapture): Promise<{ flows: Map<string, Observed>
   const flows = new Map<string, Observed>();
   const p = new DecodedPacket();
   let decoder: PacketDecoder | undefined;
-  await readCaptureFile(cap.pcapPath, { onOpen: (lt) => (decoder = new PacketDecoder(lt)) }, (buf, offset, capLen, wireLen, tsUs) => {
-    if (decoder!.decode(buf, offset, capLen, wireLen, tsUs, p) !== 0) return;
+  await readCaptureFile(cap.pcapPath, { onOpen: (lt) => (decoder = new PacketDecoder(lt)) }, (buf, offset, capLen, wireLen, time) => {
+    if (decoder!.decode(buf, offset, capLen, wireLen, time, p) !== 0) return;
     const src = formatIp(p.srcAddr.subarray(0, p.ipVersion === 4 ? 4 : 16));
     const dst = formatIp(p.dstAddr.subarray(0, p.ipVersion === 4 ? 4 : 16));
     let key: string;
@@ -72,11 +72,11 @@ async function observe(cap: MadeCapture): Promise<{ flows: Map<string, Observed>
     }
     let o = flows.get(key);
     if (!o) {
-      o = { packets_tx: 0, packets_rx: 0, bytes_tx: 0, bytes_rx: 0, frame_bytes_tx: 0, frame_bytes_rx: 0, tcp_flags_src: 0, tcp_flags_dst: 0, first_us: tsUs, last_us: tsUs, maxGapUs: 0, firstFromSrc: fromSrc };
+      o = { packets_tx: 0, packets_rx: 0, bytes_tx: 0, bytes_rx: 0, frame_bytes_tx: 0, frame_bytes_rx: 0, tcp_flags_src: 0, tcp_flags_dst: 0, first_us: p.tsUs, last_us: p.tsUs, maxGapUs: 0, firstFromSrc: fromSrc };
       flows.set(key, o);
     }
-    o.maxGapUs = Math.max(o.maxGapUs, tsUs - o.last_us);
-    o.last_us = tsUs;
+    o.maxGapUs = Math.max(o.maxGapUs, p.tsUs - o.last_us);
+    o.last_us = p.tsUs;
     if (fromSrc) {
       o.packets_tx++;
       o.bytes_tx += p.ipBytes;

@@ -37,7 +37,7 @@ interface PipelineModule {
   Pipeline: new (options: Record<string, unknown>, sink: FlowSinkLike) => PipelineLike;
 }
 
-type PacketHandler = (buf: Buffer, offset: number, capLen: number, wireLen: number, tsUs: number) => void;
+type PacketHandler = (buf: Buffer, offset: number, capLen: number, wireLen: number, time: { us: number }) => void;
 
 interface CaptureModule {
   readCaptureFile(path: string, options: { filter?: string; libpcap?: boolean }, onPacket: PacketHandler): Promise<{ packets: number; bytes: number }>;

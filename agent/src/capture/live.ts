@@ -18,6 +18,7 @@
  * - A libpcap read error (interface removed...) stops the capture and is reported to onError.
  * - stats() counters are libpcap's u32 counters since open (they wrap at 2^32).
  */
+import { PacketTime } from '../decode/packet';
 import { UnsupportedLinkTypeError, describeLinkType, isSupportedLinkType } from '../decode/linktypes';
 import { PacketHeader, linkTypeFromBinding, newPcapSession, retainForProcessLifetime } from './binding';
 import type { PacketHandler } from './types';
@@ -76,6 +77,7 @@ export function openLiveCapture(options: LiveCaptureOptions, onPacket: PacketHan
   const snapLen = options.snapLen ?? LIVE_DEFAULTS.snapLen;
   const buf = Buffer.alloc(Math.max(snapLen, 64));
   const header = new PacketHeader();
+  const time = new PacketTime();
   const session = newPcapSession();
   retainForProcessLifetime(session);
   const counters = { delivered: 0, handlerErrors: 0, readErrors: 0 };
@@ -94,7 +96,8 @@ export function openLiveCapture(options: LiveCaptureOptions, onPacket: PacketHan
     if (closed) return;
     try {
       counters.delivered++;
-      onPacket(buf, 0, Math.min(header.capLen, buf.length), header.wireLen, header.tsUs);
+      time.us = header.tsUs;
+      onPacket(buf, 0, Math.min(header.capLen, buf.length), header.wireLen, time);
     } catch (err) {
       counters.handlerErrors++;
       report(err instanceof Error ? err : new Error(String(err)));

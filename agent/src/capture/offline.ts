@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { UnsupportedLinkTypeError, describeLinkType, isSupportedLinkType } from '../decode/linktypes';
+import { PacketTime } from '../decode/packet';
 import { PacketHeader, linkTypeFromBinding, newPcapSession, type NativePcapSession } from './binding';
 import { CaptureFileError } from './errors';
 import { MAX_CAPTURED_LENGTH, inspectCaptureFile, readPcapFile } from './pcapfile';
@@ -47,9 +48,9 @@ export async function readCaptureFile(path: string, options: ReadCaptureOptions,
 
 async function readInJavaScript(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
   let packets = 0;
-  const counted: PacketHandler = (buf, offset, capLen, wireLen, tsUs) => {
+  const counted: PacketHandler = (buf, offset, capLen, wireLen, time) => {
     packets++;
-    onPacket(buf, offset, capLen, wireLen, tsUs);
+    onPacket(buf, offset, capLen, wireLen, time);
   };
   const onLinkType = (linkType: number): void => {
     if (!isSupportedLinkType(linkType)) throw new UnsupportedLinkTypeError(linkType, path);
@@ -67,6 +68,7 @@ async function readInJavaScript(path: string, options: ReadCaptureOptions, onPac
 async function readWithLibpcap(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
   const buf = Buffer.alloc(MAX_CAPTURED_LENGTH);
   const header = new PacketHeader();
+  const time = new PacketTime();
   const session = newPcapSession();
   let packets = 0;
   let bytes = 0;
@@ -83,7 +85,8 @@ async function readWithLibpcap(path: string, options: ReadCaptureOptions, onPack
       packets++;
       bytes += wireLen;
       capturedBytes += capLen;
-      onPacket(buf, 0, capLen, wireLen, header.tsUs);
+      time.us = header.tsUs;
+      onPacket(buf, 0, capLen, wireLen, time);
     } catch (err) {
       handlerError = err;
       stopped = true;

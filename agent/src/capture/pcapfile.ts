@@ -22,6 +22,7 @@
  */
 import * as fs from 'node:fs/promises';
 import { CaptureFileError } from './errors';
+import { PacketTime } from '../decode/packet';
 import type { PacketHandler } from './types';
 
 /** libpcap's largest accepted captured length (MAXIMUM_SNAPLEN). */
@@ -132,6 +133,7 @@ interface Scanner {
 
 class PcapScanner implements Scanner {
   readonly counts: CaptureFileCounts;
+  private readonly time = new PacketTime();
   needed = PCAP_RECORD_HEADER_BYTES;
 
   constructor(
@@ -161,13 +163,13 @@ class PcapScanner implements Scanner {
         return i;
       }
       const fraction = view.getUint32(i + 4, le);
-      const tsUs = view.getUint32(i, le) * MICROS_PER_SECOND + (this.nanoseconds ? Math.floor(fraction / 1000) : fraction);
+      this.time.us = view.getUint32(i, le) * MICROS_PER_SECOND + (this.nanoseconds ? Math.floor(fraction / 1000) : fraction);
       const wireLen = view.getUint32(i + 12, le);
       const delivered = capLen < this.snapshot ? capLen : this.snapshot;
       counts.packets++;
       counts.bytes += wireLen;
       counts.capturedBytes += delivered;
-      this.onPacket(buf, i + PCAP_RECORD_HEADER_BYTES, delivered, wireLen, tsUs);
+      this.onPacket(buf, i + PCAP_RECORD_HEADER_BYTES, delivered, wireLen, this.time);
       i = next;
     }
     this.needed = PCAP_RECORD_HEADER_BYTES;
@@ -191,6 +193,7 @@ interface PcapngInterfaces {
 class PcapngScanner implements Scanner {
   readonly counts: CaptureFileCounts = { format: 'pcapng', packets: 0, bytes: 0, capturedBytes: 0, linkType: -1 };
   needed = PCAPNG_BLOCK_HEADER_BYTES;
+  private readonly time = new PacketTime();
   private littleEndian = true;
   /** The first interface's snap length: libpcap cuts every packet of the file to it. */
   private snapshot = MAX_CAPTURED_LENGTH;
@@ -293,13 +296,12 @@ class PcapngScanner implements Scanner {
     if (iface >= ifaces.count) fail(at, `${name} at byte offset ${at} refers to interface ${iface}, but only ${ifaces.count} are defined`);
     let capLen: number;
     let wireLen: number;
-    let tsUs: number;
     let data: number;
     if (type === PCAPNG_SPB) {
       // no timestamp (libpcap reports 0) and no captured length: the data, cut to the snap length
       wireLen = view.getUint32(i + 8, le);
       capLen = Math.min(wireLen, length - headerLen, snapshotLength(ifaces.snapLen[0]));
-      tsUs = 0;
+      this.time.us = 0;
       data = i + 12;
     } else {
       capLen = view.getUint32(i + 20, le);
@@ -307,7 +309,11 @@ class PcapngScanner implements Scanner {
         fail(at, `${name} at byte offset ${at} has captured length ${capLen}, larger than the block (${length} bytes)`);
       }
       wireLen = view.getUint32(i + 24, le);
-      tsUs = unitsToMicros(view.getUint32(i + 12, le), view.getUint32(i + 16, le), ifaces.unitsPerSecond[iface]) + ifaces.offsetUs[iface];
+      const high = view.getUint32(i + 12, le);
+      const low = view.getUint32(i + 16, le);
+      const unitsPerSecond = ifaces.unitsPerSecond[iface];
+      // microseconds inline: a call returning a double would box it on the heap per packet
+      this.time.us = (unitsPerSecond === MICROS_PER_SECOND ? high * TWO_POW_32 + low : unitsToMicros(high, low, unitsPerSecond)) + ifaces.offsetUs[iface];
       data = i + 28;
     }
     if (capLen > this.snapshot) capLen = this.snapshot;
@@ -315,7 +321,7 @@ class PcapngScanner implements Scanner {
     counts.packets++;
     counts.bytes += wireLen;
     counts.capturedBytes += capLen;
-    this.onPacket(buf, data, capLen, wireLen, tsUs);
+    this.onPacket(buf, data, capLen, wireLen, this.time);
   }
 }
 

@@ -25,7 +25,7 @@
  * - ICMP/ICMPv6: type and code always; the echo identifier for echo request/reply (8/0,
  *   128/129). Other protocols record only their number (hasTransport false).
  */
-import { DecodedPacket } from './packet';
+import { DecodedPacket, type PacketTime } from './packet';
 import { FragmentTable, type FragmentTableOptions } from './fragments';
 import { LINK_TYPE, UnsupportedLinkTypeError } from './linktypes';
 import { DecodeStats, REASON } from './reasons';
@@ -121,9 +121,9 @@ export class PacketDecoder {
    * Returns 0 (REASON.ok) for a decoded IP packet, otherwise the reason code (index into
    * DECODE_REASONS). Never throws.
    */
-  decode(buf: Uint8Array, offset: number, capLen: number, wireLen: number, tsUs: number, out: DecodedPacket): number {
+  decode(buf: Uint8Array, offset: number, capLen: number, wireLen: number, time: PacketTime, out: DecodedPacket): number {
     if (offset + capLen > buf.length) capLen = buf.length - offset;
-    out.tsUs = tsUs;
+    out.tsUs = time.us;
     out.wireLen = wireLen;
     out.capLen = capLen;
     out.protocol = 0;
@@ -392,3 +392,4 @@ function hasPorts(protocol: number): boolean {
 }
 
 export { DecodedPacket };
+export { PacketTime } from './packet';

@@ -338,7 +338,7 @@ export class FlowTable {
       // a head that saw packets since is re-queued with its real time, not expired.
       while (f >= 0 && nowUs - num[f * NUM_STRIDE + F_LISTED] >= timeout) {
         if (nowUs - num[f * NUM_STRIDE + F_LAST] >= timeout) this.finish(f, this.endReasonOnExpiry(f));
-        else this.listMoveToTail(f, num[f * NUM_STRIDE + F_LAST]);
+        else this.listMoveToTail(f);
         f = this.classHead[c];
       }
     }
@@ -495,7 +495,7 @@ export class FlowTable {
       this.tcp.update(f, fromSrc, flags, p.payloadLength);
       this.updateTcpLifetime(f, flags);
     }
-    if (ts - this.num[f * NUM_STRIDE + F_LISTED] >= this.touchGranularityUs) this.listMoveToTail(f, ts);
+    if (ts - this.num[f * NUM_STRIDE + F_LISTED] >= this.touchGranularityUs) this.listMoveToTail(f);
   }
 
   private updateTcpLifetime(f: number, flags: number): void {
@@ -718,9 +718,13 @@ export class FlowTable {
     else this.classTail[c] = prev;
   }
 
-  /** Moves a flow to its list's tail, stamping the time it is listed under. */
-  private listMoveToTail(f: number, listedUs: number): void {
-    this.num[f * NUM_STRIDE + F_LISTED] = listedUs;
+  /**
+   * Moves a flow to its list's tail, listed under its last packet's time (read here, not
+   * passed: a double argument would be boxed on the heap, and this runs for most packets of
+   * slow flows).
+   */
+  private listMoveToTail(f: number): void {
+    this.num[f * NUM_STRIDE + F_LISTED] = this.num[f * NUM_STRIDE + F_LAST];
     if (this.classTail[this.small[f * SMALL_STRIDE + B_CLASS]] === f) return;
     this.listRemove(f);
     this.listAppend(f);
@@ -770,34 +774,25 @@ function writeKeyEndpoints(key: Uint32Array, src: Uint8Array, srcPort: number, d
   return srcIsLow;
 }
 
-/** One murmur3 round: folds the word `k` into the running hash `h`. */
-function mixWord(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
+/** Key words that can be non-zero, by IP version: an IPv4 key's address words 2-4 and 6-8 are always zero. */
+const IPV4_KEY_WORDS = Int32Array.of(0, 1, 5, 9);
+const IPV6_KEY_WORDS = Int32Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
 
 /**
- * murmur3-style hash of the key words at `base`. An IPv4 key's address words 2-4 and 6-8
- * are always zero, so only its five meaningful words are mixed (the version is in word 0).
+ * murmur3-style hash of the key words at `base` that can be non-zero (the version is in word
+ * 0). One loop, no helper calls: a 32-bit word passed to a function V8 does not inline is
+ * boxed on the heap.
  */
 function hashKey(keys: Uint32Array, base: number): number {
-  let h = mixWord(0x9747b28c, keys[base]);
-  h = mixWord(h, keys[base + 1]);
-  if (((keys[base] >>> 8) & 0xff) === 6) {
-    h = mixWord(h, keys[base + 2]);
-    h = mixWord(h, keys[base + 3]);
-    h = mixWord(h, keys[base + 4]);
-    h = mixWord(h, keys[base + 5]);
-    h = mixWord(h, keys[base + 6]);
-    h = mixWord(h, keys[base + 7]);
-    h = mixWord(h, keys[base + 8]);
-  } else {
-    h = mixWord(h, keys[base + 5]);
+  const words = ((keys[base] >>> 8) & 0xff) === 6 ? IPV6_KEY_WORDS : IPV4_KEY_WORDS;
+  let h = 0x9747b28c;
+  for (let i = 0; i < words.length; i++) {
+    let k = Math.imul(keys[base + words[i]], 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
   }
-  h = mixWord(h, keys[base + 9]);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

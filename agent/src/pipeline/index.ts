@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { openLiveCapture, readCaptureFile, type LiveCapture, type LiveCaptureOptions } from '../capture';
 import { DecodeStats, DECODE_REASONS, PacketDecoder, decodeReasonKind } from '../decode/decoder';
-import { DecodedPacket } from '../decode/packet';
+import { DecodedPacket, type PacketTime } from '../decode/packet';
 import { DnsObserver, type DnsCacheOptions, type DnsStats } from '../dns';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../flowtable/flowTable';
 import type { LocalAddresses } from '../flow/direction';
@@ -80,7 +80,7 @@ export class Pipeline {
   }
 
   /** The per-packet path: decode into the shared packet, feed DNS and the flow table. */
-  private readonly onPacket = (buf: Buffer, offset: number, capLen: number, wireLen: number, tsUs: number): void => {
+  private readonly onPacket = (buf: Buffer, offset: number, capLen: number, wireLen: number, time: PacketTime): void => {
     this.packets++;
     const decoder = this.decoder;
     if (decoder === undefined) {
@@ -88,7 +88,7 @@ export class Pipeline {
       return;
     }
     const p = this.packet;
-    if (decoder.decode(buf, offset, capLen, wireLen, tsUs, p) !== 0) return;
+    if (decoder.decode(buf, offset, capLen, wireLen, time, p) !== 0) return;
     if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
     this.table.process(p);
     if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();
