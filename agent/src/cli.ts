@@ -7,6 +7,7 @@
  * Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage or configuration error.
  */
 import { mkdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { Logger } from 'pino';
@@ -122,17 +123,48 @@ async function importCommand(files: string[], flags: CommonFlags & { filter?: st
   }
   const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
   const pipeline = newPipeline(config, sink, logger, local, inventory);
+  const interrupt = interruptOnSignals(logger);
   let failure: unknown;
   try {
-    for (const file of files) await pipeline.importFile(file, flags.filter ?? config.capture.filter);
+    for (const file of files) await pipeline.importFile(file, flags.filter ?? config.capture.filter, interrupt.signal);
   } catch (err) {
     failure = err;
   }
-  // flows seen before a failure are kept: flush them before reporting it
+  // flows seen before a failure or an interruption are kept: flush them before reporting it
   await pipeline.finish();
   await sink.close();
+  interrupt.dispose();
   reportSummary(logger, pipeline.summary());
   if (failure) throw failure;
+}
+
+/** An import stopped by a signal: exit code 128 + the signal number, as shells report it. */
+class InterruptedError extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`import interrupted by ${signal}; the flows read before it were stored`);
+  }
+}
+
+/**
+ * SIGINT/SIGTERM during an import stop reading at the next chunk; the flows read so far are
+ * still stored. A second signal exits at once.
+ */
+function interruptOnSignals(logger: Logger): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    logger.warn({ signal }, 'interrupted: storing the flows read so far (signal again to quit at once)');
+    controller.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 async function runCommand(flags: CommonFlags & { interface?: string; filter?: string; snapLength?: string; promiscuous?: boolean }): Promise<void> {
@@ -269,6 +301,7 @@ export function buildProgram(): Command {
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   if (err instanceof ConfigError || err instanceof InventoryError) return 2;
+  if (err instanceof InterruptedError) return 128 + osConstants.signals[err.signal];
   return 1;
 }
 

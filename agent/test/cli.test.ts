@@ -76,6 +76,40 @@ describe('flowmesh-agent CLI', () => {
     expect(Number(rows[0][1])).toBe(expected.reduce((a, e) => a + e.bytes_tx + e.bytes_rx, 0));
   });
 
+  it('import: SIGINT stops at the next chunk, stores the flows read so far and exits 130', async () => {
+    const big = join(dir, 'big.pcap');
+    expect(cli('gen-pcap', '--packets', '300000', '--snaplen', '96', '--out', big, '--truth', join(dir, 'big.truth.json')).code).toBe(0);
+    const db = join(dir, 'interrupted.duckdb');
+    const files = Array.from({ length: 60 }, () => big); // minutes of work: only an interruption ends it early
+    const child = spawn(process.execPath, [CLI, 'import', ...files, '--db', db, '--log-level', 'debug'], { cwd: dir, env: { ...process.env, FLOWMESH_TOKEN: '' } });
+    let stderr = '';
+    const firstFileRead = new Promise<void>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('capture file read')) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    try {
+      await firstFileRead;
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+    } finally {
+      clearTimeout(deadline);
+    }
+    expect(stderr).toContain('import interrupted by SIGINT; the flows read before it were stored');
+    const summary = stderr.split('\n').filter((l) => l.includes('"summary"')).map((l) => JSON.parse(l).summary)[0];
+    expect(summary.packets).toBeGreaterThanOrEqual(300_000);
+    expect(summary.packets).toBeLessThan(60 * 300_000);
+    const instance = await DuckDBInstance.create(db);
+    const conn = await instance.connect();
+    const rows = (await conn.runAndReadAll('SELECT count(*) FROM flows')).getRows();
+    conn.closeSync();
+    instance.closeSync();
+    expect(Number(rows[0][0])).toBe(summary.records);
+  }, 90_000);
+
   it('serve: answers /health over an existing database until SIGTERM', async () => {
     const db = join(dir, 'data', 'flows.duckdb');
     expect(existsSync(db)).toBe(true); // written by the --db import test above

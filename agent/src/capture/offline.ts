@@ -23,6 +23,11 @@ export interface ReadCaptureOptions {
   libpcap?: boolean;
   /** Called once the file is open, before any packet, with its link type. */
   onOpen?: (linkType: number) => void;
+  /**
+   * Stops reading when aborted, throwing the signal's reason: between chunks of a few MiB
+   * (JavaScript reader) or before the file is opened (libpcap reads a file in one call).
+   */
+  signal?: AbortSignal;
 }
 
 export interface CaptureFileSummary {
@@ -43,6 +48,7 @@ export interface CaptureFileSummary {
  *   Error wrapping the first exception thrown by `onPacket` (reading stops there).
  */
 export async function readCaptureFile(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
+  options.signal?.throwIfAborted();
   return options.filter || options.libpcap ? readWithLibpcap(path, options, onPacket) : readInJavaScript(path, options, onPacket);
 }
 
@@ -57,10 +63,10 @@ async function readInJavaScript(path: string, options: ReadCaptureOptions, onPac
     options.onOpen?.(linkType);
   };
   try {
-    const counts = await readPcapFile(path, onLinkType, counted);
+    const counts = await readPcapFile(path, onLinkType, counted, options.signal);
     return { packets: counts.packets, bytes: counts.bytes, capturedBytes: counts.capturedBytes, linkType: counts.linkType, linkTypeName: describeLinkType(counts.linkType) };
   } catch (err) {
-    if (err instanceof CaptureFileError || err instanceof UnsupportedLinkTypeError || packets === 0) throw err;
+    if (err instanceof CaptureFileError || err instanceof UnsupportedLinkTypeError || packets === 0 || err === options.signal?.reason) throw err;
     throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -366,6 +366,7 @@ function scannerFor(
 /**
  * Reads every packet of a pcap or pcapng file into `onPacket` (offsets index the chunk it is
  * given). `onLinkType` runs once, before any packet, and may throw to refuse the link type.
+ * `signal` stops the read between chunks (throwing its reason); packets before were delivered.
  * @throws CaptureFileError (cannot open, not a capture file, damaged at some offset: packets
  *   before the damage were delivered); whatever `onLinkType` or `onPacket` throws, unchanged.
  */
@@ -373,6 +374,7 @@ export async function readPcapFile(
   path: string,
   onLinkType: (linkType: number) => void,
   onPacket: PacketHandler,
+  signal?: AbortSignal,
 ): Promise<CaptureFileCounts> {
   let file: fs.FileHandle;
   try {
@@ -400,6 +402,7 @@ export async function readPcapFile(
         throw new FormatProblem(scanner.truncation(fileAt, size - fileAt));
       }
       const { bytesRead } = await ahead;
+      signal?.throwIfAborted();
       const tail = end - at;
       if (bytesRead === 0) throw new FormatProblem(scanner.truncation(fileAt, tail)); // the file shrank while being read
       if (tail > reserve) {

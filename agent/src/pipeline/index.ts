@@ -114,11 +114,12 @@ export class Pipeline {
    * Reads one capture file into the flow table (flows continue across files; the table is
    * not flushed). @throws the capture's CaptureFileError / UnsupportedLinkTypeError.
    */
-  async importFile(path: string, filter = ''): Promise<void> {
+  async importFile(path: string, filter = '', signal?: AbortSignal): Promise<void> {
     this.table.interfaceName = basename(path);
     try {
       const summary = await readCaptureFile(path, {
         filter,
+        signal,
         onOpen: (linkType) => {
           this.retireDecoder();
           this.decoder = new PacketDecoder(linkType);
