@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CaptureFileError, inspectCaptureFile, readCaptureFile } from '../src/capture';
+import { DecodedPacket, PacketDecoder } from '../src/decode/decoder';
 import { makeCapture, type MadeCapture } from './support/synth';
 
 let cap: MadeCapture;
@@ -49,7 +50,7 @@ function expectCaptureError(error: unknown, message: string, offset: number): vo
 
 test("the intact capture passes the structure walk", async () => {
   expect(records.length).toBe(cap.summary.packets);
-  expect(await inspectCaptureFile(cap.pcapPath)).toEqual({ format: 'pcap', packets: cap.summary.packets, problem: null });
+  expect(await inspectCaptureFile(cap.pcapPath)).toEqual({ format: 'pcap', packets: cap.summary.packets, linkTypes: [1], problem: null });
 });
 
 test('truncated in the middle of a packet record', async () => {
@@ -124,7 +125,7 @@ describe('pcapng', () => {
 
   test("the intact pcapng passes the structure walk", async () => {
     expect(packetBlocks.length).toBe(cap.summary.packets);
-    expect(await inspectCaptureFile(path.join(cap.dir, 'intact.pcapng'))).toEqual({ format: 'pcapng', packets: cap.summary.packets, problem: null });
+    expect(await inspectCaptureFile(path.join(cap.dir, 'intact.pcapng'))).toEqual({ format: 'pcapng', packets: cap.summary.packets, linkTypes: [1], problem: null });
   });
 
   test('a block length that is not a multiple of 4', async () => {
@@ -153,23 +154,29 @@ describe('pcapng', () => {
     expect(delivered).toBe(k);
   });
 
-  test('interfaces with different link types (libpcap reads one per file)', async () => {
+  test('interfaces with different link types: read with a decoder per link type (libpcap refuses the file)', async () => {
     const raw = await makeCapture({ seed: 4, flows: 5, linkType: 'raw' });
     try {
       const file = path.join(cap.dir, 'mixed.pcapng');
-      execFileSync('mergecap', ['-F', 'pcapng', '-w', file, cap.pcapPath, raw.pcapPath]);
-      const bytes = fs.readFileSync(file);
-      let offset = 0;
-      let idbs = 0;
-      while (idbs < 2) {
-        if (bytes.readUInt32LE(offset) === 1) idbs++;
-        if (idbs < 2) offset += bytes.readUInt32LE(offset + 4);
-      }
-      const { error } = await readBroken(file);
-      expectCaptureError(
-        error,
-        `${file}: interface description block at byte offset ${offset} has link type 101, different from 1 of the first interface (libpcap reads one link type per file)`,
-        offset,
+      execFileSync('mergecap', ['-F', 'pcapng', '-w', file, cap.pcapPath, raw.pcapPath]); // interleaved by time
+      const decoders = new Map<number, PacketDecoder>();
+      let decoder: PacketDecoder | undefined;
+      const switches: number[] = [];
+      const out = new DecodedPacket();
+      let ipBytes = 0;
+      const summary = await readCaptureFile(file, { onOpen: (lt) => { switches.push(lt); decoder = decoders.get(lt) ?? decoders.set(lt, new PacketDecoder(lt)).get(lt); } },
+        (buf, off, capLen, wireLen, time) => {
+          if (decoder!.decode(buf, off, capLen, wireLen, time, out) === 0) ipBytes += out.ipBytes;
+        });
+      expect(summary.packets).toBe(cap.summary.packets + raw.summary.packets);
+      expect(ipBytes).toBe(cap.summary.ip_bytes + raw.summary.ip_bytes);
+      expect(decoders.get(1)!.stats.count('ok')).toBe(cap.summary.packets);
+      expect(decoders.get(101)!.stats.count('ok')).toBe(raw.summary.packets);
+      expect(switches.length).toBeGreaterThan(2); // the two captures' packets interleave
+
+      await expect(readCaptureFile(file, { libpcap: true }, () => {})).rejects.toThrow(
+        `${file}: libpcap reads one link type per file, and this pcapng file mixes link types 1, 101: ` +
+          "import it without a filter (Flowmesh's own reader decodes each interface with its link type)",
       );
     } finally {
       raw.cleanup();

@@ -1,7 +1,8 @@
 /**
- * The whole pipeline on real files (libpcap reads them, the real decoder, DNS observer and
+ * The whole pipeline on real files (the agent's file reader, the real decoder, DNS observer and
  * flow table) and on a real live capture on loopback: exact records against what was sent.
  */
+import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { FlowRecordSchema } from '../src/model/flow';
 import { CaptureFileError } from '../src/capture';
 import { UnsupportedLinkTypeError } from '../src/decode/decoder';
 import { privileged } from './support/privileged';
+import { makeCapture } from './support/synth';
 
 const inventory = Inventory.parse(`
 addresses:
@@ -84,6 +86,25 @@ describe('import', () => {
     await p.finish();
     expect(sink.records).toHaveLength(1);
     expect(sink.records[0]).toMatchObject({ interface: 'a.pcap', packets_tx: 3, packets_rx: 1, bytes_tx: 3 * 31, bytes_rx: 29, end_reason: 'shutdown' });
+  });
+
+  it('a pcapng mixing link types (Ethernet and raw IP interfaces) is decoded per interface', async () => {
+    const eth = await makeCapture({ seed: 21, flows: 40, linkType: 'ethernet' });
+    const raw = await makeCapture({ seed: 22, flows: 30, linkType: 'raw' });
+    try {
+      const mixed = join(dir, 'eth0-and-wg0.pcapng');
+      execFileSync('mergecap', ['-F', 'pcapng', '-w', mixed, eth.pcapPath, raw.pcapPath]);
+      const sink = new MemorySink();
+      const p = pipeline(sink);
+      await p.importFile(mixed);
+      await p.finish();
+      expect(p.summary()).toMatchObject({ packets: eth.summary.packets + raw.summary.packets, decoded: eth.summary.packets + raw.summary.packets });
+      const bytes = sink.records.reduce((n, r) => n + r.bytes_tx + r.bytes_rx, 0);
+      expect(bytes).toBe(eth.summary.ip_bytes + raw.summary.ip_bytes);
+    } finally {
+      eth.cleanup();
+      raw.cleanup();
+    }
   });
 });
 

@@ -21,7 +21,11 @@ export interface ReadCaptureOptions {
   filter?: string;
   /** Read through libpcap even without a filter (a reference for tests and the bench). */
   libpcap?: boolean;
-  /** Called once the file is open, before any packet, with its link type. */
+  /**
+   * Called before the first packet with the file's link type, and again whenever the link
+   * type of the packets that follow changes (a pcapng file may mix them; libpcap refuses such
+   * files, so through libpcap it is called once).
+   */
   onOpen?: (linkType: number) => void;
   /**
    * Stops reading when aborted, throwing the signal's reason: between chunks of a few MiB
@@ -156,17 +160,29 @@ async function openError(path: string, err: unknown): Promise<Error> {
   } catch {
     // not there or not readable: libpcap's message says which
   }
-  if (exists) {
-    const inspection = await safeInspect(path);
-    if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset, { cause: err });
-  }
-  return new CaptureFileError(path, `cannot open capture file: ${message}`, undefined, { cause: err });
+  const explained = exists ? await explainLibpcapFailure(path, err) : undefined;
+  return explained ?? new CaptureFileError(path, `cannot open capture file: ${message}`, undefined, { cause: err });
 }
 
 async function readError(path: string, delivered: number): Promise<CaptureFileError> {
+  const explained = await explainLibpcapFailure(path);
+  return explained ?? new CaptureFileError(path, `libpcap stopped with a read error after ${delivered} packets (no detail available)`);
+}
+
+/** What libpcap's terse failure was about, found by walking the file: a damaged structure, or mixed link types. */
+async function explainLibpcapFailure(path: string, cause?: unknown): Promise<CaptureFileError | undefined> {
   const inspection = await safeInspect(path);
-  if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset);
-  return new CaptureFileError(path, `libpcap stopped with a read error after ${delivered} packets (no detail available)`);
+  if (inspection?.problem) return new CaptureFileError(path, inspection.problem.detail, inspection.problem.offset, { cause });
+  if (inspection && inspection.linkTypes.length > 1) {
+    return new CaptureFileError(
+      path,
+      `libpcap reads one link type per file, and this pcapng file mixes link types ${inspection.linkTypes.join(', ')}: ` +
+        'import it without a filter (Flowmesh\'s own reader decodes each interface with its link type)',
+      undefined,
+      { cause },
+    );
+  }
+  return undefined;
 }
 
 async function safeInspect(path: string): Promise<Awaited<ReturnType<typeof inspectCaptureFile>> | undefined> {

@@ -13,9 +13,11 @@
  * Formats: pcap with microsecond or nanosecond timestamps in either byte order; pcapng
  * sections in either byte order with Enhanced, Simple and (obsolete) Packet blocks,
  * per-interface timestamp resolution (if_tsresol) and offset (if_tsoffset); other blocks are
- * skipped. Timestamps become epoch microseconds, truncated like libpcap's. The rules libpcap
+ * skipped. Unlike libpcap, a pcapng file may mix link types (a capture of eth0 and wg0 taken
+ * together): the handler is told whenever the link type of the packets that follow changes.
+ * Timestamps become epoch microseconds, truncated like libpcap's. The rules libpcap
  * enforces are enforced here too (captured length at most 262144, pcapng block lengths and
- * trailers, interface references, one link type per file), packets are cut to the file's
+ * trailers, interface references), packets are cut to the file's
  * snap length as libpcap cuts them, and the first broken structure
  * ends the read with a CaptureFileError naming its byte offset; packets before it were
  * delivered.
@@ -188,6 +190,7 @@ interface PcapngInterfaces {
   unitsPerSecond: number[];
   offsetUs: number[];
   snapLen: number[];
+  linkType: number[];
 }
 
 class PcapngScanner implements Scanner {
@@ -197,11 +200,16 @@ class PcapngScanner implements Scanner {
   private littleEndian = true;
   /** The first interface's snap length: libpcap cuts every packet of the file to it. */
   private snapshot = MAX_CAPTURED_LENGTH;
-  private readonly interfaces: PcapngInterfaces = { count: 0, unitsPerSecond: [], offsetUs: [], snapLen: [] };
+  private readonly interfaces: PcapngInterfaces = { count: 0, unitsPerSecond: [], offsetUs: [], snapLen: [], linkType: [] };
+  /** Link type of the packets handed over last (what the handler was last told). */
+  private currentLinkType = -1;
 
   constructor(
     private readonly onPacket: PacketHandler,
-    /** Called at the first interface, before any packet; throws to refuse the link type. */
+    /**
+     * Called at an interface with a link type other than the current one, and before a packet
+     * whose interface's link type is not the current one; throws to refuse the link type.
+     */
     private readonly onLinkType: (linkType: number) => void,
   ) {}
 
@@ -256,13 +264,8 @@ class PcapngScanner implements Scanner {
     if (this.counts.linkType < 0) {
       this.counts.linkType = linkType;
       this.snapshot = snapshotLength(view.getUint32(i + 12, le));
-      this.onLinkType(linkType);
-    } else if (linkType !== this.counts.linkType) {
-      fail(
-        at,
-        `interface description block at byte offset ${at} has link type ${linkType}, different from ${this.counts.linkType} of the first interface (libpcap reads one link type per file)`,
-      );
     }
+    this.switchLinkType(linkType);
     let unitsPerSecond = MICROS_PER_SECOND;
     let offsetUs = 0;
     // options: code, length, value padded to 4 bytes; a malformed list ends the walk (libpcap ignores what follows too)
@@ -284,6 +287,13 @@ class PcapngScanner implements Scanner {
     ifaces.unitsPerSecond[index] = unitsPerSecond;
     ifaces.offsetUs[index] = offsetUs;
     ifaces.snapLen[index] = view.getUint32(i + 12, le);
+    ifaces.linkType[index] = linkType;
+  }
+
+  private switchLinkType(linkType: number): void {
+    if (linkType === this.currentLinkType) return;
+    this.onLinkType(linkType); // first, so a refused type is never recorded as current
+    this.currentLinkType = linkType;
   }
 
   private packet(buf: Buffer, view: DataView, i: number, length: number, type: number, at: number): void {
@@ -317,6 +327,7 @@ class PcapngScanner implements Scanner {
       data = i + 28;
     }
     if (capLen > this.snapshot) capLen = this.snapshot;
+    if (ifaces.linkType[iface] !== this.currentLinkType) this.switchLinkType(ifaces.linkType[iface]);
     const counts = this.counts;
     counts.packets++;
     counts.bytes += wireLen;
@@ -365,7 +376,8 @@ function scannerFor(
 
 /**
  * Reads every packet of a pcap or pcapng file into `onPacket` (offsets index the chunk it is
- * given). `onLinkType` runs once, before any packet, and may throw to refuse the link type.
+ * given). `onLinkType` runs before the first packet and whenever the link type of the packets
+ * that follow changes (pcapng files may mix them), and may throw to refuse the link type.
  * `signal` stops the read between chunks (throwing its reason); packets before were delivered.
  * @throws CaptureFileError (cannot open, not a capture file, damaged at some offset: packets
  *   before the damage were delivered); whatever `onLinkType` or `onPacket` throws, unchanged.
@@ -443,6 +455,8 @@ export interface FileInspection {
   format: 'pcap' | 'pcapng' | 'unknown';
   /** Packet records read before the problem (or in the whole file). */
   packets: number;
+  /** Distinct link types of the packets read, in order of appearance (pcapng files may mix them). */
+  linkTypes: number[];
   problem: CaptureFileProblem | null;
 }
 
@@ -452,12 +466,16 @@ export interface FileInspection {
  */
 export async function inspectCaptureFile(path: string): Promise<FileInspection> {
   let packets = 0;
+  const linkTypes: number[] = [];
+  const noteLinkType = (linkType: number): void => {
+    if (!linkTypes.includes(linkType)) linkTypes.push(linkType);
+  };
   try {
-    const counts = await readPcapFile(path, () => {}, () => packets++);
-    return { format: counts.format, packets, problem: null };
+    const counts = await readPcapFile(path, noteLinkType, () => packets++);
+    return { format: counts.format, packets, linkTypes, problem: null };
   } catch (err) {
     if (!(err instanceof CaptureFileError) || err.offset === undefined) throw err;
-    return { format: await formatOf(path), packets, problem: { offset: err.offset, detail: err.message.slice(path.length + 2) } };
+    return { format: await formatOf(path), packets, linkTypes, problem: { offset: err.offset, detail: err.message.slice(path.length + 2) } };
   }
 }
 

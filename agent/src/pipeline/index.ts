@@ -54,6 +54,8 @@ export class Pipeline {
   readonly dns: DnsObserver;
   private readonly packet = new DecodedPacket();
   private decoder: PacketDecoder | undefined;
+  /** Decoders of the capture being read, one per link type (a pcapng file may mix them). */
+  private readonly decoders = new Map<number, PacketDecoder>();
   /** Counts of decoders already finished (one per imported file). */
   private readonly earlierDecodes = new DecodeStats();
   private readonly dnsEnabled: boolean;
@@ -121,13 +123,12 @@ export class Pipeline {
         filter,
         signal,
         onOpen: (linkType) => {
-          this.retireDecoder();
-          this.decoder = new PacketDecoder(linkType);
+          this.decoder = this.decoderFor(linkType);
         },
       }, this.onPacket);
       this.options.logger.debug({ file: path, packets: summary.packets, linkType: summary.linkTypeName }, 'capture file read');
     } finally {
-      this.retireDecoder();
+      this.retireDecoders();
       this.clearProgress();
     }
   }
@@ -141,7 +142,7 @@ export class Pipeline {
       onWarning: (message) => logger.warn({ interface: capture.interface }, message),
       onError: (error) => logger.error({ interface: capture.interface, err: error }, 'capture error'),
     }, this.onPacket);
-    this.decoder = new PacketDecoder(live.linkType);
+    this.decoder = this.decoderFor(live.linkType);
     // expiry by the wall clock when packets stop arriving
     const tick = setInterval(() => this.table.advanceTime(Date.now() * 1000), TICK_MS);
     tick.unref();
@@ -162,18 +163,29 @@ export class Pipeline {
     await this.sink.flush();
   }
 
-  private retireDecoder(): void {
-    if (!this.decoder) return;
-    const counts = this.decoder.stats.counts;
-    for (let i = 0; i < counts.length; i++) this.earlierDecodes.counts[i] += counts[i];
+  private decoderFor(linkType: number): PacketDecoder {
+    let decoder = this.decoders.get(linkType);
+    if (!decoder) {
+      decoder = new PacketDecoder(linkType);
+      this.decoders.set(linkType, decoder);
+    }
+    return decoder;
+  }
+
+  /** Folds the counts of the finished capture's decoders into the totals. */
+  private retireDecoders(): void {
+    for (const decoder of this.decoders.values()) this.earlierDecodes.add(decoder.stats);
+    this.decoders.clear();
     this.decoder = undefined;
   }
 
-  /** Decode outcome counts so far (finished files plus the current decoder). */
+  /** Decode outcome counts so far (finished files plus the current capture's decoders). */
   decodeCounts(): Record<string, number> {
-    const current = this.decoder?.stats.counts;
+    const total = new DecodeStats();
+    total.add(this.earlierDecodes);
+    for (const decoder of this.decoders.values()) total.add(decoder.stats);
     const out: Record<string, number> = {};
-    DECODE_REASONS.forEach((name, i) => (out[name] = this.earlierDecodes.counts[i] + (current ? current[i] : 0)));
+    DECODE_REASONS.forEach((name, i) => (out[name] = total.counts[i]));
     return out;
   }
 
