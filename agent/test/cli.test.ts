@@ -28,6 +28,18 @@ function cli(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Rows of one query against a database file the CLI wrote (opened after the CLI exited). */
+async function queryDatabase(db: string, sql: string) {
+  const instance = await DuckDBInstance.create(db);
+  const conn = await instance.connect();
+  try {
+    return (await conn.runAndReadAll(sql)).getRows();
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
 const readJsonl = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
 describe('flowmesh-agent CLI', () => {
@@ -67,11 +79,7 @@ describe('flowmesh-agent CLI', () => {
     const db = join(dir, 'data', 'flows.duckdb');
     const r = cli('import', pcap, '--db', db, '--log-level', 'warn');
     expect(r.code).toBe(0);
-    const instance = await DuckDBInstance.create(db);
-    const conn = await instance.connect();
-    const rows = (await conn.runAndReadAll('SELECT count(*), sum(bytes_tx + bytes_rx) FROM flows')).getRows();
-    conn.closeSync();
-    instance.closeSync();
+    const rows = await queryDatabase(db, 'SELECT count(*), sum(bytes_tx + bytes_rx) FROM flows');
     expect(Number(rows[0][0])).toBe(expected.length);
     expect(Number(rows[0][1])).toBe(expected.reduce((a, e) => a + e.bytes_tx + e.bytes_rx, 0));
   });
@@ -102,11 +110,7 @@ describe('flowmesh-agent CLI', () => {
     const summary = stderr.split('\n').filter((l) => l.includes('"summary"')).map((l) => JSON.parse(l).summary)[0];
     expect(summary.packets).toBeGreaterThanOrEqual(300_000);
     expect(summary.packets).toBeLessThan(60 * 300_000);
-    const instance = await DuckDBInstance.create(db);
-    const conn = await instance.connect();
-    const rows = (await conn.runAndReadAll('SELECT count(*) FROM flows')).getRows();
-    conn.closeSync();
-    instance.closeSync();
+    const rows = await queryDatabase(db, 'SELECT count(*) FROM flows');
     expect(Number(rows[0][0])).toBe(summary.records);
   }, 90_000);
 
