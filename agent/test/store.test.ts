@@ -15,8 +15,6 @@ import { generateFlowRecords, seededRandom } from '../src/bench/flow-records';
 import { classifyStorageError, FlowStore, ROLLUP_DIMENSIONS, type StoreOptionsInput } from '../src/store';
 import { transactionSize } from '../src/store/flow-store';
 import { ipToBigInt } from '../src/store/ip';
-import { communityIdDigest, communityIdWords, COMMUNITY_ID_SQL } from '../src/store/community-id';
-import { FLOW_COLUMNS, FLOW_COLUMNS_ADDED, SCHEMA_VERSION } from '../src/store/schema';
 import { QueryEngine } from '../src/query';
 import { privileged } from './support/privileged';
 
@@ -36,22 +34,12 @@ afterEach(() => {
 const open = (extra: Partial<StoreOptionsInput> = {}) =>
   FlowStore.open({ path: path.join(dir, 'flows.duckdb'), logger: quiet, ...manual, ...extra });
 
-interface StoredExtra {
-  minute_us: number;
-  src_num: bigint;
-  dst_num: bigint;
-  /** The Community ID as stored: as its digest (text NULL) or as text. */
-  community_id_as_text: boolean;
-}
-
-async function readAll(dbPath: string): Promise<{ records: FlowRecord[]; extra: StoredExtra[] }> {
+async function readAll(dbPath: string): Promise<{ records: FlowRecord[]; extra: { minute_us: number; src_num: bigint; dst_num: bigint }[] }> {
   const instance = await DuckDBInstance.create(dbPath);
   const connection = await instance.connect();
   const reader = await connection.runAndReadAll(
-    `SELECT * EXCLUDE (rid, minute_us, src_ip_hi, src_ip_lo, dst_ip_hi, dst_ip_lo, community_id, community_id_d0, community_id_d1, community_id_d2),
-       ${COMMUNITY_ID_SQL} AS community_id, minute_us,
-       (src_ip_hi::UHUGEINT << 64) | src_ip_lo AS src_num, (dst_ip_hi::UHUGEINT << 64) | dst_ip_lo AS dst_num,
-       community_id IS NOT NULL AS community_id_as_text FROM flows ORDER BY rid`,
+    `SELECT * EXCLUDE (rid, minute_us, src_ip_hi, src_ip_lo, dst_ip_hi, dst_ip_lo), minute_us,
+       (src_ip_hi::UHUGEINT << 64) | src_ip_lo AS src_num, (dst_ip_hi::UHUGEINT << 64) | dst_ip_lo AS dst_num FROM flows ORDER BY rid`,
   );
   const names = reader.columnNames();
   const rows = reader.getRowObjects();
@@ -60,22 +48,12 @@ async function readAll(dbPath: string): Promise<{ records: FlowRecord[]; extra: 
   return {
     records: rows.map((row) => {
       const record: Record<string, unknown> = {};
-      for (const name of names.slice(0, -4)) record[name] = typeof row[name] === 'bigint' ? Number(row[name]) : row[name];
+      for (const name of names.slice(0, -3)) record[name] = typeof row[name] === 'bigint' ? Number(row[name]) : row[name];
       return record as unknown as FlowRecord;
     }),
-    extra: rows.map((row) => ({
-      minute_us: Number(row.minute_us), src_num: row.src_num as bigint, dst_num: row.dst_num as bigint,
-      community_id_as_text: row.community_id_as_text as boolean,
-    })),
+    extra: rows.map((row) => ({ minute_us: Number(row.minute_us), src_num: row.src_num as bigint, dst_num: row.dst_num as bigint })),
   };
 }
-
-/** Community IDs that must be stored as text: every near miss of the canonical v1 form. */
-const NON_CANONICAL_COMMUNITY_IDS = [
-  '', 'x', '1:', '1:LQU9qZlK+B5F3KDmev6m5PMibrg', '1:LQU9qZlK+B5F3KDmev6m5PMibrg==', '2:LQU9qZlK+B5F3KDmev6m5PMibrg=',
-  '1:LQU9qZlK+B5F3KDmev6m5PMibrh=', // trailing bits not zero: decodes to the same digest as ...brg=
-  '1:LQU9qZlK-B5F3KDmev6m5PMibrg=', '1:LQU9qZlK+B5F3KDmev6m5PMibr==', '1;LQU9qZlK+B5F3KDmev6m5PMibrg=', '1:LQU9qZlK+B5F3KDmev6m5PMib\u00e9g=',
-];
 
 /** Records at the edges of every column's range and of the inline/long string encodings. */
 function edgeRecords(): FlowRecord[] {
@@ -92,8 +70,7 @@ function edgeRecords(): FlowRecord[] {
 }
 
 test('records round-trip exactly across close and reopen, with every column edge case', async () => {
-  const communityEdges = NON_CANONICAL_COMMUNITY_IDS.map((id, i) => ({ ...edgeRecords()[i % 3], community_id: id }));
-  const records = [...generateFlowRecords({ seed: 5, count: 8000, startUs: T0_US, spanUs: 6 * HOUR_US }), ...edgeRecords(), ...communityEdges];
+  const records = [...generateFlowRecords({ seed: 5, count: 8000, startUs: T0_US, spanUs: 6 * HOUR_US }), ...edgeRecords()];
   const batches: number[] = [];
   const store = await open({ batchSize: 3000 });
   store.onBatch((_seconds, rows) => batches.push(rows));
@@ -107,10 +84,7 @@ test('records round-trip exactly across close and reopen, with every column edge
     expect(e.minute_us).toBe(Math.floor(records[i].start_us / 60e6) * 60e6);
     expect(e.src_num).toBe(ipToBigInt(records[i].src_ip));
     expect(e.dst_num).toBe(ipToBigInt(records[i].dst_ip));
-    expect(e.community_id_as_text).toBe(communityIdDigest(records[i].community_id) === null);
   });
-  // Only the deliberately odd ones (and the first edge record's '') are text: the generator's are real Community IDs.
-  expect(extra.filter((e) => e.community_id_as_text).length).toBe(NON_CANONICAL_COMMUNITY_IDS.length + 1);
 
   // Reopen through the store: rids continue, counters start fresh, the data is all there.
   const again = await open();
@@ -149,99 +123,6 @@ test('a producer that never yields loses nothing: records are written synchronou
   raw.close();
   rolled.close();
   await again.close();
-});
-
-test('a Community ID is decoded to its digest exactly when it is canonical v1 text', () => {
-  const random = seededRandom(3);
-  const words = new Uint32Array(5);
-  for (let i = 0; i < 20_000; i++) {
-    const digest = Buffer.from(Array.from({ length: 20 }, () => Math.floor(random() * 256)));
-    const id = `1:${digest.toString('base64')}`;
-    expect(communityIdWords(id, words)).toBe(true);
-    expect(Buffer.from(Array.from(words).flatMap((w) => [w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255]))).toEqual(digest);
-    // Any one changed character either spells another canonical ID or is refused.
-    const at = Math.floor(random() * id.length);
-    const mutated = id.slice(0, at) + String.fromCharCode(32 + Math.floor(random() * 95)) + id.slice(at + 1);
-    const canonical = mutated.startsWith('1:') && Buffer.from(mutated.slice(2), 'base64').length === 20 &&
-      `1:${Buffer.from(mutated.slice(2), 'base64').toString('base64')}` === mutated;
-    expect(communityIdWords(mutated, words)).toBe(canonical);
-  }
-  for (const id of NON_CANONICAL_COMMUNITY_IDS) expect(communityIdWords(id, words)).toBe(false);
-});
-
-test('Community ID filters match digest-stored and text-stored values alike (eq, neq, in, nin, group by)', async () => {
-  const base = [...generateFlowRecords({ seed: 4, count: 50, startUs: T0_US, spanUs: HOUR_US })];
-  const records = [...base, ...NON_CANONICAL_COMMUNITY_IDS.map((id, i) => ({ ...base[i], community_id: id }))];
-  const store = await open();
-  for (const r of records) store.write(r);
-  await store.flush();
-  const engine = new QueryEngine(store.instance, { rollups: 'off' });
-  const range = { from: Math.floor(T0_US / 1000) - 1, to: Math.floor(T0_US / 1000) + 3_600_000 };
-  const ids = async (filters: Query['filters']) => {
-    const result = await engine.run({ kind: 'flows', ...range, limit: 1000, filters });
-    return result.kind === 'flows' ? result.records.map((r) => r.community_id).sort() : [];
-  };
-  const all = records.map((r) => r.community_id).sort();
-  expect(await ids([])).toEqual(all);
-  for (const id of [base[7].community_id, '', '1:LQU9qZlK+B5F3KDmev6m5PMibrh=', '1:LQU9qZlK+B5F3KDmev6m5PMibrg=', 'nowhere']) {
-    const expected = all.filter((x) => x === id);
-    expect(await ids([{ field: 'community_id', op: 'eq', value: id }])).toEqual(expected);
-    expect(await ids([{ field: 'community_id', op: 'neq', value: id }])).toEqual(all.filter((x) => x !== id));
-  }
-  const some = [base[1].community_id, base[2].community_id, 'x', ''];
-  expect(await ids([{ field: 'community_id', op: 'in', values: some }])).toEqual(all.filter((x) => some.includes(x)));
-  expect(await ids([{ field: 'community_id', op: 'nin', values: some }])).toEqual(all.filter((x) => !some.includes(x)));
-  const top = await engine.run({ kind: 'top', ...range, group_by: ['community_id'], metric: 'flows', limit: 1000 });
-  expect(top.kind === 'top' && top.rows.map((row) => row.key.community_id).sort()).toEqual([...new Set(all)].sort());
-  engine.close();
-  await store.close();
-});
-
-test('a schema version 1 file is migrated in place (its text Community IDs kept) and a newer one refused', async () => {
-  const dbPath = path.join(dir, 'flows.duckdb');
-  const records = [...generateFlowRecords({ seed: 6, count: 300, startUs: T0_US, spanUs: HOUR_US })];
-  const store = await open();
-  for (const r of records.slice(0, 200)) store.write(r);
-  await store.close();
-  // Turn it into what version 1 wrote: the Community ID as text, no digest columns.
-  const added = FLOW_COLUMNS_ADDED[2];
-  let instance = await DuckDBInstance.create(dbPath);
-  let connection = await instance.connect();
-  await connection.run(`UPDATE flows SET community_id = ${COMMUNITY_ID_SQL}`);
-  for (const name of added) await connection.run(`ALTER TABLE flows DROP COLUMN ${name}`);
-  await connection.run("UPDATE flowmesh_meta SET value = '1' WHERE key = 'schema_version'");
-  connection.closeSync();
-  instance.closeSync();
-
-  const migrated = await open();
-  expect(migrated.movedAside).toBeNull();
-  for (const r of records.slice(200)) migrated.write(r);
-  await migrated.flush();
-  const engine = new QueryEngine(migrated.instance, { rollups: 'off' });
-  const range = { from: Math.floor(T0_US / 1000) - 1, to: Math.floor(T0_US / 1000) + 3_600_000 };
-  const page = await engine.run({ kind: 'flows', ...range, order: 'oldest', limit: 1000 });
-  expect(page.kind === 'flows' && page.records.map((r) => r.community_id).sort()).toEqual(records.map((r) => r.community_id).sort());
-  for (const r of [records[10], records[250]]) {
-    const found = await engine.run({ kind: 'flows', ...range, limit: 10, filters: [{ field: 'community_id', op: 'eq', value: r.community_id }] });
-    expect(found.kind === 'flows' && found.records.map((x) => `${x.flow_id}/${x.seq}`).sort()).toEqual(
-      records.filter((x) => x.community_id === r.community_id).map((x) => `${x.flow_id}/${x.seq}`).sort(),
-    );
-  }
-  engine.close();
-  await migrated.close();
-  const { records: stored, extra } = await readAll(dbPath);
-  expect(stored).toEqual(records);
-  expect(extra.map((e) => e.community_id_as_text)).toEqual(records.map((_r, i) => i < 200));
-
-  instance = await DuckDBInstance.create(dbPath);
-  connection = await instance.connect();
-  expect(Number((await connection.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'")).getRows()[0][0])).toBe(SCHEMA_VERSION);
-  expect((await connection.runAndReadAll('SELECT * FROM flows LIMIT 0')).columnNames()).toEqual(FLOW_COLUMNS.map(([n]) => n));
-  await connection.run("UPDATE flowmesh_meta SET value = '99' WHERE key = 'schema_version'");
-  connection.closeSync();
-  instance.closeSync();
-  await expect(open()).rejects.toThrow(/schema version 99 is not 2/);
-  expect(fs.readdirSync(dir).filter((f) => f.includes('corrupt'))).toEqual([]);
 });
 
 test('invalid records are dropped and counted, never thrown, and do not poison the batch', async () => {

@@ -20,7 +20,6 @@ import type {
   TimeseriesQuery, TimeseriesResult, TopQuery, TopResult, Totals, ValuesQuery, ValuesResult,
 } from '../model/query';
 import { DIMENSIONS, METRICS } from '../model/query';
-import { COMMUNITY_ID_SQL } from '../store/community-id';
 import { FLOW_COLUMNS } from '../store/schema';
 import { decodeCursor, encodeCursor } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
@@ -66,13 +65,10 @@ const FLOWS_FIRST_WINDOW_US = 5 * MINUTE_US;
 /** Largest |epoch ms| whose µs value is still a safe integer. */
 const MAX_EPOCH_MS = 9_000_000_000_000;
 
-/** Record fields in contract order (rid, minute_us, the numeric addresses and the Community ID digest are store internals). */
-const RECORD_FIELDS = FLOW_COLUMNS.map(([name]) => name)
-  .filter((n) => n !== 'rid' && n !== 'minute_us' && !/_ip_(hi|lo)$/.test(n) && !/^community_id_d\d$/.test(n));
+/** Record fields in contract order, as stored (rid, minute_us and the numeric addresses are store internals). */
+const RECORD_FIELDS = FLOW_COLUMNS.map(([name]) => name).filter((n) => n !== 'rid' && n !== 'minute_us' && !/_ip_(hi|lo)$/.test(n));
 const ENUM_FIELDS = new Set(FLOW_COLUMNS.filter(([, type]) => type.startsWith('fm_')).map(([name]) => name));
-const recordColumn = (n: string) =>
-  n === 'community_id' ? `${COMMUNITY_ID_SQL} AS "community_id"` : ENUM_FIELDS.has(n) ? `CAST("${n}" AS VARCHAR) AS "${n}"` : `"${n}"`;
-const RECORD_SELECT = RECORD_FIELDS.map(recordColumn).join(', ');
+const RECORD_SELECT = RECORD_FIELDS.map((n) => (ENUM_FIELDS.has(n) ? `CAST("${n}" AS VARCHAR) AS "${n}"` : `"${n}"`)).join(', ');
 
 const METRIC_SET = new Set<string>(METRICS);
 const DIMENSION_SET = new Set<string>(DIMENSIONS);

@@ -16,7 +16,6 @@
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import { TCP_FLAGS, type TcpFlagName } from '../model/flow';
 import { DIMENSIONS, type Dimension, type Filter } from '../model/query';
-import { communityIdDigest, COMMUNITY_ID_SQL } from '../store/community-id';
 import { ipToBigInt, parseCidr } from '../store/ip';
 import { ROLLUP_DIMENSIONS } from '../store/schema';
 import { QueryInputError } from './errors';
@@ -75,7 +74,6 @@ const DIMENSION_SET = new Set<string>(DIMENSIONS);
 /** The dimension as a comparable/groupable SQL expression (ENUMs as text, so ordering is by name). */
 export function dimensionExpression(dimension: Dimension): string {
   if (!DIMENSION_SET.has(dimension)) throw new QueryInputError('dimension', `unknown dimension ${String(dimension)}`);
-  if (dimension === 'community_id') return COMMUNITY_ID_SQL;
   return DIMENSION_KINDS[dimension] === 'enum' ? `CAST("${dimension}" AS VARCHAR)` : `"${dimension}"`;
 }
 
@@ -200,10 +198,6 @@ function numericComparison(field: string, op: string, value: unknown, params: Pa
 /** eq/neq/in/nin on one column. */
 function membership(dimension: Dimension, values: readonly unknown[], negative: boolean, params: Params, at: string): string {
   if (values.length === 0) return negative ? 'TRUE' : 'FALSE';
-  if (dimension === 'community_id') {
-    const any = values.map((v) => communityIdEquals(String(v), params)).join(' OR ');
-    return negative ? `(NOT (${any}))` : `(${any})`;
-  }
   const kind = DIMENSION_KINDS[dimension];
   let column: string;
   let encoded: DuckDBValue[];
@@ -241,20 +235,6 @@ function membership(dimension: Dimension, values: readonly unknown[], negative: 
   const list = `CAST(${params.add(listValue(encoded))} AS ${sqlType}[])`;
   const inList = `${column} IN (SELECT unnest(${list}))`;
   return negative ? `(${column} IS NULL OR NOT (${inList}))` : `(${inList})`;
-}
-
-/**
- * Community ID equality on the stored columns (never NULL as text, so neq is plain NOT): a
- * canonical value is compared as its digest (rows written since schema version 2) or as text
- * (rows migrated from version 1); any other value as text only, as that is how it is stored.
- */
-function communityIdEquals(value: string, params: Params): string {
-  const text = `("community_id" IS NOT DISTINCT FROM CAST(${params.add(value)} AS VARCHAR))`;
-  const digest = communityIdDigest(value);
-  if (!digest) return text;
-  const u64 = (n: bigint) => `CAST(${params.add(n.toString())} AS UBIGINT)`;
-  return `(${text} OR ("community_id" IS NULL AND "community_id_d0" = ${u64(digest.d0)} AND "community_id_d1" = ${u64(digest.d1)}` +
-    ` AND "community_id_d2" = CAST(${params.add(digest.d2)} AS UINTEGER)))`;
 }
 
 const LOW_64 = (1n << 64n) - 1n;

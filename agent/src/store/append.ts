@@ -7,15 +7,13 @@
  * index, addresses as 32-bit words. VARCHARs of at most 12 bytes of ASCII are written
  * inline in DuckDB's documented `duckdb_string_t` layout (4-byte length + 12 bytes, zero
  * padded); longer or non-ASCII strings take one native call each
- * (`duckdb_vector_assign_string_element`), after the bulk copy. Canonical Community IDs go
- * into their three digest columns instead (community-id.ts).
+ * (`duckdb_vector_assign_string_element`), after the bulk copy.
  */
 import bindings from '@duckdb/node-bindings';
 import { DuckDBDataChunk, DuckDBEnumType, DuckDBTypeId, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import type { FlowRecord } from '../model/flow';
 import { FLOW_COLUMNS } from './schema';
 import { ipToWords } from './ip';
-import { communityIdWords } from './community-id';
 
 /** DuckDB's standard vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;
@@ -105,17 +103,6 @@ class Column {
     this.longTexts.push(value);
   }
 
-  /** A NULL VARCHAR (nullable text columns only). */
-  nullText(row: number): void {
-    const words = this.u32;
-    const word = row * 4;
-    words[word] = 0;
-    words[word + 1] = 0;
-    words[word + 2] = 0;
-    words[word + 3] = 0;
-    this.validity![row >> 3] &= ~(1 << (row & 7));
-  }
-
   copyTo(vector: bindings.Vector, rows: number): void {
     bindings.copy_data_to_vector(vector, 0, this.data, 0, rows * this.bytesPerRow);
     if (this.validity) {
@@ -129,7 +116,7 @@ class Column {
 const BYTES_PER_ROW: Record<string, number> = {
   UBIGINT: 8, BIGINT: 8, UINTEGER: 4, USMALLINT: 2, UTINYINT: 1, VARCHAR: STRING_T_BYTES,
 };
-const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state', 'community_id']);
+const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state']);
 
 /** The address's upper and lower 64 bits into its _hi and _lo columns. */
 function address(row: number, hiColumn: Column, loColumn: Column, text: string): void {
@@ -141,25 +128,6 @@ function address(row: number, hiColumn: Column, loColumn: Column, text: string):
   lo[row * 2 + 1] = words[1];
   hi[row * 2] = words[2];
   hi[row * 2 + 1] = words[3];
-}
-
-const digestWords = new Uint32Array(5);
-
-/** The Community ID as its digest (text NULL) when canonical, else as text (digest 0). */
-function communityId(row: number, textColumn: Column, d0: Column, d1: Column, d2: Column, value: string): void {
-  if (communityIdWords(value, digestWords)) {
-    textColumn.nullText(row);
-    d0.u32[row * 2] = digestWords[1];
-    d0.u32[row * 2 + 1] = digestWords[0];
-    d1.u32[row * 2] = digestWords[3];
-    d1.u32[row * 2 + 1] = digestWords[2];
-    d2.u32[row] = digestWords[4];
-  } else {
-    textColumn.text(row, value);
-    d0.u64(row, 0);
-    d1.u64(row, 0);
-    d2.u32[row] = 0;
-  }
 }
 
 /** Every column of the flows table by name (FLOW_COLUMNS order = table order). */
@@ -208,9 +176,6 @@ function columnsByName(columns: readonly Column[]) {
     tcp_flags_dst: at('tcp_flags_dst'),
     conn_state: at('conn_state'),
     community_id: at('community_id'),
-    community_id_d0: at('community_id_d0'),
-    community_id_d1: at('community_id_d1'),
-    community_id_d2: at('community_id_d2'),
   };
 }
 type ColumnsByName = ReturnType<typeof columnsByName>;
@@ -292,6 +257,6 @@ export class FlowChunkWriter {
     c.tcp_flags_src.u8[row] = r.tcp_flags_src;
     c.tcp_flags_dst.u8[row] = r.tcp_flags_dst;
     c.conn_state.enumValue(row, r.conn_state as string | null);
-    communityId(row, c.community_id, c.community_id_d0, c.community_id_d1, c.community_id_d2, r.community_id);
+    c.community_id.text(row, r.community_id);
   }
 }

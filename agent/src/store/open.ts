@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
-import { ENUM_TYPES, FLOW_COLUMNS, FLOW_COLUMNS_ADDED, SCHEMA_VERSION, tableDdl, typeDdl } from './schema';
+import { ENUM_TYPES, SCHEMA_VERSION, tableDdl, typeDdl } from './schema';
 
 const CORRUPTION = /not a valid DuckDB database|WAL|corrupt|checksum|serializ|INTERNAL Error|unable to read|could not read/i;
 const NOT_CORRUPTION = /lock|permission denied|no such file or directory|read-only/i;
@@ -29,31 +29,8 @@ export async function createSchema(connection: DuckDBConnection): Promise<void> 
   const version = await connection.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'");
   if (version.currentRowCount === 0) {
     await connection.run("INSERT INTO flowmesh_meta VALUES ('schema_version', $1)", [String(SCHEMA_VERSION)]);
-    return;
-  }
-  const found = Number(version.getRows()[0][0]);
-  if (found === SCHEMA_VERSION) return;
-  if (!(found >= 1 && found < SCHEMA_VERSION)) {
-    throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION} (written by a newer Flowmesh?); use a new --db file`);
-  }
-  await migrate(connection, found);
-}
-
-/** Brings a file of an older schema version up to date in one transaction (no row is rewritten). */
-async function migrate(connection: DuckDBConnection, from: number): Promise<void> {
-  await connection.run('BEGIN TRANSACTION');
-  try {
-    for (let version = from + 1; version <= SCHEMA_VERSION; version++) {
-      for (const name of FLOW_COLUMNS_ADDED[version] ?? []) {
-        const type = FLOW_COLUMNS.find(([n]) => n === name)?.[1];
-        await connection.run(`ALTER TABLE flows ADD COLUMN "${name}" ${type}`);
-      }
-    }
-    await connection.run("UPDATE flowmesh_meta SET value = $1 WHERE key = 'schema_version'", [String(SCHEMA_VERSION)]);
-    await connection.run('COMMIT');
-  } catch (error) {
-    await connection.run('ROLLBACK').catch(() => undefined);
-    throw new Error(`migrating the database from schema version ${from} to ${SCHEMA_VERSION} failed: ${String((error as Error)?.message ?? error)}`);
+  } else if (Number(version.getRows()[0][0]) !== SCHEMA_VERSION) {
+    throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION}; use a new --db file`);
   }
 }
 

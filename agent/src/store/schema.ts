@@ -12,16 +12,11 @@
  *   UHUGEINT because DuckDB bit-packs 64-bit integers but stores 128-bit ones uncompressed;
  * - `rid` is a store-assigned insertion sequence: the final tie-breaker of flows paging, and
  *   the handle the rollup maintenance uses to find the rows of the batch just appended;
- * - `minute_us` is start_us floored to the minute: the rollup bucket of the record;
- * - `community_id` is kept as its 20-byte digest in `community_id_d0/_d1/_d2` (text NULL) when
- *   it has the canonical v1 form, else verbatim as text: see community-id.ts.
- *
- * Version 2 added the digest columns (at the end, so a version 1 file migrates by ADD COLUMN:
- * its rows keep their text, which the read expression prefers).
+ * - `minute_us` is start_us floored to the minute: the rollup bucket of the record.
  */
 import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS } from '../model/flow';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 1;
 
 /** Protocol names the flow table emits: the named four, else `ip-<number>`. */
 export const PROTOCOL_NAMES: readonly string[] = [
@@ -79,15 +74,7 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
   ['tcp_flags_dst', 'UTINYINT'],
   ['conn_state', 'fm_conn_state'],
   ['community_id', 'VARCHAR'],
-  ['community_id_d0', 'UBIGINT'],
-  ['community_id_d1', 'UBIGINT'],
-  ['community_id_d2', 'UINTEGER'],
 ];
-
-/** Columns each schema version added to `flows` (ALTER TABLE ADD COLUMN migrates the previous version). */
-export const FLOW_COLUMNS_ADDED: Record<number, readonly string[]> = {
-  2: ['community_id_d0', 'community_id_d1', 'community_id_d2'],
-};
 
 /**
  * Dimensions kept in the per-minute rollup: what dashboards group and filter on (who talks
