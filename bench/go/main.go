@@ -5,6 +5,11 @@
 // measurement also carries a digest of its merged answer (top rows, time-series sums, flow
 // ids of the page), so the bench can check that agents holding shares of the data answer
 // exactly what one agent holding all of it answers.
+//
+// Two more measurements separate federation's own cost from the agents' query work, which
+// co-located agents queue up on shared cores: each agent asked alone (-alone), and the same
+// federated query over in-process servers replaying the agents' recorded replies at once
+// (-replay, replay.go).
 package main
 
 import (
@@ -28,20 +33,34 @@ type namedQuery struct {
 	Query json.RawMessage `json:"query"`
 }
 
+// How a measurement asks the agents.
+const (
+	// modeFederated: one federated query over all the agents.
+	modeFederated = "federated"
+	// modeOneAtATime: the same query asked of each agent alone, one after the other (the
+	// no-fan-out cost of reaching every agent), timed together.
+	modeOneAtATime = "one at a time"
+	// modeAlone: one agent asked alone, nothing else running (Agent says which).
+	modeAlone = "alone"
+	// modeInstant: one federated query over servers replaying the agents' recorded replies
+	// immediately: fan-out, HTTP, decoding and merging with no agent work.
+	modeInstant = "instant agents"
+)
+
 type measurement struct {
 	Query  string `json:"query"`
 	Agents int    `json:"agents"`
-	// Sequential: the same query asked of each agent alone, one after the other (the
-	// no-fan-out cost of reaching every agent), instead of one federated query.
-	Sequential bool      `json:"sequential"`
-	Ms         []float64 `json:"ms"`
-	Median     float64   `json:"median_ms"`
-	P95        float64   `json:"p95_ms"`
-	Min        float64   `json:"min_ms"`
-	Max        float64   `json:"max_ms"`
-	Answers    int       `json:"answers"`
-	Digest     *digest   `json:"digest,omitempty"`
-	Error      string    `json:"error,omitempty"`
+	Mode   string `json:"mode"`
+	// Agent is the agent asked (1-based) when Mode is modeAlone.
+	Agent   int       `json:"agent,omitempty"`
+	Ms      []float64 `json:"ms"`
+	Median  float64   `json:"median_ms"`
+	P95     float64   `json:"p95_ms"`
+	Min     float64   `json:"min_ms"`
+	Max     float64   `json:"max_ms"`
+	Answers int       `json:"answers"`
+	Digest  *digest   `json:"digest,omitempty"`
+	Error   string    `json:"error,omitempty"`
 }
 
 // digest is what must not change when the same records are spread over more agents.
@@ -92,6 +111,8 @@ func main() {
 	to := flag.Int64("to", 0, "range end, epoch ms")
 	runs := flag.Int("runs", 15, "runs per query and agent count (after one warm-up)")
 	queries := flag.String("queries", "", "JSON array of {name, query} plugin queries")
+	alone := flag.Bool("alone", false, "also ask each agent alone, one agent at a time")
+	replay := flag.Bool("replay", false, "also run each federated query over servers replaying the agents' recorded replies at once")
 	flag.Parse()
 
 	var list []namedQuery
@@ -115,8 +136,18 @@ func main() {
 			out = append(out, measure([]*federation.Fleet{fleet}, []*models.Settings{settings}, q, n, *from, *to, *runs))
 			if n > 1 {
 				m := measure(singles[:n], singleSettings[:n], q, n, *from, *to, *runs)
-				m.Sequential = true
+				m.Mode = modeOneAtATime
 				out = append(out, m)
+			}
+			if *alone {
+				for i := range n {
+					m := measure(singles[i:i+1], singleSettings[i:i+1], q, n, *from, *to, *runs)
+					m.Mode, m.Agent, m.Digest = modeAlone, i+1, nil
+					out = append(out, m)
+				}
+			}
+			if *replay {
+				out = append(out, measureInstant(all[:n], *token, q, *from, *to, *runs))
 			}
 		}
 		fleet.Close()
@@ -150,9 +181,9 @@ func fleetOf(urls []string, token string) (*federation.Fleet, *models.Settings) 
 // measure times one plugin query run through each fleet in turn (one fleet: a federated
 // query; several single-agent fleets: the agents asked one at a time).
 func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQuery, n int, from, to int64, runs int) measurement {
-	m := measurement{Query: q.Name, Agents: n}
+	m := measurement{Query: q.Name, Agents: n, Mode: modeFederated}
 	var last *query.Result // the merged answer of the latest run (the federated case has one fleet)
-	qc := query.Context{From: time.UnixMilli(from), To: time.UnixMilli(to), Interval: time.Minute, MaxDataPoints: 2000}
+	qc := queryContext(from, to)
 	once := func() (time.Duration, error) {
 		started := time.Now()
 		m.Answers = 0
@@ -188,6 +219,17 @@ func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQue
 	if len(fleets) == 1 {
 		m.Digest = digestOf(last)
 	}
+	summarise(&m)
+	return m
+}
+
+// queryContext is the panel context of every query: the range, 1-minute interval, 2000 points.
+func queryContext(from, to int64) query.Context {
+	return query.Context{From: time.UnixMilli(from), To: time.UnixMilli(to), Interval: time.Minute, MaxDataPoints: 2000}
+}
+
+// summarise fills median, p95, min and max from the runs.
+func summarise(m *measurement) {
 	sorted := append([]float64(nil), m.Ms...)
 	sort.Float64s(sorted)
 	m.Min, m.Max = sorted[0], sorted[len(sorted)-1]
@@ -196,7 +238,6 @@ func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQue
 		m.Median = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	m.P95 = sorted[min(len(sorted)-1, (95*len(sorted)+99)/100-1)]
-	return m
 }
 
 func fail(format string, args ...any) {

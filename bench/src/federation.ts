@@ -9,6 +9,12 @@
  *   everything is the federation overhead; the merged answers must equal one agent's (top
  *   rows, time-series bucket sums, the flows page's records), checked on every run and
  *   printed loudly when they differ.
+ *   Two more measurements take the agents' query work out, for an estimate of agents on
+ *   separate machines (co-located agents queue up on the shared cores): each agent asked
+ *   alone, one at a time, and the federated query over in-process servers replaying each
+ *   agent's recorded reply at once (fan-out, HTTP, decoding and merge with no agent work;
+ *   bench/go/replay.go), whose merged answers must equal the real agents'. Estimate =
+ *   slowest agent alone + federation with instant agents.
  * - full copy: every agent serves its own copy of the whole database, so N agents do N times
  *   the query work. On a machine with fewer cores than agents this measures CPU contention
  *   more than federation.
@@ -22,7 +28,8 @@ import { log } from './log';
 import { AGENT_CLI, GO_DRIVER_DIR, cacheDir } from './paths';
 import { collectOutput, freePort, haveCommand, runTool, startTracked, stopChild } from './proc';
 import { STORE_SCRIPT } from './store';
-import { formatTable, ms, ratio } from './table';
+import { spread, type Spread } from './stats';
+import { formatTable, ms, ratio, spreadText } from './table';
 
 const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
 const TOKEN = 'flowmesh-bench-token';
@@ -54,12 +61,22 @@ interface Digest {
   flows?: string[];
 }
 
+/**
+ * How the driver asked (bench/go: mode): one federated query; each agent alone in turn, timed
+ * together (no fan-out); one agent alone (`agent` says which); or federated over servers
+ * replaying the agents' recorded replies at once.
+ */
+type Mode = 'federated' | 'one at a time' | 'alone' | 'instant agents';
+
 interface Measurement {
   layout: FederationLayout;
   query: string;
   agents: number;
-  /** The agents asked one at a time (no fan-out), for comparison. */
-  sequential: boolean;
+  mode: Mode;
+  /** The agent asked (1-based), for mode 'alone'. */
+  agent?: number;
+  /** Every run's time. */
+  ms: number[];
   median_ms: number;
   p95_ms: number;
   min_ms: number;
@@ -68,10 +85,15 @@ interface Measurement {
   error?: string;
 }
 
-/** One merged answer of N agents holding shares compared with one agent holding everything. */
+/**
+ * One merged answer compared with its reference: N agents holding shares with one agent
+ * holding everything, or instant agents replaying the real agents' replies with those agents.
+ */
 interface Agreement {
   query: string;
   agents: number;
+  /** The federated answer of the real agents, or of the instant ones. */
+  of: 'real agents' | 'instant agents';
   equal: boolean;
   /** What differs, when something does. */
   detail: string;
@@ -85,7 +107,25 @@ export interface FederationResult {
   measurements: Measurement[];
   ratios: { layout: FederationLayout; query: string; agents: number; ratioToOne: number; ratioToSequential: number }[];
   agreement: Agreement[];
+  estimates: Estimate[];
   skipped?: string;
+}
+
+/**
+ * Agents on separate machines, estimated for the split layout: a fan-out waits at least for
+ * its slowest agent, and federation adds what it costs with agents that answer at once. Run i
+ * of the estimate is run i of the slowest agent alone plus run i of the instant-agent query
+ * (independent runs, so each pair is one sample of the sum); its ratio to one agent holding
+ * everything divides run i by that agent's run i. Slowest = highest median alone.
+ */
+interface Estimate {
+  query: string;
+  agents: number;
+  slowestAgent: number;
+  slowestAlone: Spread;
+  instant: Spread;
+  estimate: Spread;
+  ratioToOne: Spread;
 }
 
 /** A stored-flow database from the agent's store benchmark, cached across runs, with its `complete` marker. */
@@ -138,10 +178,11 @@ async function stopAgents(agents: ChildProcess[]): Promise<void> {
   agents.length = 0;
 }
 
-async function drive(driver: string, urls: readonly string[], counts: readonly number[], runs: number, layout: FederationLayout): Promise<Measurement[]> {
+/** Measures the queries over the first `counts` agents; `separated` adds each agent alone and instant agents. */
+async function drive(driver: string, urls: readonly string[], counts: readonly number[], runs: number, layout: FederationLayout, separated: boolean): Promise<Measurement[]> {
   const run = await runTool(driver, [
     '-agents', urls.join(','), '-token', TOKEN, '-counts', counts.join(','), '-from', String(END_MS - DAY_MS), '-to', String(END_MS),
-    '-runs', String(runs), '-queries', JSON.stringify(FEDERATION_QUERIES),
+    '-runs', String(runs), '-queries', JSON.stringify(FEDERATION_QUERIES), ...(separated ? ['-alone', '-replay'] : []),
   ], { timeoutS: 1200 });
   return (JSON.parse(run.stdout) as Omit<Measurement, 'layout'>[]).map((m) => ({ layout, ...m }));
 }
@@ -167,16 +208,42 @@ function digestDifference(a: Digest | undefined, b: Digest | undefined): string 
  * (full copy, one agent): the split loses or adds no record.
  */
 function checkAgreement(measurements: readonly Measurement[]): Agreement[] {
-  const answered = (layout: FederationLayout) => measurements.filter((m) => m.layout === layout && !m.sequential && !m.error);
-  const split = answered('split');
-  const source = answered('full copy');
+  const answered = (layout: FederationLayout, mode: Mode) => measurements.filter((m) => m.layout === layout && m.mode === mode && !m.error);
+  const split = answered('split', 'federated');
+  const source = answered('full copy', 'federated');
   const out: Agreement[] = [];
   for (const m of split) {
     const reference = m.agents === 1 ? source.find((x) => x.query === m.query && x.agents === 1) : split.find((x) => x.query === m.query && x.agents === 1);
     const against = m.agents === 1 ? 'the source database' : 'one agent holding everything';
     const detail = digestDifference(reference?.digest, m.digest);
-    out.push({ query: m.query, agents: m.agents, equal: detail === '', detail });
+    out.push({ query: m.query, agents: m.agents, of: 'real agents', equal: detail === '', detail });
     if (detail) log.warn(`FEDERATION MISMATCH: ${m.query}, ${m.agents} agent(s) holding shares vs ${against}: ${detail}`);
+  }
+  for (const m of answered('split', 'instant agents')) {
+    const detail = digestDifference(split.find((x) => x.query === m.query && x.agents === m.agents)?.digest, m.digest);
+    out.push({ query: m.query, agents: m.agents, of: 'instant agents', equal: detail === '', detail });
+    if (detail) log.warn(`FEDERATION MISMATCH: ${m.query}, ${m.agents} instant agent(s) replaying recorded replies vs the real agents: ${detail}`);
+  }
+  return out;
+}
+
+/** Per split agent count and query: slowest agent alone + federation with instant agents, against one agent. */
+function estimatesOf(measurements: readonly Measurement[]): Estimate[] {
+  const split = measurements.filter((m) => m.layout === 'split' && !m.error);
+  const out: Estimate[] = [];
+  for (const instant of split.filter((m) => m.mode === 'instant agents')) {
+    const same = (m: Measurement) => m.query === instant.query && m.agents === instant.agents;
+    const alone = split.filter((m) => m.mode === 'alone' && same(m));
+    const one = split.find((m) => m.mode === 'federated' && m.query === instant.query && m.agents === 1);
+    if (alone.length !== instant.agents || !one) continue;
+    const slowest = alone.reduce((a, b) => (b.median_ms > a.median_ms ? b : a));
+    const runs = Math.min(slowest.ms.length, instant.ms.length, one.ms.length);
+    const estimate = Array.from({ length: runs }, (_, i) => slowest.ms[i] + instant.ms[i]);
+    out.push({
+      query: instant.query, agents: instant.agents, slowestAgent: slowest.agent ?? 0,
+      slowestAlone: spread(slowest.ms), instant: spread(instant.ms), estimate: spread(estimate),
+      ratioToOne: spread(estimate.map((e, i) => e / one.ms[i])),
+    });
   }
   return out;
 }
@@ -184,9 +251,9 @@ function checkAgreement(measurements: readonly Measurement[]): Agreement[] {
 function ratiosOf(measurements: readonly Measurement[]): FederationResult['ratios'] {
   const ratios: FederationResult['ratios'] = [];
   for (const m of measurements) {
-    if (m.sequential || m.error) continue;
-    const one = measurements.find((x) => x.layout === m.layout && x.query === m.query && x.agents === 1 && !x.sequential);
-    const sequential = measurements.find((x) => x.layout === m.layout && x.query === m.query && x.agents === m.agents && x.sequential);
+    if (m.mode !== 'federated' || m.error) continue;
+    const one = measurements.find((x) => x.layout === m.layout && x.query === m.query && x.agents === 1 && x.mode === 'federated');
+    const sequential = measurements.find((x) => x.layout === m.layout && x.query === m.query && x.agents === m.agents && x.mode === 'one at a time');
     if (one) ratios.push({ layout: m.layout, query: m.query, agents: m.agents, ratioToOne: m.median_ms / one.median_ms, ratioToSequential: sequential ? m.median_ms / sequential.median_ms : NaN });
   }
   return ratios;
@@ -195,7 +262,7 @@ function ratiosOf(measurements: readonly Measurement[]): FederationResult['ratio
 export async function runFederation(quick: boolean, runs: number): Promise<FederationResult> {
   const counts = quick ? [1, 4] : [1, 4, 8];
   const records = quick ? 200_000 : 2_000_000;
-  const result: FederationResult = { records, counts, runs, measurements: [], ratios: [], agreement: [] };
+  const result: FederationResult = { records, counts, runs, measurements: [], ratios: [], agreement: [], estimates: [] };
   if (!haveCommand('go') && !existsSync(GO)) {
     result.skipped = 'Go toolchain not found';
     return result;
@@ -212,37 +279,58 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
       const shares = await shareDatabases(source.db, source.marker, cacheDir(`federation-db-${records}`, 'shares'), n);
       const urls = await startAgents(shares.map((s) => s.path), work, agents);
       log.step(`federation (split): ${n} agent(s), ${shares.map((s) => s.records.toLocaleString('en')).join(' + ')} records`);
-      result.measurements.push(...(await drive(driver, urls, [n], runs, 'split')));
+      result.measurements.push(...(await drive(driver, urls, [n], runs, 'split', true)));
       await stopAgents(agents);
     }
     const maxAgents = Math.max(...counts);
     const urls = await startAgents(Array.from({ length: maxAgents }, () => source.db), work, agents);
     log.step(`federation (full copy): ${maxAgents} agents up; measuring ${counts.join(', ')} agents`);
-    result.measurements.push(...(await drive(driver, urls, counts, runs, 'full copy')));
+    result.measurements.push(...(await drive(driver, urls, counts, runs, 'full copy', false)));
   } finally {
     await stopAgents(agents);
     rmSync(work, { recursive: true, force: true });
   }
   result.ratios = ratiosOf(result.measurements);
   result.agreement = checkAgreement(result.measurements);
+  result.estimates = estimatesOf(result.measurements);
   return result;
 }
+
+const ESTIMATE_LABEL = 'estimate: agents on separate machines (slowest agent alone + measured federation overhead)';
 
 function layoutTable(f: FederationResult, layout: FederationLayout, title: string): string {
   const text = (m: Measurement | undefined) => (!m ? '–' : m.error ? `failed: ${m.error.slice(0, 60)}` : `${ms(m.median_ms)} (${ms(m.min_ms)}–${ms(m.max_ms)})`);
   const mine = f.measurements.filter((m) => m.layout === layout);
-  const rows = mine.filter((m) => !m.sequential).map((m) => {
+  const rows = mine.filter((m) => m.mode === 'federated').map((m) => {
     const r = f.ratios.find((x) => x.layout === layout && x.query === m.query && x.agents === m.agents);
-    const sequential = mine.find((x) => x.query === m.query && x.agents === m.agents && x.sequential);
+    const sequential = mine.find((x) => x.query === m.query && x.agents === m.agents && x.mode === 'one at a time');
     const row: (string | number)[] = [m.query, m.agents, text(m), m.error ? '' : ms(m.p95_ms), r ? ratio(r.ratioToOne) : '–', m.agents > 1 ? text(sequential) : '', r && m.agents > 1 ? ratio(r.ratioToSequential) : ''];
     if (layout === 'split') {
-      const a = f.agreement.find((x) => x.query === m.query && x.agents === m.agents);
+      const a = f.agreement.find((x) => x.query === m.query && x.agents === m.agents && x.of === 'real agents');
       row.push(!a ? '–' : a.equal ? (m.agents === 1 ? 'equal (to the source database)' : 'equal') : `MISMATCH: ${a.detail.slice(0, 80)}`);
+      const e = f.estimates.find((x) => x.query === m.query && x.agents === m.agents);
+      row.push(e ? spreadText(e.estimate, ms) : '–', e ? spreadText(e.ratioToOne, ratio) : '–');
     }
     return row;
   });
-  const columns = ['query', 'agents', 'federated median (min–max)', 'p95', 'ratio to 1 agent', 'agents asked one at a time', 'federated / one at a time'];
-  return formatTable(title, layout === 'split' ? [...columns, 'merged answer vs 1 agent holding all'] : columns, rows);
+  const columns = ['query', 'agents', 'measured, co-located: median (min–max)', 'p95', 'measured ratio to 1 agent', 'agents asked one at a time', 'federated / one at a time'];
+  return formatTable(title, layout === 'split' ? [...columns, 'merged answer vs 1 agent holding all', ESTIMATE_LABEL, 'estimate: ratio to 1 agent (min–max)'] : columns, rows);
+}
+
+/** How each estimate is built: its two parts, and the instant agents' answers checked against the real ones. */
+function estimateTable(f: FederationResult): string {
+  const rows = f.estimates.map((e) => {
+    const a = f.agreement.find((x) => x.query === e.query && x.agents === e.agents && x.of === 'instant agents');
+    return [
+      e.query, e.agents, `${spreadText(e.slowestAlone, ms)}, agent ${e.slowestAgent}`, spreadText(e.instant, ms), spreadText(e.estimate, ms), spreadText(e.ratioToOne, ratio),
+      !a ? '–' : a.equal ? 'equal' : `MISMATCH: ${a.detail.slice(0, 80)}`,
+    ];
+  });
+  return formatTable(
+    `How the ${ESTIMATE_LABEL} is built (split layout, ${f.runs} runs each)`,
+    ['query', 'agents', 'slowest agent alone: median (min–max)', 'federation with instant agents', 'estimate (run i: alone + instant)', 'ratio to 1 agent (run i / its run i)', 'instant agents\' merged answer vs real agents\''],
+    rows,
+  );
 }
 
 export function reportFederation(f: FederationResult): string {
@@ -251,10 +339,14 @@ export function reportFederation(f: FederationResult): string {
   return (
     layoutTable(f, 'split', `Federation as deployed: ${f.records.toLocaleString('en')} records split across the agents (each holds 1/N), through the plugin backend, ${f.runs} runs`) +
     (mismatches.length
-      ? `\n**MISMATCH**: ${mismatches.length} merged answer(s) of agents holding shares differ from one agent holding everything: ${mismatches.map((m) => `${m.query} (${m.agents} agents): ${m.detail}`).join('; ')}.\n`
-      : `\nEvery merged answer of the split agents equals one agent's holding all records (top rows and total, time-series bucket sums, the flows page's records), and that agent's equals the source database's: ${f.agreement.length} comparisons.\n`) +
+      ? `\n**MISMATCH**: ${mismatches.length} merged answer(s) differ from their reference: ${mismatches.map((m) => `${m.query} (${m.agents} ${m.of}): ${m.detail}`).join('; ')}.\n`
+      : `\nEvery merged answer of the split agents equals one agent's holding all records (top rows and total, time-series bucket sums, the flows page's records), that agent's equals the source database's, and the instant agents' equal the real agents': ${f.agreement.length} comparisons.\n`) +
+    estimateTable(f) +
+    '\nThe estimate takes the agents\' query work out of the co-located figure: each agent of the split is asked alone (one at a time, nothing else running), and the slowest one\'s time is what a fan-out to separate machines waits for at least; ' +
+    'to it is added the federated query over in-process servers that replay each agent\'s recorded HTTP reply at once (fan-out, HTTP, JSON decoding, exact merge; frames are built by neither). ' +
+    'Both parts go through the plugin path for one agent\'s reply, so the sum counts that once too often: the 1-agent row (estimate over measured) shows how much the estimate overstates.\n' +
     layoutTable(f, 'full copy', `Federation, full copy: every agent serves its own copy of all ${f.records.toLocaleString('en')} records (N times the work), ${f.runs} runs`) +
-    `\nAll agents run on this machine's ${cpus().length} cores with the driver. Split: the ratio to one agent is the federation overhead (fan-out, N smaller queries, exact merge). ` +
+    `\nAll agents run on this machine's ${cpus().length} cores with the driver. Split, measured: the ratio to one agent is fan-out, N smaller queries and the exact merge, plus the queueing of N co-located agents on these cores. ` +
     'Full copy: N agents do N times the query work on the same cores, so its ratio is mostly CPU contention that agents on their own nodes do not have. ' +
     '"One at a time" asks each agent alone in turn through the same backend code; federated / one at a time below 1 is what the parallel fan-out saves.\n'
   );
