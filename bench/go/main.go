@@ -6,10 +6,9 @@
 // ids of the page), so the bench can check that agents holding shares of the data answer
 // exactly what one agent holding all of it answers.
 //
-// Two more measurements separate federation's own cost from the agents' query work, which
-// co-located agents queue up on shared cores: each agent asked alone (-alone), and the same
-// federated query over in-process servers replaying the agents' recorded replies at once
-// (-replay, replay.go).
+// With -reference, the parts of an estimate for agents on separate machines are measured too
+// (separate.go): co-located agents queue up for shared cores, so the agents' query work is
+// taken out of federation's own cost.
 package main
 
 import (
@@ -45,6 +44,9 @@ const (
 	// modeInstant: one federated query over servers replaying the agents' recorded replies
 	// immediately: fan-out, HTTP, decoding and merging with no agent work.
 	modeInstant = "instant agents"
+	// modeReference: the agent holding every record asked alone, in the same interleaved
+	// runs as modeAlone and modeInstant.
+	modeReference = "reference"
 )
 
 type measurement struct {
@@ -111,8 +113,7 @@ func main() {
 	to := flag.Int64("to", 0, "range end, epoch ms")
 	runs := flag.Int("runs", 15, "runs per query and agent count (after one warm-up)")
 	queries := flag.String("queries", "", "JSON array of {name, query} plugin queries")
-	alone := flag.Bool("alone", false, "also ask each agent alone, one agent at a time")
-	replay := flag.Bool("replay", false, "also run each federated query over servers replaying the agents' recorded replies at once")
+	reference := flag.String("reference", "", "URL of an agent holding every record: also measure, run by run, it alone, each agent alone and the federated query over instant agents")
 	flag.Parse()
 
 	var list []namedQuery
@@ -139,15 +140,8 @@ func main() {
 				m.Mode = modeOneAtATime
 				out = append(out, m)
 			}
-			if *alone {
-				for i := range n {
-					m := measure(singles[i:i+1], singleSettings[i:i+1], q, n, *from, *to, *runs)
-					m.Mode, m.Agent, m.Digest = modeAlone, i+1, nil
-					out = append(out, m)
-				}
-			}
-			if *replay {
-				out = append(out, measureInstant(all[:n], *token, q, *from, *to, *runs))
+			if *reference != "" {
+				out = append(out, measureSeparately(*reference, all[:n], *token, q, queryContext(*from, *to), *runs)...)
 			}
 		}
 		fleet.Close()
@@ -184,43 +178,48 @@ func measure(fleets []*federation.Fleet, settings []*models.Settings, q namedQue
 	m := measurement{Query: q.Name, Agents: n, Mode: modeFederated}
 	var last *query.Result // the merged answer of the latest run (the federated case has one fleet)
 	qc := queryContext(from, to)
-	once := func() (time.Duration, error) {
-		started := time.Now()
-		m.Answers = 0
-		for i, fleet := range fleets {
-			plan, err := query.Parse(q.Query, qc, settings[i])
-			if err != nil {
-				return 0, err
-			}
-			result, err := query.Run(context.Background(), fleet, plan)
-			if err != nil {
-				return 0, err
-			}
-			if len(result.Failed) > 0 {
-				return 0, fmt.Errorf("%s", federation.DescribeFailures(result.Failed))
-			}
-			m.Answers += result.Asked
-			last = result
-		}
-		return time.Since(started), nil
-	}
-	if _, err := once(); err != nil {
+	if _, _, _, err := askOnce(fleets, settings, q, qc); err != nil {
 		m.Error = err.Error()
 		return m
 	}
 	for i := 0; i < runs; i++ {
-		d, err := once()
+		d, result, answers, err := askOnce(fleets, settings, q, qc)
 		if err != nil {
 			m.Error = err.Error()
 			return m
 		}
 		m.Ms = append(m.Ms, float64(d.Microseconds())/1000)
+		last, m.Answers = result, answers
 	}
 	if len(fleets) == 1 {
 		m.Digest = digestOf(last)
 	}
 	summarise(&m)
 	return m
+}
+
+// askOnce runs q once through each fleet in turn: the time taken, the last merged answer and
+// how many agents answered.
+func askOnce(fleets []*federation.Fleet, settings []*models.Settings, q namedQuery, qc query.Context) (time.Duration, *query.Result, int, error) {
+	started := time.Now()
+	var last *query.Result
+	answers := 0
+	for i, fleet := range fleets {
+		plan, err := query.Parse(q.Query, qc, settings[i])
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		result, err := query.Run(context.Background(), fleet, plan)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		if len(result.Failed) > 0 {
+			return 0, nil, 0, fmt.Errorf("%s", federation.DescribeFailures(result.Failed))
+		}
+		answers += result.Asked
+		last = result
+	}
+	return time.Since(started), last, answers, nil
 }
 
 // queryContext is the panel context of every query: the range, 1-minute interval, 2000 points.

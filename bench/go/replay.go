@@ -150,28 +150,29 @@ func record(urls []string, token string, q namedQuery, qc query.Context) ([]*rec
 	return recordings, nil
 }
 
-// measureInstant records the agents' replies to q once, then measures the federated query
-// over servers replaying them (a warm-up, then runs), with the digest of its merged answer.
-func measureInstant(urls []string, token string, q namedQuery, from, to int64, runs int) measurement {
-	failed := func(err error) measurement {
-		return measurement{Query: q.Name, Agents: len(urls), Mode: modeInstant, Error: err.Error()}
-	}
-	recordings, err := record(urls, token, q, queryContext(from, to))
+// instantFleet records the agents' replies to q once, then starts servers replaying them and
+// returns a fleet over those servers, with a function that stops them.
+func instantFleet(urls []string, token string, q namedQuery, qc query.Context) (*federation.Fleet, *models.Settings, func(), error) {
+	recordings, err := record(urls, token, q, qc)
 	if err != nil {
-		return failed(err)
+		return nil, nil, nil, err
+	}
+	var servers []*loopbackServer
+	stop := func() {
+		for _, s := range servers {
+			s.Close()
+		}
 	}
 	replayers := make([]string, len(urls))
 	for i, rec := range recordings {
 		s, err := serveLoopback(replayer(rec))
 		if err != nil {
-			return failed(err)
+			stop()
+			return nil, nil, nil, err
 		}
-		defer s.Close()
+		servers = append(servers, s)
 		replayers[i] = s.URL
 	}
 	fleet, settings := fleetOf(replayers, token)
-	defer fleet.Close()
-	m := measure([]*federation.Fleet{fleet}, []*models.Settings{settings}, q, len(urls), from, to, runs)
-	m.Mode = modeInstant
-	return m
+	return fleet, settings, func() { fleet.Close(); stop() }, nil
 }

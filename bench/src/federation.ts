@@ -9,12 +9,12 @@
  *   everything is the federation overhead; the merged answers must equal one agent's (top
  *   rows, time-series bucket sums, the flows page's records), checked on every run and
  *   printed loudly when they differ.
- *   Two more measurements take the agents' query work out, for an estimate of agents on
- *   separate machines (co-located agents queue up on the shared cores): each agent asked
- *   alone, one at a time, and the federated query over in-process servers replaying each
- *   agent's recorded reply at once (fan-out, HTTP, decoding and merge with no agent work;
- *   bench/go/replay.go), whose merged answers must equal the real agents'. Estimate =
- *   slowest agent alone + federation with instant agents.
+ *   Co-located agents queue up on the shared cores, so the agents' query work is also taken
+ *   out, for an estimate of agents on separate machines: in interleaved runs, one agent
+ *   holding everything alone, each agent of the split alone, and the federated query over
+ *   in-process servers replaying each agent's recorded reply at once (fan-out, HTTP, decoding
+ *   and merge with no agent work; bench/go/separate.go, replay.go), whose merged answers must
+ *   equal the real agents'. Estimate = slowest agent alone + federation with instant agents.
  * - full copy: every agent serves its own copy of the whole database, so N agents do N times
  *   the query work. On a machine with fewer cores than agents this measures CPU contention
  *   more than federation.
@@ -63,10 +63,11 @@ interface Digest {
 
 /**
  * How the driver asked (bench/go: mode): one federated query; each agent alone in turn, timed
- * together (no fan-out); one agent alone (`agent` says which); or federated over servers
- * replaying the agents' recorded replies at once.
+ * together (no fan-out); one agent alone (`agent` says which); federated over servers
+ * replaying the agents' recorded replies at once; or the agent holding every record alone, in
+ * the same interleaved runs as the last two.
  */
-type Mode = 'federated' | 'one at a time' | 'alone' | 'instant agents';
+type Mode = 'federated' | 'one at a time' | 'alone' | 'instant agents' | 'reference';
 
 interface Measurement {
   layout: FederationLayout;
@@ -114,9 +115,10 @@ export interface FederationResult {
 /**
  * Agents on separate machines, estimated for the split layout: a fan-out waits at least for
  * its slowest agent, and federation adds what it costs with agents that answer at once. Run i
- * of the estimate is run i of the slowest agent alone plus run i of the instant-agent query
- * (independent runs, so each pair is one sample of the sum); its ratio to one agent holding
- * everything divides run i by that agent's run i. Slowest = highest median alone.
+ * of the estimate is run i of the slowest agent alone plus run i of the instant-agent query;
+ * its ratio to one agent holding everything divides that by the same run's time of that agent
+ * (the driver interleaves them, so a run's parts see the same load). Slowest = highest median
+ * alone.
  */
 interface Estimate {
   query: string;
@@ -124,6 +126,8 @@ interface Estimate {
   slowestAgent: number;
   slowestAlone: Spread;
   instant: Spread;
+  /** One agent holding every record, in the same runs. */
+  one: Spread;
   estimate: Spread;
   ratioToOne: Spread;
 }
@@ -178,11 +182,14 @@ async function stopAgents(agents: ChildProcess[]): Promise<void> {
   agents.length = 0;
 }
 
-/** Measures the queries over the first `counts` agents; `separated` adds each agent alone and instant agents. */
-async function drive(driver: string, urls: readonly string[], counts: readonly number[], runs: number, layout: FederationLayout, separated: boolean): Promise<Measurement[]> {
+/**
+ * Measures the queries over the first `counts` agents; with the URL of an agent holding every
+ * record, also the estimate's parts (that agent, each agent alone, instant agents).
+ */
+async function drive(driver: string, urls: readonly string[], counts: readonly number[], runs: number, layout: FederationLayout, reference?: string): Promise<Measurement[]> {
   const run = await runTool(driver, [
     '-agents', urls.join(','), '-token', TOKEN, '-counts', counts.join(','), '-from', String(END_MS - DAY_MS), '-to', String(END_MS),
-    '-runs', String(runs), '-queries', JSON.stringify(FEDERATION_QUERIES), ...(separated ? ['-alone', '-replay'] : []),
+    '-runs', String(runs), '-queries', JSON.stringify(FEDERATION_QUERIES), ...(reference ? ['-reference', reference] : []),
   ], { timeoutS: 1200 });
   return (JSON.parse(run.stdout) as Omit<Measurement, 'layout'>[]).map((m) => ({ layout, ...m }));
 }
@@ -227,21 +234,21 @@ function checkAgreement(measurements: readonly Measurement[]): Agreement[] {
   return out;
 }
 
-/** Per split agent count and query: slowest agent alone + federation with instant agents, against one agent. */
+/** Per split agent count and query: slowest agent alone + federation with instant agents, against one agent in the same runs. */
 function estimatesOf(measurements: readonly Measurement[]): Estimate[] {
   const split = measurements.filter((m) => m.layout === 'split' && !m.error);
   const out: Estimate[] = [];
   for (const instant of split.filter((m) => m.mode === 'instant agents')) {
     const same = (m: Measurement) => m.query === instant.query && m.agents === instant.agents;
     const alone = split.filter((m) => m.mode === 'alone' && same(m));
-    const one = split.find((m) => m.mode === 'federated' && m.query === instant.query && m.agents === 1);
+    const one = split.find((m) => m.mode === 'reference' && same(m));
     if (alone.length !== instant.agents || !one) continue;
     const slowest = alone.reduce((a, b) => (b.median_ms > a.median_ms ? b : a));
     const runs = Math.min(slowest.ms.length, instant.ms.length, one.ms.length);
     const estimate = Array.from({ length: runs }, (_, i) => slowest.ms[i] + instant.ms[i]);
     out.push({
       query: instant.query, agents: instant.agents, slowestAgent: slowest.agent ?? 0,
-      slowestAlone: spread(slowest.ms), instant: spread(instant.ms), estimate: spread(estimate),
+      slowestAlone: spread(slowest.ms), instant: spread(instant.ms), one: spread(one.ms), estimate: spread(estimate),
       ratioToOne: spread(estimate.map((e, i) => e / one.ms[i])),
     });
   }
@@ -274,20 +281,25 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
   const source = await agentDatabase(records);
   const work = mkdtempSync(join(tmpdir(), 'flowmesh-bench-fed-'));
   const agents: ChildProcess[] = [];
+  const referenceAgent: ChildProcess[] = [];
   try {
+    const whole = await shareDatabases(source.db, source.marker, cacheDir(`federation-db-${records}`, 'shares'), 1);
+    const [reference] = await startAgents([whole[0].path], work, referenceAgent);
     for (const n of counts) {
       const shares = await shareDatabases(source.db, source.marker, cacheDir(`federation-db-${records}`, 'shares'), n);
       const urls = await startAgents(shares.map((s) => s.path), work, agents);
       log.step(`federation (split): ${n} agent(s), ${shares.map((s) => s.records.toLocaleString('en')).join(' + ')} records`);
-      result.measurements.push(...(await drive(driver, urls, [n], runs, 'split', true)));
+      result.measurements.push(...(await drive(driver, urls, [n], runs, 'split', reference)));
       await stopAgents(agents);
     }
     const maxAgents = Math.max(...counts);
     const urls = await startAgents(Array.from({ length: maxAgents }, () => source.db), work, agents);
     log.step(`federation (full copy): ${maxAgents} agents up; measuring ${counts.join(', ')} agents`);
-    result.measurements.push(...(await drive(driver, urls, counts, runs, 'full copy', false)));
+    await stopAgents(referenceAgent);
+    result.measurements.push(...(await drive(driver, urls, counts, runs, 'full copy')));
   } finally {
     await stopAgents(agents);
+    await stopAgents(referenceAgent);
     rmSync(work, { recursive: true, force: true });
   }
   result.ratios = ratiosOf(result.measurements);
@@ -322,13 +334,13 @@ function estimateTable(f: FederationResult): string {
   const rows = f.estimates.map((e) => {
     const a = f.agreement.find((x) => x.query === e.query && x.agents === e.agents && x.of === 'instant agents');
     return [
-      e.query, e.agents, `${spreadText(e.slowestAlone, ms)}, agent ${e.slowestAgent}`, spreadText(e.instant, ms), spreadText(e.estimate, ms), spreadText(e.ratioToOne, ratio),
+      e.query, e.agents, `${spreadText(e.slowestAlone, ms)}, agent ${e.slowestAgent}`, spreadText(e.instant, ms), spreadText(e.estimate, ms), spreadText(e.one, ms), spreadText(e.ratioToOne, ratio),
       !a ? '–' : a.equal ? 'equal' : `MISMATCH: ${a.detail.slice(0, 80)}`,
     ];
   });
   return formatTable(
     `How the ${ESTIMATE_LABEL} is built (split layout, ${f.runs} runs each)`,
-    ['query', 'agents', 'slowest agent alone: median (min–max)', 'federation with instant agents', 'estimate (run i: alone + instant)', 'ratio to 1 agent (run i / its run i)', 'instant agents\' merged answer vs real agents\''],
+    ['query', 'agents', 'slowest agent alone: median (min–max)', 'federation with instant agents', 'estimate (run i: alone + instant)', '1 agent holding all, same runs', 'ratio (run i / run i)', 'instant agents\' merged answer vs real agents\''],
     rows,
   );
 }
@@ -344,6 +356,7 @@ export function reportFederation(f: FederationResult): string {
     estimateTable(f) +
     '\nThe estimate takes the agents\' query work out of the co-located figure: each agent of the split is asked alone (one at a time, nothing else running), and the slowest one\'s time is what a fan-out to separate machines waits for at least; ' +
     'to it is added the federated query over in-process servers that replay each agent\'s recorded HTTP reply at once (fan-out, HTTP, JSON decoding, exact merge; frames are built by neither). ' +
+    'Each run asks one agent holding everything, every agent alone and the instant agents in turn, so a run\'s parts and its ratio see the same load. ' +
     'Both parts go through the plugin path for one agent\'s reply, so the sum counts that once too often: the 1-agent row (estimate over measured) shows how much the estimate overstates.\n' +
     layoutTable(f, 'full copy', `Federation, full copy: every agent serves its own copy of all ${f.records.toLocaleString('en')} records (N times the work), ${f.runs} runs`) +
     `\nAll agents run on this machine's ${cpus().length} cores with the driver. Split, measured: the ratio to one agent is fan-out, N smaller queries and the exact merge, plus the queueing of N co-located agents on these cores. ` +
