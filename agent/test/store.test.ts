@@ -125,6 +125,43 @@ test('a producer that never yields loses nothing: records are written synchronou
   await again.close();
 });
 
+/** Whether the file's storage format has DuckDB 1.3's dictionary + FSST compression (a table can ask for it). */
+async function hasDictFsst(dbPath: string): Promise<boolean> {
+  const instance = await DuckDBInstance.create(dbPath);
+  const connection = await instance.connect();
+  try {
+    await connection.run('CREATE TABLE probe (a VARCHAR USING COMPRESSION dict_fsst)');
+    await connection.run('DROP TABLE probe');
+    return true;
+  } catch (error) {
+    expect(String(error)).toMatch(/not available yet/);
+    return false;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+test('a new database file gets the newer storage format; a file in the older one keeps it and works as before', async () => {
+  const records = [...generateFlowRecords({ seed: 12, count: 2000, startUs: T0_US, spanUs: HOUR_US })];
+  const store = await open();
+  for (const r of records) store.write(r);
+  await store.close();
+  expect(await hasDictFsst(path.join(dir, 'flows.duckdb'))).toBe(true);
+
+  const oldPath = path.join(dir, 'old-format.duckdb');
+  const instance = await DuckDBInstance.create(oldPath); // DuckDB's default format, as earlier Flowmesh versions wrote
+  const connection = await instance.connect();
+  await connection.run('CREATE TABLE unrelated (a INTEGER)');
+  connection.closeSync();
+  instance.closeSync();
+  const old = await FlowStore.open({ path: oldPath, logger: quiet, ...manual });
+  for (const r of records) old.write(r);
+  await old.close();
+  expect((await readAll(oldPath)).records).toEqual(records);
+  expect(await hasDictFsst(oldPath)).toBe(false);
+});
+
 test('invalid records are dropped and counted, never thrown, and do not poison the batch', async () => {
   const [good, other] = [...generateFlowRecords({ seed: 2, count: 2, startUs: T0_US, spanUs: HOUR_US })];
   const store = await open();

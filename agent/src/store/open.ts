@@ -34,8 +34,18 @@ export async function createSchema(connection: DuckDBConnection): Promise<void> 
   }
 }
 
+/**
+ * DuckDB settings the store opens its file with (the caller's own take precedence).
+ * storage_compatibility_version: a new file gets DuckDB 1.3's storage format instead of the
+ * default (readable by DuckDB 0.10), whose combined dictionary + FSST string compression
+ * cuts the commit's CPU per record: measured 0.5 µs of ~4 (FlowStore writes, 500k records,
+ * 6 interleaved runs: 336k -> 361k records/s median; 104 -> 101 bytes/record). A file of an
+ * older format keeps its format (DuckDB fixes it at creation) and opens as before.
+ */
+export const STORE_DUCKDB_DEFAULTS: Readonly<Record<string, string>> = { storage_compatibility_version: 'v1.3.0' };
+
 async function openOnce(path: string, config: Record<string, string>): Promise<DuckDBInstance> {
-  const instance = await DuckDBInstance.create(path, config);
+  const instance = await DuckDBInstance.create(path, { ...STORE_DUCKDB_DEFAULTS, ...config });
   try {
     const connection = await instance.connect();
     try {
