@@ -11,6 +11,6 @@ export { startMeshAgents, queryFlows, meshInventory, LAB_TIMEOUTS, AGENT_PORT, t
 export { startAgent, waitForLog, waitForHealth, readJsonLines, agentBuilt, AGENT_CLI, type AgentProcess } from './agent';
 export { startCapture, readIpPackets, conversationTotals, type Capture, type IpPacket } from './capture';
 export { tsharkConversations, type TsharkConversation } from './tshark';
-export { connections, onlyConnection, type Connection, type FlowRecordLike } from './records';
+export { connections, onlyConnection, type Connection, type FlowRecord } from './records';
 export { tcpTransfer, udpExchange, tcpConnect, ping, startServer, runClient } from './traffic';
 export { isRoot } from './run';

@@ -3,36 +3,12 @@
  * (interim ones, then a final one, sharing a flow_id); these helpers fold them into one
  * connection view with summed counters and united flags.
  */
+// the contract type, defined once for TypeScript (a type-only import: nothing of the agent is loaded)
+import type { FlowRecord } from '@flowmesh/agent/src/model/flow';
 
-/** The subset of the agent's FlowRecord (agent/src/model/flow.ts) the lab reads. */
-export interface FlowRecordLike {
-  flow_id: string;
-  seq: number;
-  record_kind: string;
-  end_reason: string;
-  node: string;
-  direction: string;
-  protocol: string;
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-  icmp_type: number | null;
-  icmp_code: number | null;
-  packets_tx: number;
-  packets_rx: number;
-  bytes_tx: number;
-  bytes_rx: number;
-  tcp_flags_src: number;
-  tcp_flags_dst: number;
-  conn_state: string | null;
-  community_id: string;
-  dst_domain?: string;
-  src_name?: string;
-  dst_name?: string;
-}
+export type { FlowRecord };
 
-export interface Connection<R extends FlowRecordLike = FlowRecordLike> {
+export interface Connection<R extends FlowRecord = FlowRecord> {
   /** The last record (highest seq): identity, direction, final conn_state. */
   last: R;
   records: R[];
@@ -45,7 +21,7 @@ export interface Connection<R extends FlowRecordLike = FlowRecordLike> {
 }
 
 /** Groups records by flow_id into connections (counters summed, flags OR-ed). */
-export function connections<R extends FlowRecordLike>(records: readonly R[]): Connection<R>[] {
+export function connections<R extends FlowRecord>(records: readonly R[]): Connection<R>[] {
   const byId = new Map<string, R[]>();
   for (const r of records) byId.set(r.flow_id, [...(byId.get(r.flow_id) ?? []), r]);
   return [...byId.values()].map((group) => {
@@ -66,11 +42,11 @@ export function connections<R extends FlowRecordLike>(records: readonly R[]): Co
 }
 
 /** The one connection matching `match`; throws naming what was there when there is not exactly one. */
-export function onlyConnection<R extends FlowRecordLike>(
+export function onlyConnection<R extends FlowRecord>(
   all: readonly Connection<R>[],
-  match: Partial<Pick<FlowRecordLike, 'protocol' | 'src_ip' | 'dst_ip' | 'src_port' | 'dst_port'>>,
+  match: Partial<Pick<FlowRecord, 'protocol' | 'src_ip' | 'dst_ip' | 'src_port' | 'dst_port'>>,
 ): Connection<R> {
-  const found = all.filter((c) => Object.entries(match).every(([k, v]) => c.last[k as keyof FlowRecordLike] === v));
+  const found = all.filter((c) => Object.entries(match).every(([k, v]) => c.last[k as keyof FlowRecord] === v));
   if (found.length !== 1) {
     const seen = all.map((c) => `${c.last.protocol} ${c.last.src_ip}:${c.last.src_port} -> ${c.last.dst_ip}:${c.last.dst_port}`);
     throw new Error(`expected exactly one connection matching ${JSON.stringify(match)}, found ${found.length}; connections: ${seen.join('; ')}`);

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { agentBuilt, readJsonLines, startAgent, waitForLog, type AgentProcess } from '../src/agent';
 import { conversationTotals, readIpPackets, startCapture, type Capture, type IpPacket } from '../src/capture';
-import { connections, onlyConnection, type Connection, type FlowRecordLike as FlowRecord } from '../src/records';
+import { connections, onlyConnection, type Connection, type FlowRecord } from '../src/records';
 import { sleep } from '../src/run';
 import { twoNodeTunnel, type TunnelEnd, type TwoNodeTunnel } from '../src/topology';
 import { ping, tcpConnect, tcpTransfer, udpExchange } from '../src/traffic';

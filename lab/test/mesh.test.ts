@@ -9,7 +9,7 @@ import { buildMeshLab, type MeshLab } from '../src/mesh';
 import { queryFlows, startMeshAgents, type MeshAgents } from '../src/mesh-agents';
 import { SERVICE_PORTS, startServices, trafficRound, type StepOutcome } from '../src/mesh-traffic';
 import { Lab } from '../src/netns';
-import { connections, type Connection, type FlowRecordLike } from '../src/records';
+import { connections, type Connection, type FlowRecord } from '../src/records';
 import { runSync, sleep } from '../src/run';
 import { describePrivileged } from './privileged';
 
@@ -30,13 +30,13 @@ describePrivileged('mesh lab', () => {
     const deadline = Date.now() + 15_000;
     let conns: Connection[] = [];
     while (Date.now() < deadline) {
-      conns = connections(await queryFlows<FlowRecordLike>(agents.byName(node), agents.token, startMs - 60_000, Date.now() + 60_000));
+      conns = connections(await queryFlows<FlowRecord>(agents.byName(node), agents.token, startMs - 60_000, Date.now() + 60_000));
       if (ready(conns)) break;
       await sleep(500);
     }
     return conns;
   }
-  const find = (conns: Connection[], pred: (r: FlowRecordLike) => boolean) => conns.filter((c) => pred(c.last));
+  const find = (conns: Connection[], pred: (r: FlowRecord) => boolean) => conns.filter((c) => pred(c.last));
 
   beforeAll(async () => {
     if (!agentBuilt()) throw new Error('the agent is not built: run `npm run build -w agent` first');
@@ -61,7 +61,7 @@ describePrivileged('mesh lab', () => {
   });
 
   test('laptop -> LAN file server: named, DNS-annotated, outbound on the laptop, forwarded at the gateway', async () => {
-    const toLan = (r: FlowRecordLike) => r.protocol === 'tcp' && r.dst_ip === mesh.lanHost.ip && r.src_ip === mesh.byName('laptop').wg.ip;
+    const toLan = (r: FlowRecord) => r.protocol === 'tcp' && r.dst_ip === mesh.lanHost.ip && r.src_ip === mesh.byName('laptop').wg.ip;
     const laptop = find(await reported('laptop', (c) => find(c, toLan).length === 1), toLan);
     const gw = find(await reported('gw', (c) => find(c, toLan).length === 1), toLan);
     expect(laptop).toHaveLength(1);
@@ -79,15 +79,15 @@ describePrivileged('mesh lab', () => {
   });
 
   test('laptop -> internet host through the gateway egress: external, named, DNS-annotated', async () => {
-    const toInet = (r: FlowRecordLike) => r.protocol === 'tcp' && r.dst_ip === mesh.inetHost.ip;
+    const toInet = (r: FlowRecord) => r.protocol === 'tcp' && r.dst_ip === mesh.inetHost.ip;
     const [c] = find(await reported('laptop', (cs) => find(cs, toInet).length === 1), toInet);
     expect(c.last).toMatchObject({ direction: 'outbound', dst_type: 'external', dst_name: 'example-net', dst_domain: 'example.net' });
     expect(find(await reported('gw', (cs) => find(cs, toInet).length === 1), toInet)[0].last.direction).toBe('forwarded');
   });
 
   test('firewalled port: S0 at the laptop and at node-b, same Community ID; refused port: REJ at both ends', async () => {
-    const blocked = (r: FlowRecordLike) => r.dst_port === mesh.blockedPorts[0];
-    const refused = (r: FlowRecordLike) => r.dst_port === SERVICE_PORTS.refused;
+    const blocked = (r: FlowRecord) => r.dst_port === mesh.blockedPorts[0];
+    const refused = (r: FlowRecord) => r.dst_port === SERVICE_PORTS.refused;
     const done = (cs: Connection[]) => find(cs, blocked).length === 1 && find(cs, refused).length === 1;
     const laptop = await reported('laptop', done);
     const nodeB = await reported('node-b', (cs) => find(cs, blocked).length === 1);
@@ -102,7 +102,7 @@ describePrivileged('mesh lab', () => {
   });
 
   test('ping laptop -> node-b: 3 echoes each way on both agents', async () => {
-    const echo = (r: FlowRecordLike) => r.protocol === 'icmp' && r.dst_ip === mesh.byName('node-b').wg.ip;
+    const echo = (r: FlowRecord) => r.protocol === 'icmp' && r.dst_ip === mesh.byName('node-b').wg.ip;
     for (const node of ['laptop', 'node-b']) {
       const found = find(await reported(node, (cs) => find(cs, echo).length === 1), echo);
       expect(found.map((c) => [c.packets_tx, c.packets_rx])).toEqual([[3, 3]]);

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { AGENT_CLI, agentBuilt, readJsonLines } from '../src/agent';
 import { startCapture, type Capture } from '../src/capture';
-import { connections, type Connection, type FlowRecordLike as FlowRecord } from '../src/records';
+import { connections, type Connection, type FlowRecord } from '../src/records';
 import { runAsync, sleep } from '../src/run';
 import { twoNodeTunnel, type TwoNodeTunnel } from '../src/topology';
 import { ping, tcpConnect, tcpTransfer, udpExchange } from '../src/traffic';
