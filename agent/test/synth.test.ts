@@ -22,20 +22,11 @@ function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-interface Observed {
-  packets_tx: number;
-  packets_rx: number;
-  bytes_tx: number;
-  bytes_rx: number;
-  frame_bytes_tx: number;
-  frame_bytes_rx: number;
-  tcp_flags_src: number;
-  tcp_flags_dst: number;
-  first_us: number;
-  last_us: number;
-  maxGapUs: number;
-  firstFromSrc: boolean;
-}
+/** What the packets read back show for one flow: the truth's counters, plus two facts for the checks. */
+type Observed = Pick<
+  TruthFlow,
+  'packets_tx' | 'packets_rx' | 'bytes_tx' | 'bytes_rx' | 'frame_bytes_tx' | 'frame_bytes_rx' | 'tcp_flags_src' | 'tcp_flags_dst' | 'first_us' | 'last_us'
+> & { maxGapUs: number; firstFromSrc: boolean };
 
 const isEcho = (protocol: number, type: number) => (protocol === 1 ? type === 8 || type === 0 : type === 128 || type === 129);
 const echoRequest = (type: number) => type === 8 || type === 128;

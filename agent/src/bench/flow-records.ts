@@ -10,17 +10,12 @@ import type { ConnState, Direction, EndpointType, FlowRecord } from '../model/fl
 import { TCP_FLAGS } from '../model/flow';
 import { communityIdV1 } from '../flow/communityId';
 import { ipToBigInt } from '../store/ip';
+import { Prng } from '../synth/prng';
 
-/** mulberry32: small, fast, seedable. */
+/** A seeded source of numbers in [0, 1): the synthetic-capture generator's PRNG, so the agent has one. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 interface Host {
