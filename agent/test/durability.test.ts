@@ -17,12 +17,11 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { FlowRecord } from '../src/model/flow';
 import { privileged } from './support/privileged';
+import { whenPresent } from './support/prerequisite';
 
 const CLI = path.resolve(__dirname, '../dist/cli.js');
-const hasCli = fs.existsSync(CLI);
-if (!hasCli) console.warn(`durability.test.ts: ${CLI} missing: skipping; build the agent first (npm run build -w agent)`);
 const rootTest = privileged('the durability tests (live capture on lo)').test;
-const maybe = hasCli ? rootTest : test.skip;
+const maybe = whenPresent(`the durability tests (${CLI})`, fs.existsSync(CLI), 'build the agent: npm run build -w agent', rootTest);
 
 const TOKEN = 'durability-test-token';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -15,11 +15,11 @@ import { generateCapture } from '../src/synth/generate';
 import { FlowStore } from '../src/store';
 import { QueryEngine } from '../src/query';
 import { flowsOracle, oracle } from './query-oracle';
+import { whenPresent } from './support/prerequisite';
 
 const CLI = path.resolve(__dirname, '../dist/cli.js');
 const hasCli = fs.existsSync(CLI);
-if (!hasCli) console.warn(`query-pcap.test.ts: ${CLI} missing: skipping; build the agent first (npm run build -w agent)`);
-const maybe = hasCli ? test : test.skip;
+const maybe = whenPresent(`the capture-to-query tests (${CLI})`, hasCli, 'build the agent: npm run build -w agent');
 
 let dir: string;
 let records: FlowRecord[] = [];

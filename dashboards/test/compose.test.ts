@@ -8,15 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { fromRoot, provisionedDatasources, readYaml, repoRoot, run } from './helpers';
+import { fromRoot, provisionedDatasources, readYaml, repoRoot, run, whenToolPresent } from './helpers';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const PLUGIN_ID = 'flowmesh-flows-datasource';
 const composeFile = fromRoot('docker-compose.yml');
-const tool = run('docker-compose', ['version']);
-const maybe = tool.status === 0 ? test : test.skip;
-if (tool.status !== 0) console.warn('docker-compose not found: SKIPPING compose validation (Debian package "docker-compose")');
+const maybe = whenToolPresent('docker-compose', 'docker-compose', 'the compose validation');
 
 /** The resolved configuration, as docker-compose sees it, with a known token. */
 function resolved(env: Record<string, string> = {}): Json {
@@ -51,7 +49,7 @@ maybe('docker-compose config -q accepts the file, and rejects a broken one (nega
 describe('resolved stack', () => {
   let config: Json;
   beforeAll(() => {
-    if (tool.status === 0) config = resolved({ FLOWMESH_TOKEN: 'test-token-123' });
+    if (maybe !== test.skip) config = resolved({ FLOWMESH_TOKEN: 'test-token-123' });
   });
 
   maybe('Grafana: official image pinned at >= 12.3, unsigned allowance for exactly the plugin', () => {

@@ -6,7 +6,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { contractMetricNames, fromRoot, readYaml, run } from './helpers';
+import { contractMetricNames, fromRoot, readYaml, run, whenToolPresent } from './helpers';
 
 const promDir = fromRoot('provisioning/prometheus');
 const testFiles = readdirSync(path.join(promDir, 'tests'))
@@ -17,11 +17,7 @@ interface Rule { record?: string; alert?: string; expr: string; for?: string; la
 const groups = readYaml<{ groups: { name: string; rules: Rule[] }[] }>(path.join(promDir, 'rules.yml')).groups;
 const rules = groups.flatMap((g) => g.rules);
 
-const promtool = run('promtool', ['--version']);
-const maybe = promtool.status === 0 ? test : test.skip;
-if (promtool.status !== 0) {
-  console.warn('promtool not found: SKIPPING the Prometheus config/rules tests (install the Debian package "prometheus")');
-}
+const maybe = whenToolPresent('promtool', 'prometheus', 'the Prometheus config and rules tests');
 
 maybe('promtool check config accepts prometheus.yml (and the rule files it names)', () => {
   const result = run('promtool', ['check', 'config', 'prometheus.yml'], promDir);
