@@ -55,6 +55,33 @@ function withSecrets(options: Options, changes: Record<string, string | null>): 
   return { ...options, secureJsonData, secureJsonFields };
 }
 
+interface NumberOptionProps {
+  label: string;
+  ariaLabel: string;
+  description: string;
+  /** Why the value is refused, or undefined when it is fine. */
+  problem: string | undefined;
+  placeholder: string;
+  value: number | undefined;
+  onChange: (e: ChangeEvent<HTMLInputElement>) => void;
+}
+
+/** One optional numeric setting: empty means the default shown as the placeholder. */
+function NumberOption({ label, ariaLabel, description, problem, placeholder, value, onChange }: NumberOptionProps) {
+  return (
+    <Field label={label} description={description} invalid={Boolean(problem)} error={problem}>
+      <Input
+        aria-label={ariaLabel}
+        type="number"
+        width={16}
+        placeholder={placeholder}
+        value={value ?? ''}
+        onChange={onChange}
+      />
+    </Field>
+  );
+}
+
 export function ConfigEditor({ options, onOptionsChange }: Props) {
   const { jsonData } = options;
   const agents = jsonData.agents ?? [];
@@ -197,51 +224,33 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       </FieldSet>
 
       <FieldSet label="Queries">
-        <Field
+        <NumberOption
           label="Timeout per agent (ms)"
+          ariaLabel="Timeout per agent"
           description={`An agent slower than this is reported missing; the others still answer (default ${OPTION_DEFAULTS.timeoutMs})`}
-          invalid={Boolean(timeoutProblem)}
-          error={timeoutProblem}
-        >
-          <Input
-            aria-label="Timeout per agent"
-            type="number"
-            width={16}
-            placeholder={String(OPTION_DEFAULTS.timeoutMs)}
-            value={jsonData.timeoutMs ?? ''}
-            onChange={numberInput('timeoutMs')}
-          />
-        </Field>
-        <Field
+          problem={timeoutProblem}
+          placeholder={String(OPTION_DEFAULTS.timeoutMs)}
+          value={jsonData.timeoutMs}
+          onChange={numberInput('timeoutMs')}
+        />
+        <NumberOption
           label="Max concurrency"
+          ariaLabel="Max concurrency"
           description={`Agents queried at the same time (default ${OPTION_DEFAULTS.maxConcurrency})`}
-          invalid={Boolean(concurrencyProblem)}
-          error={concurrencyProblem}
-        >
-          <Input
-            aria-label="Max concurrency"
-            type="number"
-            width={16}
-            placeholder={String(OPTION_DEFAULTS.maxConcurrency)}
-            value={jsonData.maxConcurrency ?? ''}
-            onChange={numberInput('maxConcurrency')}
-          />
-        </Field>
-        <Field
+          problem={concurrencyProblem}
+          placeholder={String(OPTION_DEFAULTS.maxConcurrency)}
+          value={jsonData.maxConcurrency}
+          onChange={numberInput('maxConcurrency')}
+        />
+        <NumberOption
           label="Row budget"
+          ariaLabel="Row budget"
           description="Most groups or series one agent returns per query (default 50000)"
-          invalid={Boolean(budgetProblem)}
-          error={budgetProblem}
-        >
-          <Input
-            aria-label="Row budget"
-            type="number"
-            width={16}
-            placeholder="50000"
-            value={jsonData.rowBudget ?? ''}
-            onChange={numberInput('rowBudget')}
-          />
-        </Field>
+          problem={budgetProblem}
+          placeholder="50000"
+          value={jsonData.rowBudget}
+          onChange={numberInput('rowBudget')}
+        />
         <Field label="Default dedupe" description="Used by queries whose dedupe is 'default'">
           <RadioButtonGroup
             options={DEDUPE_OPTIONS}
