@@ -23,8 +23,10 @@ install_debian_packages() {
     return 0
   fi
   log "installing Debian packages: ${missing[*]}"
-  if [ ! -f /tmp/.flowmesh-apt-updated ]; then apt-get update -q >&2 && touch /tmp/.flowmesh-apt-updated; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # Wait for a dpkg lock held by another install (a parallel checkout, unattended-upgrades) instead of failing.
+  local lock=(-o DPkg::Lock::Timeout=600)
+  if [ ! -f /tmp/.flowmesh-apt-updated ]; then apt-get "${lock[@]}" update -q >&2 && touch /tmp/.flowmesh-apt-updated; fi
+  DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
 install_debian_packages "${base_packages[@]}"
