@@ -62,9 +62,30 @@ export function makeRecords(count: number, seed = 1): FlowRecord[] {
       tcp_flags_dst: protocol === 'tcp' ? int(256) : 0,
       conn_state: protocol === 'tcp' ? pick(['S0', 'SF', 'REJ', 'RSTO']) : protocol === 'udp' ? 'SF' : null,
       community_id: `1:${Buffer.from(`c${i}`).toString('base64')}`,
+      ...extraFields(i),
     });
   }
   return records;
+}
+
+/**
+ * The routing-peer and gateway fields, without drawing from the random sequence (the records
+ * other tests expect stay the same): every 5th record has a peer, every 7th is one leg of a
+ * translated connection.
+ */
+function extraFields(i: number): Pick<FlowRecord, 'peer_name' | 'peer_key' | 'transit' | 'link_id' | 'nat_src_ip' | 'nat_src_port' | 'nat_dst_ip' | 'nat_dst_port'> {
+  const peer = i % 5 === 0 ? PEER_NAMES[(i / 5) % PEER_NAMES.length] : '';
+  const translated = i % 7 === 0;
+  return {
+    peer_name: peer,
+    peer_key: peer ? Buffer.from(peer.padEnd(32, '.').slice(0, 32)).toString('base64') : '',
+    transit: translated ? (i % 2 === 0 ? 'ingress' : 'egress') : null,
+    link_id: translated ? `1:${Buffer.from(`link${i}`).toString('base64')}` : '',
+    nat_src_ip: translated ? '198.51.100.1' : '',
+    nat_src_port: translated ? 40000 + i : 0,
+    nat_dst_ip: translated ? '203.0.113.5' : '',
+    nat_dst_port: translated ? 443 : 0,
+  };
 }
 
 export interface TestAgent {

@@ -3,7 +3,9 @@
  * a mesh of named nodes and users plus external hosts, most connections repeating one of a
  * few hundred conversations with heavy-tailed popularity, IPv4 and IPv6, TCP/UDP/ICMP with
  * plausible flags and states, interim records (seq > 0), nullable fields, and deliberately
- * repeated timestamps. Not traffic truth (that is the pcap generator's job): only
+ * repeated timestamps; WireGuard records carry a routing peer (the remote node or user
+ * itself, else an exit gateway), derived from the endpoints so the random sequence is the
+ * same as before the peer fields existed. Not traffic truth (that is the pcap generator's job): only
  * well-formed records with enough variety to exercise every column and filter.
  */
 import type { ConnState, Direction, EndpointType, FlowRecord } from '../model/flow';
@@ -43,6 +45,14 @@ function hosts(): Host[] {
   for (let i = 1; i <= 10; i++) list.push({ ip: `192.168.7.${i}`, name: `egress-${i}`, type: 'egress', v6: false });
   list.push({ ip: '10.9.9.9', name: '', type: 'unknown', v6: false });
   return list.map((host) => ({ ...host, bytes: addressBytes(host.ip) }));
+}
+
+/** The routing peer of a WireGuard record: the remote mesh member itself, else the exit gateway. */
+function routingPeer(iface: string, direction: Direction, src: Host, dst: Host): { peer_name: string; peer_key: string } {
+  if (iface !== 'wg0') return { peer_name: '', peer_key: '' };
+  const remote = direction === 'outbound' ? dst : src;
+  const name = remote.type === 'node' || remote.type === 'user' ? remote.name : 'gw-exit';
+  return { peer_name: name, peer_key: Buffer.from(name.padEnd(32, '.')).toString('base64') };
 }
 
 const DOMAINS = ['', '', '', 'api.example.com', 'cdn.example.net', 'db.internal', 'Mixed.Case.Example'];
@@ -172,7 +182,16 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       tcp_flags_dst: flagsDst,
       conn_state: state,
       community_id: '',
+      peer_name: '',
+      peer_key: '',
+      transit: null,
+      link_id: '',
+      nat_src_ip: '',
+      nat_src_port: 0,
+      nat_dst_ip: '',
+      nat_dst_port: 0,
     };
+    Object.assign(record, routingPeer(record.interface, direction, src, dst));
     // A real Community ID (what the flow table emits); ICMP passes type and code as ports.
     record.community_id = isIcmp
       ? communityIdV1(record.protocol_number, src.bytes, dst.bytes, record.icmp_type!, record.icmp_code!)

@@ -20,6 +20,15 @@ export type EndpointType = (typeof ENDPOINT_TYPES)[number];
 export const RECORD_KINDS = ['interim', 'final'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
+/**
+ * Which leg of a connection this node forwarded between two captured interfaces the record
+ * is: `ingress` where it entered the node (the pre-NAT side), `egress` where it left (the
+ * post-NAT side, or the later-seen copy of an untranslated one). Network-wide aggregates count
+ * the ingress leg only (the plugin's dedupe `connection` leaves egress legs out).
+ */
+export const TRANSIT_LEGS = ['ingress', 'egress'] as const;
+export type TransitLeg = (typeof TRANSIT_LEGS)[number];
+
 /** Why a record was emitted. */
 export const END_REASONS = ['active_timeout', 'idle_timeout', 'tcp_close', 'tcp_reset', 'evicted', 'shutdown'] as const;
 export type EndReason = (typeof END_REASONS)[number];
@@ -73,6 +82,18 @@ export const FlowRecordSchema = Type.Object(
     tcp_flags_dst: Type.Integer({ minimum: 0, maximum: 255, description: 'Union of TCP flags sent by dst in this period' }),
     conn_state: Type.Union([literalUnion(CONN_STATES, 'Zeek conn_state'), Type.Null()]),
     community_id: Type.String({ description: 'Community ID v1 (seed 0), e.g. 1:LQU9qZlK+B5F3KDmev6m5PMibrg=' }),
+    peer_name: Type.String({
+      description: "WireGuard captures: inventory name of the peer whose allowed IPs route the remote address (longest prefix), '' when unnamed or none",
+    }),
+    peer_key: Type.String({ description: "That peer's public key, '' when the record was not captured on a WireGuard interface or no peer routes it" }),
+    transit: Type.Union([literalUnion(TRANSIT_LEGS, 'Leg of a connection forwarded between two captured interfaces'), Type.Null()], {
+      description: 'ingress (counted) or egress (a second view of the same connection on this node); null when the node saw it once',
+    }),
+    link_id: Type.String({ description: "Community ID of the same connection on the other side of this node's NAT, '' when not translated" }),
+    nat_src_ip: Type.String({ description: "src address on the other side of this node's NAT, '' when not translated" }),
+    nat_src_port: Type.Integer({ minimum: 0, maximum: 65535, description: 'src port on the other side of the NAT, 0 when not translated' }),
+    nat_dst_ip: Type.String({ description: "dst address on the other side of the NAT, '' when not translated" }),
+    nat_dst_port: Type.Integer({ minimum: 0, maximum: 65535, description: 'dst port on the other side of the NAT, 0 when not translated' }),
   },
   { $id: 'FlowRecord', additionalProperties: false },
 );

@@ -21,15 +21,28 @@ export const DIMENSIONS = [
   'src_ip', 'dst_ip', 'src_port', 'dst_port',
   'src_name', 'dst_name', 'src_type', 'dst_type', 'dst_domain',
   'conn_state', 'community_id', 'flow_id', 'record_kind', 'end_reason',
+  'peer_name', 'peer_key', 'transit', 'link_id', 'nat_src_ip', 'nat_src_port', 'nat_dst_ip', 'nat_dst_port',
 ] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
-/** Either-side pseudo fields for filters: `ip` matches src_ip or dst_ip, likewise port, name, type. */
-export const EITHER_SIDE_FIELDS = ['ip', 'port', 'name', 'type'] as const;
+/**
+ * Either-side pseudo fields for filters: `ip` matches src_ip or dst_ip, likewise port, name,
+ * type; `connection` matches community_id or link_id (every record of one connection, on both
+ * sides of a NAT gateway).
+ */
+export const EITHER_SIDE_FIELDS = ['ip', 'port', 'name', 'type', 'connection'] as const;
 export const NUMERIC_FIELDS = [
   'bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'duration_ms', 'icmp_type', 'icmp_code',
 ] as const;
 export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as const;
+
+/**
+ * Most dimensions per top / timeseries query. The plugin's dedupe adds three of its own
+ * (community_id, link_id, direction), which leaves two for a deduplicated top and one for a
+ * deduplicated split.
+ */
+export const MAX_GROUP_BY = 5;
+export const MAX_SPLIT_BY = 4;
 
 export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;
 export type Metric = (typeof METRICS)[number];
@@ -96,7 +109,7 @@ export const FilterSchema = Type.Union(
         op: Type.Literal('contains'),
         value: Type.String({ minLength: 1, maxLength: 256 }),
       },
-      { additionalProperties: false, description: 'Case-insensitive substring of names, domain or addresses' },
+      { additionalProperties: false, description: 'Case-insensitive substring of names (endpoints, routing peer), domain or addresses' },
     ),
   ],
   { $id: 'Filter' },
@@ -124,7 +137,7 @@ export const TopQuerySchema = Type.Object(
   {
     kind: Type.Literal('top'),
     ...Common,
-    group_by: Type.Array(lit(DIMENSIONS), { minItems: 1, maxItems: 4 }),
+    group_by: Type.Array(lit(DIMENSIONS), { minItems: 1, maxItems: MAX_GROUP_BY }),
     metric: Type.Optional(lit(METRICS, { default: 'bytes' })),
     limit: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 100000, default: 10, description: '0 = every group (within the row budget)' }),
@@ -139,7 +152,7 @@ export const TimeseriesQuerySchema = Type.Object(
     ...Common,
     interval_ms: Type.Integer({ minimum: 1000, description: 'Bucket width' }),
     metric: Type.Optional(lit(METRICS, { default: 'bytes' })),
-    split_by: Type.Optional(Type.Array(lit(DIMENSIONS), { maxItems: 3, description: 'One series per value combination' })),
+    split_by: Type.Optional(Type.Array(lit(DIMENSIONS), { maxItems: MAX_SPLIT_BY, description: 'One series per value combination' })),
     split_limit: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 100000, default: 10, description: 'Top series kept by total; the rest sum into other. 0 = all' }),
     ),

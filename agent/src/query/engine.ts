@@ -19,7 +19,7 @@ import type {
   Dimension, FlowsQuery, FlowsResult, GroupKey, Metric, Query, QueryResult, SummaryQuery, SummaryResult,
   TimeseriesQuery, TimeseriesResult, TopQuery, TopResult, Totals, ValuesQuery, ValuesResult,
 } from '../model/query';
-import { DIMENSIONS, METRICS } from '../model/query';
+import { DIMENSIONS, MAX_GROUP_BY, MAX_SPLIT_BY, METRICS } from '../model/query';
 import { FLOW_COLUMNS } from '../store/schema';
 import { decodeCursor, encodeCursor } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
@@ -331,7 +331,7 @@ export class QueryEngine {
   }
 
   private top(query: TopQuery, range: Range, budget: number) {
-    const groupBy = checkDimensions(query.group_by, 'group_by', 1, 4);
+    const groupBy = checkDimensions(query.group_by, 'group_by', 1, MAX_GROUP_BY);
     const metric = checkMetric(query.metric);
     const limit = checkInteger(query.limit, 'limit', 10, 0, 100_000);
     const params = new Params();
@@ -373,7 +373,7 @@ export class QueryEngine {
     if (typeof intervalMs !== 'number' || !Number.isSafeInteger(intervalMs) || intervalMs < 1000) {
       throw new QueryInputError('interval_ms', 'an integer of at least 1000');
     }
-    const splitBy = query.split_by === undefined ? [] : checkDimensions(query.split_by, 'split_by', 0, 3);
+    const splitBy = query.split_by === undefined ? [] : checkDimensions(query.split_by, 'split_by', 0, MAX_SPLIT_BY);
     const splitLimit = checkInteger(query.split_limit, 'split_limit', 10, 0, 100_000);
     const firstBucket = Math.floor(query.from / intervalMs);
     const bucketCount = Math.ceil(query.to / intervalMs) - firstBucket;

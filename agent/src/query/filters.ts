@@ -10,8 +10,9 @@
  *   compared in its IPv4-mapped form, and a v4 prefix matches only IPv4 addresses.
  * - numeric comparisons are per record (bytes = bytes_tx + bytes_rx, packets likewise,
  *   duration_ms = (end_us - start_us) / 1000); a NULL icmp_type/icmp_code never matches.
- * - text `contains` is a case-insensitive substring of src_name, dst_name, dst_domain,
- *   src_ip or dst_ip.
+ * - text `contains` is a case-insensitive substring of src_name, dst_name, peer_name,
+ *   dst_domain, src_ip or dst_ip.
+ * - nat_src_ip / nat_dst_ip compare as text (the agent writes them in canonical form).
  */
 import { listValue, type DuckDBValue } from '@duckdb/node-api';
 import { TCP_FLAGS, type TcpFlagName } from '../model/flow';
@@ -50,10 +51,13 @@ export const DIMENSION_KINDS: Record<Dimension, DimensionKind> = {
   src_ip: 'ip', dst_ip: 'ip', src_port: 'int', dst_port: 'int',
   src_name: 'text', dst_name: 'text', src_type: 'enum', dst_type: 'enum', dst_domain: 'text',
   conn_state: 'enum', community_id: 'text', flow_id: 'text', record_kind: 'enum', end_reason: 'enum',
+  peer_name: 'text', peer_key: 'text', transit: 'enum', link_id: 'text',
+  nat_src_ip: 'text', nat_src_port: 'int', nat_dst_ip: 'text', nat_dst_port: 'int',
 };
 
 const EITHER_SIDE: Record<string, [Dimension, Dimension]> = {
   ip: ['src_ip', 'dst_ip'], port: ['src_port', 'dst_port'], name: ['src_name', 'dst_name'], type: ['src_type', 'dst_type'],
+  connection: ['community_id', 'link_id'],
 };
 
 const NUMERIC_EXPRESSIONS: Record<string, string> = {
@@ -171,7 +175,7 @@ export function compileFilter(input: Filter, params: Params, at: string): string
     case 'contains': {
       if (typeof filter.value !== 'string' || filter.value === '') throw new QueryInputError(`${at}.value`, 'non-empty text');
       const needle = params.add(filter.value.toLowerCase());
-      const columns = ['src_name', 'dst_name', 'dst_domain', 'src_ip', 'dst_ip'];
+      const columns = ['src_name', 'dst_name', 'peer_name', 'dst_domain', 'src_ip', 'dst_ip'];
       return `(${columns.map((c) => `contains(lower("${c}"), ${needle})`).join(' OR ')})`;
     }
     default:

@@ -116,7 +116,7 @@ class Column {
 const BYTES_PER_ROW: Record<string, number> = {
   UBIGINT: 8, BIGINT: 8, UINTEGER: 4, USMALLINT: 2, UTINYINT: 1, VARCHAR: STRING_T_BYTES,
 };
-const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state']);
+const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state', 'transit']);
 
 /** The address's upper and lower 64 bits into its _hi and _lo columns. */
 function address(row: number, hiColumn: Column, loColumn: Column, text: string): void {
@@ -176,6 +176,14 @@ function columnsByName(columns: readonly Column[]) {
     tcp_flags_dst: at('tcp_flags_dst'),
     conn_state: at('conn_state'),
     community_id: at('community_id'),
+    peer_name: at('peer_name'),
+    peer_key: at('peer_key'),
+    transit: at('transit'),
+    link_id: at('link_id'),
+    nat_src_ip: at('nat_src_ip'),
+    nat_src_port: at('nat_src_port'),
+    nat_dst_ip: at('nat_dst_ip'),
+    nat_dst_port: at('nat_dst_port'),
   };
 }
 type ColumnsByName = ReturnType<typeof columnsByName>;
@@ -258,5 +266,13 @@ export class FlowChunkWriter {
     c.tcp_flags_dst.u8[row] = r.tcp_flags_dst;
     c.conn_state.enumValue(row, r.conn_state as string | null);
     c.community_id.text(row, r.community_id);
+    c.peer_name.text(row, r.peer_name);
+    c.peer_key.text(row, r.peer_key);
+    c.transit.enumValue(row, r.transit as string | null);
+    c.link_id.text(row, r.link_id);
+    c.nat_src_ip.text(row, r.nat_src_ip);
+    c.nat_src_port.u16[row] = r.nat_src_port;
+    c.nat_dst_ip.text(row, r.nat_dst_ip);
+    c.nat_dst_port.u16[row] = r.nat_dst_port;
   }
 }

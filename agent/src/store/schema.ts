@@ -12,11 +12,11 @@
  *   UHUGEINT because DuckDB bit-packs 64-bit integers but stores 128-bit ones uncompressed;
  * - `rid` is a store-assigned insertion sequence: the final tie-breaker of flows paging, and
  *   the handle the rollup maintenance uses to find the rows of the batch just appended;
- * - `minute_us` is start_us floored to the minute: the rollup bucket of the record.
+ * - `minute_us` is start_us floored to the minute: the rollup bucket of the record;
+ * - columns added after the first release sit at the end, in the order the migrations
+ *   (migrations.ts) add them, so a migrated file and a new one have the same `flows` table.
  */
-import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS } from '../model/flow';
-
-export const SCHEMA_VERSION = 1;
+import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS, TRANSIT_LEGS } from '../model/flow';
 
 /** Protocol names the flow table emits: the named four, else `ip-<number>`. */
 export const PROTOCOL_NAMES: readonly string[] = [
@@ -32,6 +32,7 @@ export const ENUM_TYPES: Record<string, readonly string[]> = {
   fm_endpoint_type: ENDPOINT_TYPES,
   fm_conn_state: CONN_STATES,
   fm_protocol: PROTOCOL_NAMES,
+  fm_transit: TRANSIT_LEGS,
 };
 
 /** Raw table columns in table order (the appender fills them in this order). */
@@ -74,20 +75,34 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
   ['tcp_flags_dst', 'UTINYINT'],
   ['conn_state', 'fm_conn_state'],
   ['community_id', 'VARCHAR'],
+  // schema version 2
+  ['peer_name', 'VARCHAR'],
+  ['peer_key', 'VARCHAR'],
+  ['transit', 'fm_transit'],
+  ['link_id', 'VARCHAR'],
+  ['nat_src_ip', 'VARCHAR'],
+  ['nat_src_port', 'USMALLINT'],
+  ['nat_dst_ip', 'VARCHAR'],
+  ['nat_dst_port', 'USMALLINT'],
 ];
 
 /**
  * Dimensions kept in the per-minute rollup: what dashboards group and filter on (who talks
- * to whom, on which service port, seen by which node, how it ended). Left out on purpose:
- * src_port (ephemeral: would make the rollup as large as the raw table), flow_id,
- * community_id, record_kind, end_reason. The numeric addresses ride along for CIDR filters.
+ * to whom, on which service port, seen by which node, how it ended, through which WireGuard
+ * peer, which leg of a forwarded connection). Left out on purpose: src_port (ephemeral:
+ * would make the rollup as large as the raw table), flow_id, community_id, link_id, the NAT
+ * tuple, record_kind, end_reason. The numeric addresses ride along for CIDR filters.
  */
 export const ROLLUP_DIMENSIONS = [
   'node', 'interface', 'direction', 'protocol', 'ip_version',
   'src_ip', 'dst_ip', 'dst_port', 'src_name', 'src_type', 'dst_name', 'dst_type', 'dst_domain', 'conn_state',
+  'peer_name', 'peer_key', 'transit',
 ] as const;
 
 const ROLLUP_KEY_COLUMNS = ['minute_us', ...ROLLUP_DIMENSIONS, 'src_ip_hi', 'src_ip_lo', 'dst_ip_hi', 'dst_ip_lo'];
+const ROLLUP_SUM_COLUMNS = ['records', 'flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx', 'min_start_us', 'max_end_us'];
+/** Rollup columns by name: a migrated file has added columns at the end, a new one in ROLLUP_KEY_COLUMNS order. */
+const ROLLUP_COLUMN_LIST = `(${[...ROLLUP_KEY_COLUMNS, ...ROLLUP_SUM_COLUMNS].map((c) => `"${c}"`).join(', ')})`;
 
 const typeOf = (name: string): string => {
   const column = FLOW_COLUMNS.find(([n]) => n === name);
@@ -95,7 +110,7 @@ const typeOf = (name: string): string => {
   return column[1];
 };
 
-/** Statements creating the tables when absent (run after typeDdl). */
+/** Statements creating the tables of a new database (run after typeDdl). */
 export function tableDdl(): string[] {
   const flows = `CREATE TABLE IF NOT EXISTS flows (${FLOW_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(', ')})`;
   const rollup =
@@ -123,7 +138,7 @@ export function typeDdl(missing: readonly string[]): string[] {
  * exist per key and minute (one per roll-up pass, until compaction merges them); readers SUM.
  */
 export const ROLLUP_INSERT_SQL =
-  `INSERT INTO flows_1m SELECT ${ROLLUP_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')},` +
+  `INSERT INTO flows_1m ${ROLLUP_COLUMN_LIST} SELECT ${ROLLUP_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')},` +
   ` count(*), count(*) FILTER (WHERE seq = 0), sum(packets_tx), sum(packets_rx), sum(bytes_tx), sum(bytes_rx),` +
   ` min(start_us), max(end_us) FROM flows WHERE rid >= $1::UBIGINT AND rid < $2::UBIGINT GROUP BY ALL`;
 
@@ -135,5 +150,5 @@ export const ROLLUP_COMPACT_SQL = [
     ` min(min_start_us) AS min_start_us, max(max_end_us) AS max_end_us` +
     ` FROM flows_1m WHERE minute_us >= $1::BIGINT AND minute_us < $2::BIGINT GROUP BY ALL`,
   'DELETE FROM flows_1m WHERE minute_us >= $1::BIGINT AND minute_us < $2::BIGINT',
-  'INSERT INTO flows_1m SELECT * FROM fm_compact',
+  `INSERT INTO flows_1m ${ROLLUP_COLUMN_LIST} SELECT ${ROLLUP_COLUMN_LIST.slice(1, -1)} FROM fm_compact`,
 ];

@@ -11,7 +11,7 @@
  * cost: about 0.2 µs per record (about a tenth of the write path's JS-thread time), so it stays.
  */
 import type { FlowRecord } from '../model/flow';
-import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS } from '../model/flow';
+import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS, TRANSIT_LEGS } from '../model/flow';
 import { PROTOCOL_NAMES } from './schema';
 import { ipToWords } from './ip';
 
@@ -21,6 +21,7 @@ const DIRECTION_SET = new Set<string>(DIRECTIONS);
 const TYPE_SET = new Set<string>(ENDPOINT_TYPES);
 const CONN_STATE_SET = new Set<string>(CONN_STATES);
 const PROTOCOL_SET = new Set<string>(PROTOCOL_NAMES);
+const TRANSIT_SET = new Set<string>(TRANSIT_LEGS);
 
 const MAX_U8 = 0xff;
 const MAX_U16 = 0xffff;
@@ -50,5 +51,8 @@ export function invalidReason(r: FlowRecord): string | null {
   if (!counter(r.packets_tx) || !counter(r.packets_rx) || !counter(r.bytes_tx) || !counter(r.bytes_rx)) return 'counters';
   if (!uint(r.tcp_flags_src, MAX_U8) || !uint(r.tcp_flags_dst, MAX_U8)) return 'tcp_flags';
   if (r.conn_state !== null && !member(CONN_STATE_SET, r.conn_state)) return 'conn_state';
+  if (!text(r.peer_name) || !text(r.peer_key)) return 'peer';
+  if (r.transit !== null && !member(TRANSIT_SET, r.transit)) return 'transit';
+  if (!text(r.link_id) || !text(r.nat_src_ip) || !text(r.nat_dst_ip) || !uint(r.nat_src_port, MAX_U16) || !uint(r.nat_dst_port, MAX_U16)) return 'nat';
   return null;
 }

@@ -1,0 +1,157 @@
+/**
+ * Store migrations on a real file written by the first release (test/fixtures/store-v1):
+ * the store migrates it on open, the migrated tables equal a new file's, the first
+ * release's recorded query answers are unchanged, new records land with their new fields,
+ * a failed step leaves the file as it was, and a newer file is refused.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import pino from 'pino';
+import type { FlowRecord } from '../src/model/flow';
+import type { Query, QueryResult } from '../src/model/query';
+import { generateFlowRecords } from '../src/bench/flow-records';
+import { QueryEngine } from '../src/query';
+import { FlowStore } from '../src/store';
+import { FIRST_SCHEMA_VERSION, migrate, MigrationError, SCHEMA_VERSION, type Migration } from '../src/store/migrations';
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'store-v1');
+const manual = { rollupIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000, flushIntervalMs: 3_600_000, retentionDays: 0 };
+/** The fields records gained after version 1, as a record without them reads after migration. */
+const V2_DEFAULTS = { peer_name: '', peer_key: '', transit: null, link_id: '', nat_src_ip: '', nat_src_port: 0, nat_dst_ip: '', nat_dst_port: 0 };
+
+interface Recorded {
+  rollups: 'auto' | 'off';
+  query: Query;
+  result: QueryResult;
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fm-migrate-'));
+});
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function v1Copy(): string {
+  const file = path.join(dir, 'flows-v1.duckdb');
+  fs.writeFileSync(file, gunzipSync(fs.readFileSync(path.join(FIXTURE, 'flows-v1.duckdb.gz'))));
+  return file;
+}
+
+async function withConnection<T>(file: string, use: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(file);
+  const connection = await instance.connect();
+  try {
+    return await use(connection);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+const rows = async (c: DuckDBConnection, sql: string) => (await c.runAndReadAll(sql)).getRows().map((r) => r.map(String).join(' '));
+
+/** Tables, columns and ENUM types of a database file. */
+async function schemaOf(file: string) {
+  return withConnection(file, async (c) => ({
+    version: await rows(c, "SELECT value FROM flowmesh_meta WHERE key = 'schema_version'"),
+    flows: await rows(c, "SELECT column_name, data_type, column_default FROM duckdb_columns() WHERE table_name = 'flows' ORDER BY column_index"),
+    rollup: (await rows(c, "SELECT column_name, data_type, column_default FROM duckdb_columns() WHERE table_name = 'flows_1m'")).sort(),
+    enums: await rows(c, "SELECT type_name, logical_type FROM duckdb_types() WHERE database_name = current_database() AND logical_type = 'ENUM' ORDER BY 1"),
+    tables: await rows(c, 'SELECT table_name FROM duckdb_tables() ORDER BY 1'),
+  }));
+}
+
+test('a file written by the first release migrates on open: same tables as a new file, every recorded answer unchanged', async () => {
+  const file = v1Copy();
+  expect((await schemaOf(file)).version).toEqual([String(FIRST_SCHEMA_VERSION)]);
+  const logged: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(line) });
+  const store = await FlowStore.open({ path: file, logger, ...manual });
+  const recorded = JSON.parse(gunzipSync(fs.readFileSync(path.join(FIXTURE, 'results-v1.json.gz'))).toString()) as Recorded[];
+  try {
+    expect(logged.filter((l) => l.includes('database migrated')).map((l) => JSON.parse(l).schemaVersion)).toEqual([SCHEMA_VERSION]);
+    for (const { rollups, query, result } of recorded) {
+      const engine = new QueryEngine(store.instance, { rollups });
+      try {
+        const now = await engine.run(query);
+        const expected = result.kind === 'flows' ? { ...result, records: result.records.map((r) => ({ ...r, ...V2_DEFAULTS })) } : result;
+        expect({ rollups, query, result: now }).toEqual({ rollups, query, result: expected });
+      } finally {
+        engine.close();
+      }
+    }
+  } finally {
+    await store.close();
+  }
+  const fresh = path.join(dir, 'fresh.duckdb');
+  await (await FlowStore.open({ path: fresh, logger: pino({ level: 'silent' }), ...manual })).close();
+  const [migrated, created] = [await schemaOf(file), await schemaOf(fresh)];
+  expect(migrated).toEqual(created);
+  expect(migrated.version).toEqual([String(SCHEMA_VERSION)]);
+});
+
+test('new records land in a migrated file with their new fields, raw and rolled up', async () => {
+  const file = v1Copy();
+  const records = [...generateFlowRecords({ seed: 3, count: 500, startUs: Date.UTC(2026, 0, 1, 1) * 1000, spanUs: 600_000_000 })];
+  const peered: FlowRecord = { ...records[0], peer_name: 'gw-exit', peer_key: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=', transit: 'egress',
+    link_id: '1:LQU9qZlK+B5F3KDmev6m5PMibrg=', nat_src_ip: '10.0.0.2', nat_src_port: 40000, nat_dst_ip: '203.0.113.5', nat_dst_port: 443 };
+  records[0] = peered;
+  const store = await FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual, rollupIntervalMs: 50 });
+  try {
+    for (const r of records) store.write(r);
+    await store.flush();
+    const engine = new QueryEngine(store.instance, { rollups: 'off' });
+    const from = Date.UTC(2026, 0, 1, 1);
+    const found = await engine.run({ kind: 'flows', from, to: from + 3_600_000, filters: [{ field: 'flow_id', op: 'eq', value: peered.flow_id }] });
+    expect(found.kind === 'flows' && found.records.find((r) => r.seq === peered.seq)).toEqual(peered);
+    // the rollup carries the new dimensions too: a rollup-planned top equals the raw one
+    const rolledUp = async () => {
+      const c = await store.instance.connect();
+      try {
+        return (await c.runAndReadAll("SELECT count(*) FROM flows_1m WHERE peer_name = 'gw-exit' AND transit = 'egress'")).getRows()[0][0];
+      } finally {
+        c.closeSync();
+      }
+    };
+    for (let i = 0; i < 100 && (await rolledUp()) === 0n; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await rolledUp()).toBe(1n);
+    const top: Query = { kind: 'top', from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 1, 3), group_by: ['peer_name', 'transit'], limit: 0 };
+    const viaRollup = new QueryEngine(store.instance, { rollups: 'auto' });
+    const [raw, rolled] = [await engine.run(top), await viaRollup.run(top)];
+    expect(viaRollup.plans.rollup).toBe(1);
+    expect(rolled).toEqual(raw);
+    expect(raw.kind === 'top' && raw.rows.find((r) => r.key.peer_name === 'gw-exit' && r.key.transit === 'egress')).toBeTruthy();
+    engine.close();
+    viaRollup.close();
+  } finally {
+    await store.close();
+  }
+});
+
+test('a failing step is rolled back: the file stays at the version it had', async () => {
+  const file = v1Copy();
+  const before = await schemaOf(file);
+  const failing: Migration[] = [{ version: 2, description: 'adds a column, then fails', statements: ['ALTER TABLE flows ADD COLUMN extra VARCHAR', 'SELECT * FROM no_such_table'] }];
+  await withConnection(file, async (c) => {
+    await expect(migrate(c, FIRST_SCHEMA_VERSION, failing)).rejects.toThrow(MigrationError);
+    await expect(migrate(c, FIRST_SCHEMA_VERSION, failing)).rejects.toThrow(/from schema version 1 to 2 failed \(the file is unchanged\): .*no_such_table/);
+  });
+  expect(await schemaOf(file)).toEqual(before);
+  // and a gap in the steps is refused before anything runs
+  await withConnection(file, async (c) => {
+    await expect(migrate(c, FIRST_SCHEMA_VERSION, [{ version: 3, description: 'skips 2', statements: [] }])).rejects.toThrow(/no migration from version 1 to 2/);
+  });
+});
+
+test('a file written by a newer agent is refused, untouched', async () => {
+  const file = path.join(dir, 'newer.duckdb');
+  await (await FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual })).close();
+  await withConnection(file, (c) => c.run("UPDATE flowmesh_meta SET value = '99' WHERE key = 'schema_version'"));
+  await expect(FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual })).rejects.toThrow(/schema version 99 is newer than this agent's \(2\)/);
+  expect(fs.readdirSync(dir).filter((f) => f.includes('corrupt'))).toEqual([]);
+});
