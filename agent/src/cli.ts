@@ -11,10 +11,11 @@ import { constants as osConstants } from 'node:os';
 import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { Logger } from 'pino';
-import { ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
+import { captureInterfaces, ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
 import { LocalAddresses } from './flow/direction';
+import { ConntrackFeed, NatTable, natLinkingAvailable } from './nat';
 import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
 import { JsonLinesSink, teeSink } from './sinks/jsonl';
 import type { FlowSink } from './model/flow';
@@ -86,7 +87,7 @@ function localAddresses(config: AgentConfig, includeHost: boolean): LocalAddress
   }
 }
 
-function newPipeline(config: AgentConfig, sink: FlowSink, logger: Logger, local: LocalAddresses, inventory: Inventory): Pipeline {
+function newPipeline(config: AgentConfig, sink: FlowSink, logger: Logger, local: LocalAddresses, inventory: Inventory, nat?: NatTable): Pipeline {
   return new Pipeline({
     node: config.node,
     maxFlows: config.flows.max_flows,
@@ -94,8 +95,31 @@ function newPipeline(config: AgentConfig, sink: FlowSink, logger: Logger, local:
     dns: { enabled: config.dns.enabled, cache: { maxEntries: config.dns.cache_size, minTtlS: config.dns.min_ttl_s, maxTtlS: config.dns.max_ttl_s } },
     inventory,
     localAddresses: local,
+    ...(nat ? { nat } : {}),
     logger,
   }, sink);
+}
+
+/**
+ * NAT linking for `run`: a NatTable fed by conntrack when nat_linking allows it here. A
+ * translated connection stays linkable for the longest time the flow table may still emit
+ * a record of it after conntrack forgot it (the longest idle timeout, plus a minute).
+ */
+async function startNatLinking(config: AgentConfig, logger: Logger): Promise<{ table: NatTable; feed: ConntrackFeed } | undefined> {
+  let decision: { start: boolean; reason: string };
+  try {
+    decision = await natLinkingAvailable(config.nat_linking.mode);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  logger.info({ natLinking: decision.start, reason: decision.reason }, decision.start ? 'NAT linking on (conntrack)' : 'NAT linking off');
+  if (!decision.start) return undefined;
+  const timeouts = flowTimeouts(config);
+  const longestIdleS = Math.max(timeouts.tcpEstablishedS, timeouts.tcpUnestablishedS, timeouts.udpS, timeouts.icmpS, timeouts.otherS);
+  const table = new NatTable({ maxConnections: config.nat_linking.max_connections, graceMs: (longestIdleS + 60) * 1000 });
+  const feed = new ConntrackFeed(table, logger);
+  await feed.start();
+  return { table, feed };
 }
 
 function ensureParentDir(file: string): void {
@@ -167,9 +191,10 @@ function interruptOnSignals(logger: Logger): { signal: AbortSignal; dispose(): v
   };
 }
 
-async function runCommand(flags: CommonFlags & { interface?: string; filter?: string; snapLength?: string; promiscuous?: boolean }): Promise<void> {
+async function runCommand(flags: CommonFlags & { interface?: string[]; filter?: string; snapLength?: string; promiscuous?: boolean }): Promise<void> {
   const config = configure(flags, {
-    'capture.interface': flags.interface,
+    // --interface (repeatable) replaces both keys of the file
+    ...(flags.interface?.length ? { 'capture.interface': null, 'capture.interfaces': flags.interface } : {}),
     'capture.filter': flags.filter,
     'capture.snap_length': flags.snapLength === undefined ? undefined : Number(flags.snapLength),
     'capture.promiscuous': flags.promiscuous,
@@ -178,6 +203,7 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
   const inventory = loadInventory(config);
   const local = localAddresses(config, true);
   const capture = config.capture;
+  const interfaces = captureInterfaces(config, flags.config ? `config ${flags.config}` : 'config');
 
   let service: AgentService | undefined;
   const sinks: FlowSink[] = [];
@@ -189,21 +215,33 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
       node: config.node,
       http: httpOptions(config),
       store,
-      interfaces: [capture.interface],
+      interfaces,
       localAddresses: () => local.list(),
       logger,
     });
     sinks.push(service.sink);
   }
   const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
-  const pipeline = newPipeline(config, sink, logger, local, inventory);
+  let nat: Awaited<ReturnType<typeof startNatLinking>>;
+  try {
+    nat = await startNatLinking(config, logger);
+  } catch (err) {
+    await sink.close();
+    if (service) await service.close();
+    throw err;
+  }
+  const pipeline = newPipeline(config, sink, logger, local, inventory, nat?.table);
 
   // interface addresses and WireGuard peers change while the agent runs
   const refreshPeers = async () => {
     local.refreshHost();
-    if (inventory.peers.size === 0) return;
-    const peers = await readWireGuardPeers(capture.interface);
-    if (peers) logger.debug({ interface: capture.interface, named: inventory.addWireGuardPeers(peers) }, 'WireGuard peers read');
+    await Promise.all(interfaces.map(async (name, point) => {
+      const peers = await readWireGuardPeers(name);
+      if (!peers) return;
+      const named = inventory.addWireGuardPeers(peers);
+      pipeline.setPeerRoutes(point, inventory.routesOf(peers));
+      logger.debug({ interface: name, peers: peers.length, named }, 'WireGuard peers read');
+    }));
   };
   await refreshPeers();
   const peerTimer = setInterval(() => void refreshPeers(), 60_000);
@@ -212,31 +250,35 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
   let live;
   try {
     live = pipeline.startLive({
-      interface: capture.interface,
       filter: capture.filter,
       snapLen: capture.snap_length,
       bufferSize: capture.buffer_size_mb * 1024 * 1024,
       promiscuous: capture.promiscuous,
       bufferTimeoutMs: capture.buffer_timeout_ms,
-    });
+    }, interfaces);
   } catch (err) {
     clearInterval(peerTimer);
+    nat?.feed.stop();
     await sink.close();
     if (service) await service.close();
     throw err;
   }
+  const captures = live.captures;
   if (service) {
     service.metrics.setProviders({
       ...pipeline.metricsProviders(),
       capture: {
-        captureStats: () => {
-          const s = live.capture.stats();
-          return [{ interface: capture.interface, received: s.received, kernelDrops: s.kernelDrops, ifDrops: s.interfaceDrops }];
-        },
+        captureStats: () => captures.map((c) => {
+          const s = c.stats();
+          return { interface: c.interface, received: s.received, kernelDrops: s.kernelDrops, ifDrops: s.interfaceDrops };
+        }),
       },
+      ...(nat ? { nat: { natStats: () => ({ ...nat.table.stats, ...nat.feed.stats }) } } : {}),
     });
   }
-  logger.info({ interface: capture.interface, linkType: live.capture.linkType, node: config.node, api: service?.address }, 'capturing');
+  logger.info({
+    interfaces: captures.map((c) => ({ interface: c.interface, linkType: c.linkType })), natLinking: Boolean(nat), node: config.node, api: service?.address,
+  }, 'capturing');
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -248,10 +290,13 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
   });
   clearInterval(peerTimer);
   await live.stop();
+  nat?.feed.stop();
   await sink.close();
   if (service) await service.close();
-  const s = live.capture.stats();
-  logger.info({ summary: pipeline.summary(), capture: s }, 'stopped');
+  const stats = captures.map((c) => c.stats());
+  // `capture` sums the interfaces (what one interface alone reported); `interfaces` has each
+  const total = Object.fromEntries(Object.keys(stats[0]).map((k) => [k, stats.reduce((sum, st) => sum + st[k as keyof typeof st], 0)]));
+  logger.info({ summary: pipeline.summary(), capture: total, interfaces: Object.fromEntries(captures.map((c, i) => [c.interface, stats[i]])) }, 'stopped');
 }
 
 async function serveCommand(flags: CommonFlags): Promise<void> {
@@ -274,7 +319,7 @@ export function buildProgram(): Command {
     .exitOverride();
 
   addCommonOptions(program.command('run').description('capture live on an interface into the store; serve the query API and /metrics'))
-    .option('--interface <if>', 'interface to capture on (capture.interface, default any)')
+    .option('--interface <if>', 'interface to capture on, repeatable (capture.interfaces; default any)', collect)
     .option('--filter <bpf>', 'BPF capture filter (capture.filter)')
     .option('--snap-length <bytes>', 'bytes captured per packet (capture.snap_length)')
     .option('--promiscuous', 'capture in promiscuous mode')

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, hostname } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, defaultConfig, flowTimeouts, loadConfig, storeOptions } from '../src/config';
+import { captureInterfaces, ConfigError, defaultConfig, flowTimeouts, loadConfig, storeOptions } from '../src/config';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,18 +18,36 @@ describe('config', () => {
     expect(c).toEqual({
       node: hostname(),
       log_level: 'info',
-      capture: { interface: 'any', filter: '', snap_length: 4096, buffer_size_mb: 32, promiscuous: false, buffer_timeout_ms: 100 },
+      capture: { filter: '', snap_length: 4096, buffer_size_mb: 32, promiscuous: false, buffer_timeout_ms: 100 },
       flows: {
         max_flows: 262144, active_timeout_s: 60, tcp_linger_s: 2,
         idle_timeout_s: { tcp: 300, tcp_unestablished: 30, udp: 60, icmp: 30, other: 60 },
       },
       local_addresses: [],
       inventory: '',
+      nat_linking: { mode: 'auto', max_connections: 262144 },
       dns: { enabled: true, cache_size: 100000, min_ttl_s: 60, max_ttl_s: 86400 },
       store: { data_dir: './flowmesh-data', path: '', retention_days: 7 },
       http: { listen: '127.0.0.1:9477' },
     });
     expect(storeOptions(c)).toEqual({ path: 'flowmesh-data/flows.duckdb', retentionDays: 7 });
+    expect(captureInterfaces(c)).toEqual(['any']);
+  });
+
+  it('capture.interfaces: several interfaces; --interface replaces both keys; conflicts are refused', () => {
+    expect(captureInterfaces(loadConfig(file('i1.yaml', 'capture: { interface: wg0 }\n'), {}, {}))).toEqual(['wg0']);
+    const several = file('i2.yaml', 'capture: { interfaces: [wg0, eth0] }\n');
+    expect(captureInterfaces(loadConfig(several, {}, {}))).toEqual(['wg0', 'eth0']);
+    // what `run --interface eth1` passes: it wins over either key of the file
+    const cli = { 'capture.interface': null, 'capture.interfaces': ['eth1'] };
+    expect(captureInterfaces(loadConfig(several, cli, {}))).toEqual(['eth1']);
+    expect(captureInterfaces(loadConfig(file('i1.yaml', 'capture: { interface: wg0 }\n'), cli, {}))).toEqual(['eth1']);
+    const both = loadConfig(file('i3.yaml', 'capture: { interface: wg0, interfaces: [eth0] }\n'), {}, {});
+    expect(() => captureInterfaces(both, 'config i3.yaml')).toThrow(/config i3\.yaml: capture\.interface and capture\.interfaces are both set/);
+    expect(() => captureInterfaces(loadConfig(file('i4.yaml', 'capture: { interfaces: [wg0, any] }\n'), {}, {}))).toThrow(/"any" cannot be combined/);
+    expect(() => loadConfig(file('i5.yaml', 'capture: { interfaces: [wg0, wg0] }\n'), {}, {})).toThrow(/capture\.interfaces: .*(unique|duplicate)/i);
+    expect(() => loadConfig(file('i6.yaml', 'capture: { interfaces: [] }\n'), {}, {})).toThrow(/capture\.interfaces: /);
+    expect(() => loadConfig(file('i7.yaml', 'nat_linking: { mode: maybe }\n'), {}, {})).toThrow(/nat_linking\.mode: must be one of auto, on, off/);
   });
 
   it('merges YAML file, overrides and FLOWMESH_TOKEN (file token wins over env; flags win over both)', () => {

@@ -6,6 +6,8 @@ import { DecodedPacket } from '../src/decode/packet';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../src/flowtable/flowTable';
 import { LocalAddresses } from '../src/flow/direction';
 import { parseIp } from '../src/flow/addresses';
+import { WireGuardRoutes } from '../src/inventory';
+import { NatTable, parseConntrackLine } from '../src/nat';
 import { MemorySink } from './support/memory-sink';
 
 const T0 = 1_700_000_000_000_000;
@@ -445,5 +447,143 @@ describe('LocalAddresses', () => {
     expect(has('192.0.2.77')).toBe(true);
     expect(local.list()).toContain('192.0.2.0/24');
     expect(() => LocalAddresses.fromHost(['10.0.0.0/40'])).toThrow(/local_addresses: "10.0.0.0\/40"/);
+  });
+});
+
+describe('routing peer, capture points and the legs of forwarded connections', () => {
+  const USER = '10.0.0.2';
+  const GW_PUBLIC = '198.51.100.1';
+  const WEB = '203.0.113.5';
+  const gwPeer = { name: 'inetgw', publicKey: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=' };
+  const userPeer = { name: '', publicKey: 'TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=' };
+  const gwLocal = LocalAddresses.of([GW_PUBLIC, '10.0.0.1']);
+
+  /** A gateway's table: point 0 = wg0 (peers by remote address), point 1 = eth0 (no peers). */
+  function gateway(nat?: NatTable) {
+    const sink = new MemorySink();
+    const annotator: FlowAnnotator = {
+      direction: (src, dst, v) => gwLocal.direction(src, dst, v),
+      endpoint: () => ({ name: '', type: 'unknown' }),
+      domain: () => '',
+      peer: (point, src, dst, v, direction) => {
+        if (point !== 0) return null;
+        const routes = new WireGuardRoutes([{ publicKey: userPeer.publicKey, allowedIps: [`${USER}/32`] }], () => '');
+        return routes.peerOf(src, dst, v, direction);
+      },
+      ...(nat ? { translation: (proto: number, s: string, sp: number, d: string, dp: number) => nat.lookup(proto, s, sp, d, dp) } : {}),
+    };
+    const t = new FlowTable({ node: 'gw', interfaceName: 'wg0', annotator, bootId: 'g' }, sink);
+    const eth0 = t.addCapturePoint('eth0');
+    const on = (point: number, ...ps: P[]) => {
+      t.selectCapturePoint(point);
+      ps.forEach((d) => t.process(packet(d)));
+    };
+    return { t, sink, eth0, on, flush: () => { t.flushAll(); return sink.records; } };
+  }
+
+  /** A short HTTPS exchange between `client`:port and WEB:443 starting at t0. */
+  const https = (client: string, port: number, t0: number): P[] => [
+    { t: t0, src: client, sp: port, dst: WEB, dp: 443, flags: 'S' },
+    { t: t0 + 0.01, src: WEB, sp: 443, dst: client, dp: port, flags: 'SA' },
+    { t: t0 + 0.02, src: client, sp: port, dst: WEB, dp: 443, flags: 'PA', payload: 100, bytes: 140 },
+    { t: t0 + 0.03, src: WEB, sp: 443, dst: client, dp: port, flags: 'PA', payload: 900, bytes: 940 },
+  ];
+
+  it('names the routing peer by direction: the destination\'s outbound, the source\'s inbound; routes do not name', () => {
+    const routes = new WireGuardRoutes([
+      { publicKey: gwPeer.publicKey, allowedIps: ['10.0.0.1/32', '192.168.50.0/24', '0.0.0.0/0'] },
+      { publicKey: userPeer.publicKey, allowedIps: ['10.0.0.3/32'] },
+    ], (key) => (key === gwPeer.publicKey ? 'inetgw' : ''));
+    const local = LocalAddresses.of([USER]);
+    const { feed, flush } = table({
+      annotator: { ...noNames, direction: (s, d, v) => local.direction(s, d, v), peer: (_p, s, d, v, dir) => routes.peerOf(s, d, v, dir) },
+    });
+    feed(
+      { t: 0, src: USER, sp: 40000, dst: WEB, dp: 443, flags: 'S' }, // exit route
+      { t: 0, src: USER, sp: 40001, dst: '192.168.50.10', dp: 80, flags: 'S' }, // LAN route
+      { t: 0, src: USER, sp: 40002, dst: '10.0.0.1', dp: 22, flags: 'S' }, // the gateway itself
+      { t: 0, src: '10.0.0.3', sp: 40003, dst: USER, dp: 22, flags: 'S' }, // inbound from an unnamed peer (not the exit)
+      { t: 0, src: USER, sp: 40004, dst: '10.0.0.1', dp: 53, proto: 'udp' },
+    );
+    const peers = Object.fromEntries(flush().map((r) => [r.dst_port === 22 && r.src_ip === USER ? 'gw' : `${r.dst_ip}:${r.dst_port}`, [r.peer_name, r.peer_key]]));
+    expect(peers).toEqual({
+      [`${WEB}:443`]: ['inetgw', gwPeer.publicKey],
+      '192.168.50.10:80': ['inetgw', gwPeer.publicKey],
+      gw: ['inetgw', gwPeer.publicKey],
+      [`${USER}:22`]: ['', userPeer.publicKey],
+      '10.0.0.1:53': ['inetgw', gwPeer.publicKey],
+    });
+  });
+
+  it('keeps an interface\'s flows apart; the same tuple on two interfaces is one ingress and one egress leg', () => {
+    const { on, eth0, flush } = gateway();
+    // forwarded without NAT: the packet is seen on wg0 first, then on eth0
+    for (const p of https(USER, 40000, 0)) {
+      on(0, p);
+      on(eth0, { ...p, t: p.t + 0.00002 });
+    }
+    const records = flush();
+    expect(records.map((r) => [r.interface, r.transit, r.packets_tx, r.packets_rx, r.bytes_tx, r.bytes_rx, r.direction])).toEqual([
+      ['wg0', 'ingress', 2, 2, 180, 980, 'forwarded'],
+      ['eth0', 'egress', 2, 2, 180, 980, 'forwarded'],
+    ]);
+    expect(records[0].community_id).toBe(records[1].community_id);
+    expect(records[0].flow_id).not.toBe(records[1].flow_id);
+    expect([records[0].peer_name, records[0].peer_key, records[1].peer_key]).toEqual(['', userPeer.publicKey, '']);
+    expect(records.every((r) => r.link_id === '' && r.nat_src_ip === '')).toBe(true);
+  });
+
+  it('the leg whose first packet came first is ingress, whichever capture delivered it first', () => {
+    const { on, eth0, flush } = gateway();
+    const ps = https(USER, 40000, 0);
+    on(eth0, ...ps.map((p) => ({ ...p, t: p.t + 0.00002 }))); // eth0's ring was read first
+    on(0, ...ps);
+    expect(flush().map((r) => [r.interface, r.transit])).toEqual([['eth0', 'egress'], ['wg0', 'ingress']]);
+  });
+
+  it('behind a masquerade: pre- and post-NAT legs linked from conntrack, each showing the other\'s tuple and Community ID', () => {
+    const nat = new NatTable({ maxConnections: 100, graceMs: 60_000 });
+    nat.add(parseConntrackLine(`[NEW] tcp 6 120 SYN_SENT src=${USER} dst=${WEB} sport=40000 dport=443 [UNREPLIED] src=${WEB} dst=${GW_PUBLIC} sport=443 dport=61000`)!.connection);
+    const { on, eth0, flush } = gateway(nat);
+    for (const p of https(USER, 40000, 0)) {
+      on(0, p);
+      const fromUser = p.src === USER;
+      on(eth0, { ...p, t: p.t + 0.00002, ...(fromUser ? { src: GW_PUBLIC, sp: 61000 } : { dst: GW_PUBLIC, dp: 61000 }) });
+    }
+    // an unrelated connection of the gateway itself on the uplink stays unlinked and counted
+    on(eth0, { t: 1, src: GW_PUBLIC, sp: 50000, dst: WEB, dp: 80, flags: 'S' });
+    const records = flush();
+    const [pre, post, own] = [records.find((r) => r.src_ip === USER)!, records.find((r) => r.src_port === 61000)!, records.find((r) => r.src_port === 50000)!];
+    expect(records).toHaveLength(3);
+    expect(pre).toMatchObject({
+      interface: 'wg0', transit: 'ingress', direction: 'forwarded', src_ip: USER, src_port: 40000, peer_key: userPeer.publicKey,
+      nat_src_ip: GW_PUBLIC, nat_src_port: 61000, nat_dst_ip: WEB, nat_dst_port: 443, link_id: post.community_id,
+    });
+    expect(post).toMatchObject({
+      interface: 'eth0', transit: 'egress', direction: 'outbound', src_ip: GW_PUBLIC, src_port: 61000, peer_key: '',
+      nat_src_ip: USER, nat_src_port: 40000, nat_dst_ip: WEB, nat_dst_port: 443, link_id: pre.community_id,
+    });
+    expect([pre.bytes_tx, pre.bytes_rx]).toEqual([post.bytes_tx, post.bytes_rx]);
+    expect(own).toMatchObject({ interface: 'eth0', transit: null, link_id: '', nat_src_ip: '', nat_src_port: 0 });
+  });
+
+  it('ICMP echo behind a masquerade: linked by identifier, no ports in the NAT fields', () => {
+    const nat = new NatTable({ maxConnections: 100, graceMs: 60_000 });
+    nat.add(parseConntrackLine(`icmp 1 28 src=${USER} dst=${WEB} type=8 code=0 id=7 src=${WEB} dst=${GW_PUBLIC} type=0 code=0 id=9`)!.connection);
+    const { on, eth0, flush } = gateway(nat);
+    on(0, { t: 0, src: USER, dst: WEB, proto: 'icmp', icmpType: 8, icmpId: 7, bytes: 84 }, { t: 0.01, src: WEB, dst: USER, proto: 'icmp', icmpType: 0, icmpId: 7, bytes: 84 });
+    on(eth0, { t: 0, src: GW_PUBLIC, dst: WEB, proto: 'icmp', icmpType: 8, icmpId: 9, bytes: 84 }, { t: 0.01, src: WEB, dst: GW_PUBLIC, proto: 'icmp', icmpType: 0, icmpId: 9, bytes: 84 });
+    const [pre, post] = flush();
+    expect([pre.transit, post.transit]).toEqual(['ingress', 'egress']);
+    expect(pre).toMatchObject({ nat_src_ip: GW_PUBLIC, nat_src_port: 0, nat_dst_ip: WEB, link_id: post.community_id });
+    expect(post).toMatchObject({ nat_src_ip: USER, nat_dst_port: 0, link_id: pre.community_id });
+  });
+
+  it('with one capture point a translated connection is linked but not a transit leg (nothing to count twice)', () => {
+    const nat = new NatTable({ maxConnections: 100, graceMs: 60_000 });
+    nat.add(parseConntrackLine(`[NEW] udp 17 30 src=${USER} dst=${WEB} sport=5000 dport=53 src=${WEB} dst=${GW_PUBLIC} sport=53 dport=5000`)!.connection);
+    const { feed, flush } = table({ annotator: { ...noNames, translation: (p, s, sp, d, dp) => nat.lookup(p, s, sp, d, dp) } });
+    feed({ t: 0, src: USER, sp: 5000, dst: WEB, dp: 53, proto: 'udp' });
+    expect(flush()[0]).toMatchObject({ transit: null, nat_src_ip: GW_PUBLIC, nat_src_port: 5000, link_id: expect.stringMatching(/^1:/) });
   });
 });

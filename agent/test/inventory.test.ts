@@ -71,6 +71,35 @@ describe('Inventory', () => {
     expect(() => Inventory.parse(text, 'inv.yaml')).toThrow(message);
   });
 
+  it('a peer\'s own addresses (host-length allowed IPs) take its name; routes through it (LAN, exits) keep their own', () => {
+    const dump = [
+      `privkey\t${KEY_B}\t51820\toff`,
+      `${KEY_A}\t(none)\t198.51.100.9:51820\t10.200.0.9/32,192.168.9.0/24,0.0.0.0/0,::/0\t0\t0\t0\toff`,
+      `${KEY_B}\t(none)\t(none)\t10.200.0.6/32,10.100.7.0/24\t0\t0\t0\toff`,
+    ].join('\n');
+    const peers = parseWireGuardDump(dump);
+    const i = Inventory.parse(YAML, 'inv.yaml');
+    expect(i.addWireGuardPeers(peers)).toBe(1);
+    expect(look(i, '10.200.0.9')).toEqual({ name: 'alice-laptop', type: 'user' });
+    // behind the exit and the LAN route: their own names and types, never the gateway's
+    expect(look(i, '8.8.8.8')).toEqual({ name: '', type: 'external' });
+    expect(look(i, '2606:4700::1111')).toEqual({ name: '', type: 'external' });
+    expect(look(i, '192.168.9.7')).toEqual({ name: '', type: 'unknown' });
+    expect(look(i, '10.100.7.9')).toEqual({ name: 'lab', type: 'egress' });
+    // ...and the routing peer is the peer whose allowed IPs route the address, longest prefix first
+    const routes = i.routesOf(peers);
+    const route = (ip: string) => {
+      const p = parseIp(ip)!;
+      return routes.routeOf(p.bytes, p.version);
+    };
+    expect(route('8.8.8.8')).toEqual({ name: 'alice-laptop', publicKey: KEY_A });
+    expect(route('2606:4700::1111')).toEqual({ name: 'alice-laptop', publicKey: KEY_A });
+    expect(route('10.100.7.9')).toEqual({ name: '', publicKey: KEY_B }); // a /24 beats 0.0.0.0/0; KEY_B is not named
+    expect(route('10.200.0.6')).toEqual({ name: '', publicKey: KEY_B });
+    expect(routes.routeOf(parseIp('fd00::1')!.bytes, 6)).toEqual({ name: 'alice-laptop', publicKey: KEY_A });
+    expect(i.routesOf([]).routeOf(parseIp('8.8.8.8')!.bytes, 4)).toBeNull();
+  });
+
   it('names WireGuard peers\' allowed IPs; file entries win at equal prefix', () => {
     const dump = [
       `privkey\t${KEY_B}\t51820\toff`,

@@ -152,7 +152,7 @@ privileged('live capture on loopback').describe('live capture (loopback)', () =>
     await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
     const sink = new MemorySink();
     const p = pipeline(sink, ['127.0.0.1']);
-    const live = p.startLive({ interface: 'lo', filter: `udp and port ${port}`, bufferTimeoutMs: 10 });
+    const live = p.startLive({ filter: `udp and port ${port}`, bufferTimeoutMs: 10 }, ['lo']);
     try {
       let replies = 0;
       client.on('message', () => replies++);

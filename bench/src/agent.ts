@@ -25,8 +25,8 @@ export interface FlowSinkLike {
 export interface PipelineLike {
   importFile(path: string, filter?: string): Promise<void>;
   finish(): Promise<void>;
-  startLive(options: { interface: string; snapLen?: number; bufferSize?: number; bufferTimeoutMs?: number; promiscuous?: boolean }): {
-    capture: { stats(): { received: number; kernelDrops: number; interfaceDrops: number; delivered: number } };
+  startLive(options: { snapLen?: number; bufferSize?: number; bufferTimeoutMs?: number; promiscuous?: boolean }, interfaces: string[]): {
+    captures: { stats(): { received: number; kernelDrops: number; interfaceDrops: number; delivered: number } }[];
     stop(): Promise<void>;
   };
   readonly table: { stats: { activeFlows: number; flowsCreated: number; recordsEmitted: number; evictions: number } };

@@ -3,7 +3,8 @@
  * option's default. CLI flags and FLOWMESH_TOKEN override file values; the merged result is
  * validated once and errors name the offending key (e.g. `flows.max_flows: ...`).
  *
- * Sections: node, log_level, capture, flows, local_addresses, inventory, dns, store, http.
+ * Sections: node, log_level, capture, flows, local_addresses, inventory, nat_linking, dns,
+ * store, http.
  * `store` and `http` map onto the store's and the HTTP API's own option types
  * (StoreOptions, HttpOptions), whose modules own the semantics.
  */
@@ -20,6 +21,9 @@ import type { HttpOptions } from '../http/options';
 
 export class ConfigError extends Error {}
 
+/** Most interfaces one agent captures. */
+export const MAX_INTERFACES = 16;
+
 const section = <T extends Parameters<typeof Type.Object>[0]>(props: T, description: string) =>
   Type.Object(props, { additionalProperties: false, default: {}, description });
 const seconds = (def: number, description: string) => Type.Number({ exclusiveMinimum: 0, default: def, description });
@@ -29,7 +33,11 @@ export const ConfigSchema = Type.Object(
     node: Type.String({ minLength: 1, description: 'Name of this node in every record (default: the host name)' }),
     log_level: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info' }),
     capture: section({
-      interface: Type.String({ minLength: 1, default: 'any', description: 'Interface to capture on (wg0, eth0, any)' }),
+      interface: Type.Optional(Type.String({ minLength: 1, description: 'Interface to capture on (wg0, eth0, any); default any' })),
+      interfaces: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1, maxItems: MAX_INTERFACES, uniqueItems: true,
+        description: 'Several interfaces (e.g. the tunnel and the uplink of a gateway); instead of interface',
+      })),
       filter: Type.String({ default: '', description: 'BPF filter (tcpdump syntax); empty = everything' }),
       snap_length: Type.Integer({ minimum: 64, maximum: 262144, default: 4096, description: 'Bytes kept per packet (headers and DNS answers)' }),
       buffer_size_mb: Type.Integer({ minimum: 1, maximum: 4096, default: 32, description: 'Kernel capture ring size' }),
@@ -50,6 +58,12 @@ export const ConfigSchema = Type.Object(
     }, 'Flow table'),
     local_addresses: Type.Array(Type.String(), { default: [], description: "Extra addresses/CIDRs counted as this node's own (besides interface addresses)" }),
     inventory: Type.String({ default: '', description: 'Inventory file (YAML/JSON); empty = none' }),
+    nat_linking: section({
+      mode: Type.Union([Type.Literal('auto'), Type.Literal('on'), Type.Literal('off')], {
+        default: 'auto', description: 'Link pre- and post-NAT records from conntrack: auto = when the node forwards IP and conntrack is installed',
+      }),
+      max_connections: Type.Integer({ minimum: 1, maximum: 16_777_216, default: 262144, description: 'Translated connections remembered' }),
+    }, 'NAT linking on gateways (run)'),
     dns: section({
       enabled: Type.Boolean({ default: true, description: 'Annotate destinations with domains from DNS answers seen on the wire' }),
       cache_size: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
@@ -90,7 +104,7 @@ export const ConfigSchema = Type.Object(
 );
 export type AgentConfig = Static<typeof ConfigSchema>;
 
-/** Values set from the command line, as dotted config keys (e.g. 'capture.interface'). */
+/** Values set from the command line, as dotted config keys (e.g. 'capture.interface'); null removes a key. */
 export type ConfigOverrides = Record<string, unknown>;
 
 function readConfigFile(path: string): unknown {
@@ -120,6 +134,16 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   o[keys[keys.length - 1]] = value;
 }
 
+function deletePath(target: Record<string, unknown>, dotted: string): void {
+  const keys = dotted.split('.');
+  let o: unknown = target;
+  for (const k of keys.slice(0, -1)) {
+    o = (o as Record<string, unknown> | undefined)?.[k];
+    if (typeof o !== 'object' || o === null) return;
+  }
+  delete (o as Record<string, unknown>)[keys[keys.length - 1]];
+}
+
 /** First validation error as `key.path: message`. */
 function describeError(schema: TSchema, value: unknown, source: string): string | undefined {
   const first = Value.Errors(schema, value).First();
@@ -141,13 +165,33 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const doc = (file ? readConfigFile(file) : {}) as Record<string, unknown>;
   const source = file ? `config ${file}` : 'config';
   if (env.FLOWMESH_TOKEN && !(typeof doc.http === 'object' && doc.http && 'token' in doc.http)) setPath(doc, 'http.token', env.FLOWMESH_TOKEN);
-  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) setPath(doc, key, value);
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === null) deletePath(doc, key);
+    else if (value !== undefined) setPath(doc, key, value);
+  }
   if (doc.node === undefined) doc.node = hostname();
   const config = Value.Default(ConfigSchema, doc) as AgentConfig;
   const problem = describeError(ConfigSchema, config, source);
   if (problem) throw new ConfigError(problem);
   if (config.dns.min_ttl_s > config.dns.max_ttl_s) throw new ConfigError(`${source}: dns.min_ttl_s: must not exceed dns.max_ttl_s`);
   return config;
+}
+
+/**
+ * The interfaces to capture: capture.interfaces, else [capture.interface], else [any].
+ * @throws ConfigError when both keys are set, or `any` is combined with other interfaces
+ *   (it already sees every interface: forwarded packets would be counted on both).
+ */
+export function captureInterfaces(c: AgentConfig, source = 'config'): string[] {
+  const { interface: one, interfaces: several } = c.capture;
+  if (one !== undefined && several !== undefined) {
+    throw new ConfigError(`${source}: capture.interface and capture.interfaces are both set; use one of them`);
+  }
+  const list = several ?? [one ?? 'any'];
+  if (list.length > 1 && list.includes('any')) {
+    throw new ConfigError(`${source}: capture.interfaces: "any" cannot be combined with other interfaces (it already captures all of them)`);
+  }
+  return list;
 }
 
 export function flowTimeouts(c: AgentConfig): FlowTimeouts {

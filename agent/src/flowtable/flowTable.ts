@@ -18,7 +18,8 @@
  *    records of quiet long-lived flows.
  *
  * A flow holds no per-flow objects: what the annotator decides at creation (direction,
- * endpoint types, the interface) is stored as small numbers, names and the domain as indexes
+ * endpoint types, the interface, the WireGuard routing peer) is stored as small numbers,
+ * names, the peer and the domain as indexes
  * into a reference-counted table of shared strings, and everything derived from the key
  * (addresses as text, ports, flow id, Community ID) is rebuilt from the key words when a
  * record is emitted, so a flow costs a fixed ~180 bytes of typed arrays and leaves no
@@ -29,6 +30,16 @@
  * flow first and starts a new one, and a packet arriving after the active timeout closes
  * the current period as an interim record first, so flow boundaries do not depend on how
  * often the sweep (`advanceTime`) runs.
+ *
+ * Several capture points (live capture on several interfaces): the capture point is part of
+ * the key, so each interface has its own flows and counters. A connection the node forwards
+ * between two captured interfaces is then two flows (the same key on two points, or, behind
+ * a NAT, the original tuple on one and the translated tuple on the other, as the annotator's
+ * translation says). When either emits its first record they are paired: the leg whose
+ * tuple is the connection's original one (NAT), else the one whose first packet came first,
+ * is `ingress`, the other `egress` (record field `transit`), so aggregates can count the
+ * connection once. Both legs are normally in the table together (the same packets cross
+ * both interfaces), so the first record of either finds the other.
  */
 import type { DecodedPacket } from '../decode/packet';
 import {
@@ -68,6 +79,31 @@ export const DEFAULT_TIMEOUTS: FlowTimeouts = {
 
 export const DEFAULT_MAX_FLOWS = 262144;
 
+/** A WireGuard peer as records name it. */
+export interface RoutingPeer {
+  /** Inventory name, '' when the inventory does not name the peer. */
+  name: string;
+  publicKey: string;
+}
+
+/**
+ * A connection as it looks on the other side of this node's address translation, oriented
+ * like the tuple it was looked up with (src is the same endpoint on both sides).
+ */
+export interface TranslatedTuple {
+  /** The looked-up tuple is the connection's original (pre-NAT) one: that leg entered the node. */
+  original: boolean;
+  /** Community ID of the other side's tuple. */
+  communityId: string;
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  /** The other side's addresses as bytes (4 or 16), to find its flow. */
+  srcBytes: Uint8Array;
+  dstBytes: Uint8Array;
+}
+
 /**
  * Names and direction of a flow's endpoints; consulted once per flow (creation), the domain
  * again at emit while it is still ''. Address bytes are only valid during the call.
@@ -77,6 +113,16 @@ export interface FlowAnnotator {
   endpoint(bytes: Uint8Array, version: 4 | 6): { name: string; type: EndpointType };
   /** Domain the address was resolved from (DNS seen on the wire), '' when unknown. */
   domain(ip: string, nowUs: number): string;
+  /**
+   * The WireGuard peer whose allowed IPs route the flow's remote address on capture point
+   * `point`; null when the point is not a WireGuard interface or no peer routes it. At creation.
+   */
+  peer?(point: number, src: Uint8Array, dst: Uint8Array, version: 4 | 6, direction: Direction): RoutingPeer | null;
+  /**
+   * The flow's tuple on the other side of this node's NAT (ports: the key's, i.e. the ICMP
+   * echo identifier for echo flows), or null when the node did not translate it. At emit.
+   */
+  translation?(protocol: number, srcIp: string, srcPort: number, dstIp: string, dstPort: number): TranslatedTuple | null;
 }
 
 export interface FlowTableOptions {
@@ -109,7 +155,7 @@ const F_PACKETS_TX = 4;
 const F_PACKETS_RX = 5;
 const F_BYTES_TX = 6;
 const F_BYTES_RX = 7;
-const SMALL_STRIDE = 16;
+const SMALL_STRIDE = 17;
 const B_FLAGS_SRC = 0;
 const B_FLAGS_DST = 1;
 const B_CUM_FLAGS_SRC = 2;
@@ -129,6 +175,8 @@ const B_ICMP_TYPE = 12;
 const B_ICMP_CODE = 13;
 const B_SRC_TYPE = 14;
 const B_DST_TYPE = 15;
+/** TRANSIT_NONE until paired with the flow's other leg on another capture point */
+const B_TRANSIT = 16;
 const LINK_STRIDE = 6;
 const L_PREV = 0;
 /** the next flow in the LRU list, or (free slots) the next free slot */
@@ -138,10 +186,12 @@ const L_INTERFACE = 2;
 const L_SEQ = 3;
 const L_PERIOD_PREV = 4;
 const L_PERIOD_NEXT = 5;
-const STRING_STRIDE = 3;
+const STRING_STRIDE = 5;
 const S_SRC_NAME = 0;
 const S_DST_NAME = 1;
 const S_DST_DOMAIN = 2;
+const S_PEER_NAME = 3;
+const S_PEER_KEY = 4;
 const KIND_PORTS = 0;
 const KIND_ICMP_ECHO = 1;
 const KIND_ICMP_OTHER = 2;
@@ -157,6 +207,14 @@ const CLASS_COUNT = 6;
 const CLOSE_NONE = 0;
 const CLOSE_FIN = 1;
 const CLOSE_RST = 2;
+
+const TRANSIT_NONE = 0;
+const TRANSIT_INGRESS = 1;
+const TRANSIT_EGRESS = 2;
+const TRANSIT_VALUES = [null, 'ingress', 'egress'] as const;
+
+/** Capture points per table: the key keeps the point in one byte. */
+export const MAX_CAPTURE_POINTS = 256;
 
 const SENT_SRC = 1;
 const SENT_DST = 2;
@@ -200,9 +258,15 @@ export class FlowTable {
   /** interface names flows were created under (L_INTERFACE indexes this) */
   private readonly interfaceNames: string[] = [];
   private interfaceIndex = 0;
+  /** the interface name index of each capture point */
+  private readonly pointInterfaces: number[] = [];
+  /** capture point of the packets processed now (part of the key) */
+  private capturePoint = 0;
 
   // per-packet scratch
   private readonly key = new Uint32Array(KEY_WORDS);
+  // pairing scratch (emit runs inside process(), whose key must survive)
+  private readonly pairKey = new Uint32Array(KEY_WORDS);
   // creation/emit scratch: the initiator's and responder's address bytes per IP version
   private readonly srcBytes = { 4: new Uint8Array(4), 6: new Uint8Array(16) } as const;
   private readonly dstBytes = { 4: new Uint8Array(4), 6: new Uint8Array(16) } as const;
@@ -254,14 +318,34 @@ export class FlowTable {
     this.touchGranularityUs = Math.min(SWEEP_INTERVAL_US, Math.min(...this.classTimeoutUs) / 4);
   }
 
-  /** Interface name stamped on flows created from now on (imports switch it per file). */
+  /** Interface name stamped on flows created from now on at the current capture point (imports switch it per file). */
   get interfaceName(): string {
     return this.interfaceNames[this.interfaceIndex];
   }
 
   set interfaceName(name: string) {
+    this.interfaceIndex = this.interfaceNameIndex(name);
+    this.pointInterfaces[this.capturePoint] = this.interfaceIndex;
+  }
+
+  private interfaceNameIndex(name: string): number {
     const known = this.interfaceNames.indexOf(name);
-    this.interfaceIndex = known >= 0 ? known : this.interfaceNames.push(name) - 1;
+    return known >= 0 ? known : this.interfaceNames.push(name) - 1;
+  }
+
+  /**
+   * Adds a capture point (live capture on one more interface) and returns its number; its
+   * flows carry `interfaceName`. Point 0 is the table's own (options.interfaceName).
+   */
+  addCapturePoint(interfaceName: string): number {
+    if (this.pointInterfaces.length >= MAX_CAPTURE_POINTS) throw new Error(`at most ${MAX_CAPTURE_POINTS} capture points`);
+    return this.pointInterfaces.push(this.interfaceNameIndex(interfaceName)) - 1;
+  }
+
+  /** Capture point of the packets processed from now on (the pipeline sets it per capture). */
+  selectCapturePoint(point: number): void {
+    this.capturePoint = point;
+    this.interfaceIndex = this.pointInterfaces[point];
   }
 
   get maxFlows(): number {
@@ -299,11 +383,11 @@ export class FlowTable {
       }
     }
     const key = this.key;
-    key[0] = protocol | (p.ipVersion << 8) | (kind << 16);
+    key[0] = (protocol | (p.ipVersion << 8) | (kind << 16) | (this.capturePoint << 24)) >>> 0;
     const srcIsLow = writeKeyEndpoints(key, p.srcAddr, srcPort, p.dstAddr, dstPort, p.ipVersion === 6);
     const hash = hashKey(key, 0);
 
-    let f = this.find(hash);
+    let f = this.find(hash, key);
     if (f >= 0) {
       const flags = p.tcpFlags;
       if (now - this.num[f * NUM_STRIDE + F_LAST] >= this.classTimeoutUs[this.small[f * SMALL_STRIDE + B_CLASS]]) {
@@ -411,6 +495,7 @@ export class FlowTable {
     this.small[f * SMALL_STRIDE + B_CUM_FLAGS_DST] = 0;
     this.small[f * SMALL_STRIDE + B_SENT] = 0;
     this.small[f * SMALL_STRIDE + B_CLOSING] = CLOSE_NONE;
+    this.small[f * SMALL_STRIDE + B_TRANSIT] = TRANSIT_NONE;
     this.links[f * LINK_STRIDE + L_SEQ] = 0;
     this.tcp.reset(f);
     this.small[f * SMALL_STRIDE + B_CLASS] = protocol === PROTO_TCP ? CLASS_TCP_UNESTABLISHED
@@ -444,7 +529,11 @@ export class FlowTable {
     this.stringRefs[f * STRING_STRIDE + S_DST_NAME] = strings.acquire(dst.name);
     this.small[f * SMALL_STRIDE + B_SRC_TYPE] = ENDPOINT_TYPES.indexOf(src.type);
     this.small[f * SMALL_STRIDE + B_DST_TYPE] = ENDPOINT_TYPES.indexOf(dst.type);
-    this.small[f * SMALL_STRIDE + B_DIRECTION] = DIRECTIONS.indexOf(a.direction(srcBytes, dstBytes, v));
+    const direction = a.direction(srcBytes, dstBytes, v);
+    this.small[f * SMALL_STRIDE + B_DIRECTION] = DIRECTIONS.indexOf(direction);
+    const peer = a.peer?.(this.capturePoint, srcBytes, dstBytes, v, direction) ?? null;
+    this.stringRefs[f * STRING_STRIDE + S_PEER_NAME] = peer === null ? 0 : strings.acquire(peer.name);
+    this.stringRefs[f * STRING_STRIDE + S_PEER_KEY] = peer === null ? 0 : strings.acquire(peer.publicKey);
     this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(a.domain(formatIp(dstBytes, v), p.tsUs));
   }
 
@@ -557,8 +646,10 @@ export class FlowTable {
     const dstIp = formatIp(dstBytes, v);
     const initiatorIsLow = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
     const ports = this.keys[base + 9];
-    let srcPort = initiatorIsLow ? ports >>> 16 : ports & 0xffff;
-    let dstPort = initiatorIsLow ? ports & 0xffff : ports >>> 16;
+    const keySrcPort = initiatorIsLow ? ports >>> 16 : ports & 0xffff;
+    const keyDstPort = initiatorIsLow ? ports & 0xffff : ports >>> 16;
+    let srcPort = keySrcPort;
+    let dstPort = keyDstPort;
     let icmpType: number | null = null;
     let icmpCode: number | null = null;
     let cidSrcPort = srcPort;
@@ -578,6 +669,11 @@ export class FlowTable {
       this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_LAST]));
     }
     const isTcp = protocol === PROTO_TCP;
+    // ICMP other than echo is keyed by type/code, not a conntrack tuple: never translated
+    const keyKind = (keyHead >>> 16) & 0xff;
+    const nat = keyKind === KIND_ICMP_OTHER ? null : this.annotator.translation?.(protocol, srcIp, keySrcPort, dstIp, keyDstPort) ?? null;
+    if (this.small[f * SMALL_STRIDE + B_TRANSIT] === TRANSIT_NONE && this.pointInterfaces.length > 1) this.pair(f, nat);
+    const natPorts = nat !== null && keyKind === KIND_PORTS;
     const record: FlowRecord = {
       flow_id: `${this.bootId}-${this.flowNumbers[f]}`,
       seq: this.links[f * LINK_STRIDE + L_SEQ]++,
@@ -615,9 +711,52 @@ export class FlowTable {
         : connStateWithoutTcp((this.small[f * SMALL_STRIDE + B_SENT] & SENT_SRC) !== 0, (this.small[f * SMALL_STRIDE + B_SENT] & SENT_DST) !== 0),
       // deterministic from the key, so every record of the flow carries the same one
       community_id: communityIdV1(protocol, srcBytes, dstBytes, cidSrcPort, cidDstPort),
+      peer_name: strings.get(this.stringRefs[f * STRING_STRIDE + S_PEER_NAME]),
+      peer_key: strings.get(this.stringRefs[f * STRING_STRIDE + S_PEER_KEY]),
+      transit: TRANSIT_VALUES[this.small[f * SMALL_STRIDE + B_TRANSIT]],
+      link_id: nat === null ? '' : nat.communityId,
+      nat_src_ip: nat === null ? '' : nat.srcIp,
+      nat_src_port: natPorts ? nat.srcPort : 0,
+      nat_dst_ip: nat === null ? '' : nat.dstIp,
+      nat_dst_port: natPorts ? nat.dstPort : 0,
     };
     this.stats_.recordsEmitted++;
     this.sink.write(record);
+  }
+
+  /**
+   * Looks for the flow's other leg on the other capture points (the same tuple, or the
+   * translated one) and marks both: ingress is the original tuple's leg behind a NAT, else
+   * the leg whose first packet came first (then the lower capture point). A leg already
+   * paired (with a third interface) is left alone.
+   */
+  private pair(f: number, nat: TranslatedTuple | null): void {
+    const keys = this.keys;
+    const base = f * KEY_WORDS;
+    const head = keys[base] & 0xffffff;
+    const point = keys[base] >>> 24;
+    const twinKey = this.pairKey;
+    for (let q = 0; q < this.pointInterfaces.length; q++) {
+      if (q === point) continue;
+      for (let w = 0; w < KEY_WORDS; w++) twinKey[w] = keys[base + w];
+      twinKey[0] = (head | (q << 24)) >>> 0;
+      let g = this.find(hashKey(twinKey, 0), twinKey);
+      let fIsIngress = false;
+      if (g >= 0) {
+        const fStart = this.num[f * NUM_STRIDE + F_START];
+        const gStart = this.num[g * NUM_STRIDE + F_START];
+        fIsIngress = fStart < gStart || (fStart === gStart && point < q);
+      } else if (nat !== null) {
+        // (an echo's "ports" are its identifier on both sides, as translated)
+        writeKeyEndpoints(twinKey, nat.srcBytes, nat.srcPort, nat.dstBytes, nat.dstPort, ((head >>> 8) & 0xff) === 6);
+        g = this.find(hashKey(twinKey, 0), twinKey);
+        fIsIngress = nat.original;
+      }
+      if (g < 0 || this.small[g * SMALL_STRIDE + B_TRANSIT] !== TRANSIT_NONE) continue;
+      this.small[f * SMALL_STRIDE + B_TRANSIT] = fIsIngress ? TRANSIT_INGRESS : TRANSIT_EGRESS;
+      this.small[g * SMALL_STRIDE + B_TRANSIT] = fIsIngress ? TRANSIT_EGRESS : TRANSIT_INGRESS;
+      return;
+    }
   }
 
   private clearPeriod(f: number): void {
@@ -651,8 +790,7 @@ export class FlowTable {
 
   // ---- hash table ----
 
-  private find(hash: number): number {
-    const key = this.key;
+  private find(hash: number, key: Uint32Array): number {
     let i = hash & this.mask;
     while (true) {
       const f = this.slots[i];

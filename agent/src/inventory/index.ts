@@ -1,9 +1,10 @@
 /**
  * The inventory: human names and types for addresses. A YAML or JSON file maps IPs and CIDR
  * prefixes to {name, type} (most specific prefix wins) and may name WireGuard peers by public
- * key; when capturing on a WireGuard interface, each named peer's allowed IPs take that name.
- * Unmatched public addresses are `external`, unmatched non-public ones `unknown` (name '').
- * Looked up once per flow.
+ * key; when capturing on a WireGuard interface, each named peer's own tunnel addresses (its
+ * host-length allowed IPs, see wireguard.ts) take that name, while the wider prefixes it
+ * routes keep their own names. Unmatched public addresses are `external`, unmatched
+ * non-public ones `unknown` (name ''). Looked up once per flow.
  *
  * File format (YAML shown; JSON with the same shape works too):
  *
@@ -15,11 +16,14 @@
  *     "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=": { name: alice-laptop, type: user }
  */
 import { readFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { EndpointType } from '../model/flow';
 import { isNonPublic, parseCidr, type Cidr } from '../flow/addresses';
+import { PrefixTable, prefixKey } from './prefixTable';
+import { isOwnAddress, WG_KEY, WireGuardRoutes, type WireGuardPeer } from './wireguard';
+
+export { parseWireGuardDump, readWireGuardPeers, isOwnAddress, WireGuardRoutes } from './wireguard';
+export type { WireGuardPeer, PeerIdentity } from './wireguard';
 
 export const INVENTORY_TYPES = ['node', 'user', 'external', 'egress'] as const;
 export type InventoryType = (typeof INVENTORY_TYPES)[number];
@@ -36,39 +40,10 @@ export interface EndpointInfo {
 
 export class InventoryError extends Error {}
 
-/** One peer of `wg show IFACE dump`. */
-export interface WireGuardPeer {
-  publicKey: string;
-  allowedIps: string[];
-}
-
-interface Table {
-  /** prefix lengths present, longest first */
-  lengths: number[];
-  /** per prefix length: network key (see prefixKey) -> entry */
-  byLength: Map<number, Map<number | string, InventoryEntry>>;
-}
-
-const WG_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-
-function networkKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
-
-/** Map key of the `bits`-long prefix of an address: a number for IPv4 (no allocation), hex for IPv6. */
-function prefixKey(bytes: Uint8Array, version: 4 | 6, bits: number): number | string {
-  if (version === 4) {
-    const word = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
-    return bits === 0 ? 0 : word >>> (32 - bits);
-  }
-  return networkKey(maskTo(bytes.subarray(0, 16), bits));
-}
+const cidrId = (cidr: Cidr) => `${cidr.version}/${cidr.bits}/${prefixKey(cidr.bytes, cidr.version, cidr.bits)}`;
 
 export class Inventory {
-  private readonly tables: Record<4 | 6, Table> = {
-    4: { lengths: [], byLength: new Map() },
-    6: { lengths: [], byLength: new Map() },
-  };
+  private readonly table = new PrefixTable<InventoryEntry>();
   /** Entries from the file, which win over WireGuard-derived ones at equal prefix length. */
   private readonly explicit = new Set<string>();
   readonly peers: ReadonlyMap<string, InventoryEntry>;
@@ -76,8 +51,8 @@ export class Inventory {
   constructor(addresses: ReadonlyMap<string, InventoryEntry> = new Map(), peers: ReadonlyMap<string, InventoryEntry> = new Map()) {
     for (const [cidrText, entry] of addresses) {
       const cidr = parseCidr(cidrText) as Cidr;
-      this.add(cidr, entry);
-      this.explicit.add(`${cidr.version}/${cidr.bits}/${prefixKey(cidr.bytes, cidr.version, cidr.bits)}`);
+      this.table.set(cidr, entry);
+      this.explicit.add(cidrId(cidr));
     }
     this.peers = peers;
   }
@@ -121,7 +96,11 @@ export class Inventory {
     return new Inventory(addressEntries, peerEntries);
   }
 
-  /** Names each known peer's allowed IPs after the peer's inventory entry; returns how many prefixes were added. */
+  /**
+   * Names each known peer's own addresses (host-length allowed IPs) after the peer's
+   * inventory entry; wider allowed IPs are routes and name nothing. Returns how many
+   * addresses were added.
+   */
   addWireGuardPeers(peers: readonly WireGuardPeer[]): number {
     let added = 0;
     for (const peer of peers) {
@@ -129,47 +108,27 @@ export class Inventory {
       if (!entry) continue;
       for (const ip of peer.allowedIps) {
         const cidr = parseCidr(ip);
-        if (!cidr || this.explicit.has(`${cidr.version}/${cidr.bits}/${prefixKey(cidr.bytes, cidr.version, cidr.bits)}`)) continue;
-        this.add(cidr, entry);
+        if (!cidr || !isOwnAddress(cidr) || this.explicit.has(cidrId(cidr))) continue;
+        this.table.set(cidr, entry);
         added++;
       }
     }
     return added;
   }
 
-  private add(cidr: Cidr, entry: InventoryEntry): void {
-    const table = this.tables[cidr.version];
-    let map = table.byLength.get(cidr.bits);
-    if (!map) {
-      map = new Map();
-      table.byLength.set(cidr.bits, map);
-      table.lengths = [...table.byLength.keys()].sort((a, b) => b - a);
-    }
-    map.set(prefixKey(cidr.bytes, cidr.version, cidr.bits), entry);
+  /** Routing-peer lookups for one WireGuard interface's peers, named from this inventory. */
+  routesOf(peers: readonly WireGuardPeer[]): WireGuardRoutes {
+    return new WireGuardRoutes(peers, (key) => this.peers.get(key)?.name ?? '');
   }
 
   /** The most specific entry for the address, or the default: external (public) / unknown. */
   lookup(bytes: Uint8Array, version: 4 | 6): EndpointInfo {
-    const table = this.tables[version];
-    for (const bits of table.lengths) {
-      const hit = table.byLength.get(bits)?.get(prefixKey(bytes, version, bits));
-      if (hit) return hit;
-    }
-    return isNonPublic(bytes, version) ? UNKNOWN : EXTERNAL;
+    return this.table.lookup(bytes, version) ?? (isNonPublic(bytes, version) ? UNKNOWN : EXTERNAL);
   }
 }
 
 const UNKNOWN: EndpointInfo = Object.freeze({ name: '', type: 'unknown' });
 const EXTERNAL: EndpointInfo = Object.freeze({ name: '', type: 'external' });
-
-function maskTo(bytes: Uint8Array, bits: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.min(Math.max(bits - i * 8, 0), 8);
-    out[i] = keep === 0 ? 0 : bytes[i] & ((0xff << (8 - keep)) & 0xff);
-  }
-  return out;
-}
 
 function readEntries(
   value: unknown,
@@ -195,27 +154,3 @@ function readEntries(
   return out;
 }
 
-/**
- * Parses `wg show IFACE dump`: the first line describes the interface, each further line a
- * peer: public-key, preshared-key, endpoint, allowed-ips (comma separated or "(none)"),
- * latest-handshake, rx, tx, keepalive — tab separated.
- */
-export function parseWireGuardDump(text: string): WireGuardPeer[] {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  return lines.slice(1).flatMap((line) => {
-    const f = line.split('\t');
-    if (f.length < 4 || !WG_KEY.test(f[0])) return [];
-    const allowed = f[3] === '(none)' ? [] : f[3].split(',').map((s) => s.trim()).filter(Boolean);
-    return [{ publicKey: f[0], allowedIps: allowed }];
-  });
-}
-
-/** Peers of a WireGuard interface via `wg show IFACE dump`; undefined when it is not one (or wg is missing). */
-export async function readWireGuardPeers(iface: string): Promise<WireGuardPeer[] | undefined> {
-  try {
-    const { stdout } = await promisify(execFile)('wg', ['show', iface, 'dump'], { timeout: 5000 });
-    return parseWireGuardDump(stdout);
-  } catch {
-    return undefined;
-  }
-}

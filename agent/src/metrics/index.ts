@@ -41,12 +41,29 @@ export interface StoreStatsProvider {
   storeStats(): StoreStats;
 }
 
+export interface NatStatsProvider {
+  natStats(): {
+    /** Translated connections held for linking. */
+    connections: number;
+    /** Dropped because the table was full. */
+    evicted: number;
+    /** conntrack lines applied (dump and events). */
+    lines: number;
+    /** conntrack lost-events warnings. */
+    overruns: number;
+    /** Whether the conntrack event process runs. */
+    running: boolean;
+  };
+}
+
 /** Whoever owns these figures; any may be absent (e.g. `serve` has no capture). */
 export interface MetricsProviders {
   capture?: CaptureStatsProvider;
   decode?: DecodeStatsProvider;
   flowTable?: FlowTableStatsProvider;
   store?: StoreStatsProvider;
+  /** NAT linking (run on a gateway). */
+  nat?: NatStatsProvider;
 }
 
 export interface MetricsOptions {
@@ -239,6 +256,24 @@ export class AgentMetrics {
     mirroredCounter('flowmesh_store_errors_total', 'Store failures by kind', ['kind'], () => {
       const errors = store()?.errors;
       return errors && Object.entries(errors).map(([kind, n]): [{ kind: string }, number] => [{ kind }, n]);
+    });
+    const nat = () => providers.nat?.natStats();
+    mirroredGauge('flowmesh_nat_connections', 'Translated connections (conntrack) held for linking pre- and post-NAT records', () => nat()?.connections);
+    mirroredCounter('flowmesh_nat_evictions_total', 'Translated connections forgotten because the NAT table was full', [], () => {
+      const stats = nat();
+      return stats && [[{}, stats.evicted]];
+    });
+    mirroredCounter('flowmesh_conntrack_events_total', 'Connection-tracking lines applied (dumps and NEW/DESTROY events)', [], () => {
+      const stats = nat();
+      return stats && [[{}, stats.lines]];
+    });
+    mirroredCounter('flowmesh_conntrack_overruns_total', 'Times conntrack reported lost events (then the NAT table is reloaded)', [], () => {
+      const stats = nat();
+      return stats && [[{}, stats.overruns]];
+    });
+    mirroredGauge('flowmesh_conntrack_up', '1 while the conntrack event process runs', () => {
+      const stats = nat();
+      return stats && (stats.running ? 1 : 0);
     });
   }
 }

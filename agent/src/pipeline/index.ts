@@ -1,19 +1,25 @@
 /**
- * The capture pipeline: capture (file or interface) -> decoder -> DNS observer -> flow
- * table -> sink. Owns the per-packet loop (one shared DecodedPacket, nothing allocated),
- * the counters the summary and the metrics read, the expiry tick for live capture, the
- * progress line for imports on a terminal, and the final flush.
+ * The capture pipeline: capture (file, or one or more interfaces) -> decoder -> DNS
+ * observer -> flow table -> sink. Owns the per-packet loop (one shared DecodedPacket,
+ * nothing allocated), the counters the summary and the metrics read, the expiry tick for
+ * live capture, the progress line for imports on a terminal, and the final flush.
+ *
+ * Several interfaces: one capture object and one decoder per interface, each a capture
+ * point of the one flow table (its flows keyed apart, see flowTable.ts); the WireGuard
+ * routing peers of each interface and the node's NAT translations annotate the records.
  */
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { openLiveCapture, readCaptureFile, type LiveCapture, type LiveCaptureOptions } from '../capture';
+import type { PacketHandler } from '../capture/types';
 import { DecodeStats, DECODE_REASONS, PacketDecoder, decodeReasonKind } from '../decode/decoder';
 import { DecodedPacket, type PacketTime } from '../decode/packet';
 import { DnsObserver, type DnsCacheOptions, type DnsStats } from '../dns';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../flowtable/flowTable';
 import type { LocalAddresses } from '../flow/direction';
-import type { Inventory } from '../inventory';
+import type { Inventory, WireGuardRoutes } from '../inventory';
 import type { FlowSink } from '../model/flow';
+import type { NatTable } from '../nat';
 
 export interface PipelineOptions {
   node: string;
@@ -22,6 +28,8 @@ export interface PipelineOptions {
   dns: { enabled: boolean; cache?: Partial<DnsCacheOptions> };
   inventory: Inventory;
   localAddresses: LocalAddresses;
+  /** The node's NAT translations (live capture on a gateway), for linking both sides of a connection. */
+  nat?: NatTable;
   logger: Logger;
   /** Progress line on stderr while importing (default: when stderr is a terminal). */
   progress?: boolean;
@@ -56,6 +64,10 @@ export class Pipeline {
   private decoder: PacketDecoder | undefined;
   /** Decoders of the capture being read, one per link type (a pcapng file may mix them). */
   private readonly decoders = new Map<number, PacketDecoder>();
+  /** Decoders of the live captures, one per interface (fragment reassembly must not mix interfaces). */
+  private readonly liveDecoders: PacketDecoder[] = [];
+  /** WireGuard peers of each capture point (null: not a WireGuard interface). */
+  private readonly peerRoutes: (WireGuardRoutes | null)[] = [];
   /** Counts of decoders already finished (one per imported file). */
   private readonly earlierDecodes = new DecodeStats();
   private readonly dnsEnabled: boolean;
@@ -69,11 +81,13 @@ export class Pipeline {
     this.dns = new DnsObserver(options.dns.cache);
     this.dnsEnabled = options.dns.enabled;
     this.progress = options.progress ?? Boolean(process.stderr.isTTY);
-    const { inventory, localAddresses } = options;
+    const { inventory, localAddresses, nat } = options;
     const annotator: FlowAnnotator = {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
       endpoint: (bytes, v) => inventory.lookup(bytes, v),
       domain: (ip, nowUs) => (this.dnsEnabled ? this.dns.domain(ip, nowUs) : ''),
+      peer: (point, src, dst, v, direction) => this.peerRoutes[point]?.peerOf(src, dst, v, direction) ?? null,
+      ...(nat ? { translation: (protocol: number, s: string, sp: number, d: string, dp: number) => nat.lookup(protocol, s, sp, d, dp) } : {}),
     };
     this.table = new FlowTable(
       { node: options.node, interfaceName: '', maxFlows: options.maxFlows, timeouts: options.timeouts, annotator, bootId: options.bootId },
@@ -133,25 +147,54 @@ export class Pipeline {
     }
   }
 
-  /** Starts live capture; the returned handle's stop() ends capture and flushes every flow. */
-  startLive(capture: Omit<LiveCaptureOptions, 'onError' | 'onWarning'>): LiveRun {
+  /** The routing peers of a capture point's WireGuard interface (null: not WireGuard); replaced when peers change. */
+  setPeerRoutes(point: number, routes: WireGuardRoutes | null): void {
+    this.peerRoutes[point] = routes;
+  }
+
+  /**
+   * Starts live capture on one or more interfaces (capture point i = interfaces[i]); the
+   * returned handle's stop() ends capture and flushes every flow. When an interface cannot
+   * be opened, the ones already open are closed and the error is thrown.
+   */
+  startLive(capture: Omit<LiveCaptureOptions, 'onError' | 'onWarning' | 'interface'>, interfaces: readonly string[]): LiveRun {
     const logger = this.options.logger;
-    this.table.interfaceName = capture.interface;
-    const live = openLiveCapture({
-      ...capture,
-      onWarning: (message) => logger.warn({ interface: capture.interface }, message),
-      onError: (error) => logger.error({ interface: capture.interface, err: error }, 'capture error'),
-    }, this.onPacket);
-    this.decoder = this.decoderFor(live.linkType);
+    if (interfaces.length === 0) throw new Error('no interface to capture on');
+    const captures: LiveCapture[] = [];
+    try {
+      interfaces.forEach((name, i) => {
+        const point = i === 0 ? 0 : this.table.addCapturePoint(name);
+        if (i === 0) this.table.interfaceName = name;
+        // the interface's decoder, known once it is open (packets arrive after that)
+        const slot: { decoder?: PacketDecoder } = {};
+        const onPacket: PacketHandler = (buf, offset, capLen, wireLen, time) => {
+          this.table.selectCapturePoint(point);
+          this.decoder = slot.decoder;
+          this.onPacket(buf, offset, capLen, wireLen, time);
+        };
+        const live = openLiveCapture({
+          ...capture,
+          interface: name,
+          onWarning: (message) => logger.warn({ interface: name }, message),
+          onError: (error) => logger.error({ interface: name, err: error }, 'capture error'),
+        }, onPacket);
+        slot.decoder = new PacketDecoder(live.linkType);
+        this.liveDecoders.push(slot.decoder);
+        captures.push(live);
+      });
+    } catch (error) {
+      for (const live of captures) live.close();
+      throw error;
+    }
     // expiry by the wall clock when packets stop arriving
     const tick = setInterval(() => this.table.advanceTime(Date.now() * 1000), TICK_MS);
     tick.unref();
     let stopped: Promise<void> | undefined;
     return {
-      capture: live,
+      captures,
       stop: () => (stopped ??= (async () => {
         clearInterval(tick);
-        live.close();
+        for (const live of captures) live.close();
         await this.finish();
       })()),
     };
@@ -184,6 +227,7 @@ export class Pipeline {
     const total = new DecodeStats();
     total.add(this.earlierDecodes);
     for (const decoder of this.decoders.values()) total.add(decoder.stats);
+    for (const decoder of this.liveDecoders) total.add(decoder.stats);
     const out: Record<string, number> = {};
     DECODE_REASONS.forEach((name, i) => (out[name] = total.counts[i]));
     return out;
@@ -238,7 +282,8 @@ export class Pipeline {
 }
 
 export interface LiveRun {
-  capture: LiveCapture;
+  /** One per interface, in the order given. */
+  captures: LiveCapture[];
   stop(): Promise<void>;
 }
 
