@@ -25,7 +25,7 @@ const includes = <T extends string>(list: readonly T[], value: string): value is
   (list as readonly string[]).includes(value);
 
 /** Dimensions whose values are integers on the wire; typed text is sent as a number. */
-export const INTEGER_DIMENSIONS: readonly string[] = ['src_port', 'dst_port', 'port', 'ip_version'];
+export const INTEGER_DIMENSIONS: readonly string[] = ['src_port', 'dst_port', 'port', 'ip_version', 'nat_src_port', 'nat_dst_port'];
 
 export function fieldKind(field: string): FieldKind {
   if (includes(ADDRESS_FIELDS, field)) {
@@ -55,6 +55,10 @@ export const FIELD_DESCRIPTIONS: Partial<Record<FilterField, string>> = {
   port: 'source or destination port',
   name: 'source or destination name',
   type: 'source or destination type',
+  connection: 'every record of one connection: community_id or link_id (both sides of a NAT gateway)',
+  peer_name: 'WireGuard peer routing the remote address',
+  transit: 'ingress / egress leg of a connection forwarded between two captured interfaces',
+  link_id: "Community ID on the other side of the node's NAT",
   bytes: 'bytes both ways, per record',
   tcp_flags: 'union of both sides',
 };

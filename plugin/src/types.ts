@@ -14,11 +14,12 @@ export const DIMENSIONS = [
   'src_ip', 'dst_ip', 'src_port', 'dst_port',
   'src_name', 'dst_name', 'src_type', 'dst_type', 'dst_domain',
   'conn_state', 'community_id', 'flow_id', 'record_kind', 'end_reason',
+  'peer_name', 'peer_key', 'transit', 'link_id', 'nat_src_ip', 'nat_src_port', 'nat_dst_ip', 'nat_dst_port',
 ] as const; // prettier-ignore
 export type Dimension = (typeof DIMENSIONS)[number];
 
-/** `ip` matches src_ip or dst_ip; likewise port, name, type. */
-export const EITHER_SIDE_FIELDS = ['ip', 'port', 'name', 'type'] as const;
+/** `ip` matches src_ip or dst_ip; likewise port, name, type; `connection`: community_id or link_id. */
+export const EITHER_SIDE_FIELDS = ['ip', 'port', 'name', 'type', 'connection'] as const;
 export type EitherSideField = (typeof EITHER_SIDE_FIELDS)[number];
 
 export const NUMERIC_FIELDS = [
@@ -62,7 +63,7 @@ export const QUERY_TYPES = ['flows', 'top', 'timeseries', 'summary', 'topology']
 export type QueryType = (typeof QUERY_TYPES)[number];
 export type DedupeMode = 'default' | 'none' | 'connection';
 export type FlowsOrder = 'newest' | 'oldest';
-export type TopologyBy = 'ip' | 'name';
+export type TopologyBy = 'ip' | 'name' | 'peer';
 
 export interface FlowmeshQuery extends DataQuery {
   queryType?: QueryType;
@@ -82,7 +83,7 @@ export interface FlowmeshQuery extends DataQuery {
   /** flows */
   order?: FlowsOrder;
   dedupe?: DedupeMode;
-  /** topology: endpoint identity */
+  /** topology: endpoint identity (peer: by name, through the routing peer) */
   topologyBy?: TopologyBy;
 }
 

@@ -38,10 +38,10 @@ export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as co
 
 /**
  * Most dimensions per top / timeseries query. The plugin's dedupe adds three of its own
- * (community_id, link_id, direction), which leaves two for a deduplicated top and one for a
- * deduplicated split.
+ * (community_id, link_id, direction), which leaves three for a deduplicated top (a
+ * source -> routing peer -> destination graph) and one for a deduplicated split.
  */
-export const MAX_GROUP_BY = 5;
+export const MAX_GROUP_BY = 6;
 export const MAX_SPLIT_BY = 4;
 
 export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;

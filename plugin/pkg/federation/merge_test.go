@@ -217,6 +217,66 @@ func TestDedupeRecordsOnePerConnection(t *testing.T) {
 	}
 }
 
+// A laptop's HTTPS through a masquerading gateway, with an agent also on the server
+// behind it: the laptop reports the pre-NAT tuple (cA), the server the post-NAT one (cB),
+// the gateway its tunnel leg (cA, link cB). One connection: the laptop's report is kept.
+// Series: the same rule.
+func TestDedupeJoinsBothSidesOfANAT(t *testing.T) {
+	g := WithDedupeDims([]string{"node"})
+	row := func(cid, link, dir, node string, bytes float64) models.TopRow {
+		return models.TopRow{Key: models.GroupKey{"community_id": cid, "link_id": link, "direction": dir, "node": node}, Value: bytes, Totals: totals(bytes)}
+	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop {
+		r := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes", Rows: rows}
+		for _, x := range rows {
+			r.Total.Add(x.Totals)
+		}
+		return AgentTop{Agent: agent, Result: r}
+	}
+	results := []AgentTop{
+		mk("server", row("cB", "", "inbound", "server", 90)),
+		mk("gw", row("cA", "cB", "forwarded", "gw", 95), row("cC", "", "outbound", "gw", 4)),
+		mk("laptop", row("cA", "", "outbound", "laptop", 100)),
+	}
+	m := MergeTop(DedupeTop(results, []string{"node"}), []string{"node"}, "bytes", 0)
+	got := map[string]float64{}
+	for _, r := range m.Rows {
+		got[FormatValue(r.Key["node"])] = r.Value
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[string]float64{"laptop": 100, "gw": 4}) {
+		t.Fatalf("deduped %v", got)
+	}
+	// without the laptop's agent the gateway's forwarded report beats the server's inbound one
+	m = MergeTop(DedupeTop(results[:2], []string{"node"}), []string{"node"}, "bytes", 0)
+	if m.Total.Bytes != 95+4 || len(m.Rows) != 1 {
+		t.Fatalf("without the laptop: %+v", m.Rows)
+	}
+
+	series := func(agent, cid, link, dir string, v float64) AgentSeries {
+		return AgentSeries{Agent: agent, Result: models.TimeseriesResult{Kind: "timeseries", SplitBy: g, Times: []int64{0},
+			Series: []models.Series{{Key: models.GroupKey{"community_id": cid, "link_id": link, "direction": dir, "node": agent}, Values: []float64{v}}}}}
+	}
+	s := MergeTimeseries(DedupeSeries([]AgentSeries{series("server", "cB", "", "inbound", 90), series("gw", "cA", "cB", "forwarded", 95)}, []string{"node"}), []string{"node"}, "bytes", 0)
+	if len(s.Series) != 1 || FormatValue(s.Series[0].Key["node"]) != "gw" {
+		t.Fatalf("series %+v", s.Series)
+	}
+}
+
+func TestDedupeRecordsHidesEgressLegsAndJoinsNATSides(t *testing.T) {
+	egress, ingress := models.TransitEgress, models.TransitIngress
+	recs := []models.FlowRecord{
+		{FlowID: "1", CommunityID: "cB", Direction: "inbound", Node: "server"},
+		{FlowID: "2", CommunityID: "cA", LinkID: "cB", Direction: "forwarded", Node: "gw", Transit: &ingress},
+		{FlowID: "3", CommunityID: "cB", LinkID: "cA", Direction: "outbound", Node: "gw", Transit: &egress},
+		{FlowID: "4", CommunityID: "cD", Direction: "forwarded", Node: "gw", Transit: &egress},
+	}
+	agents := []string{"server", "gw", "gw", "gw"}
+	out := DedupeRecords(recs, func(i int) string { return agents[i] })
+	if len(out) != 1 || out[0].FlowID != "2" {
+		t.Fatalf("got %+v", out)
+	}
+}
+
 func TestMergeSummaryAndValues(t *testing.T) {
 	first, last := int64(5), int64(50)
 	s := MergeSummary([]AgentSummary{

@@ -32,8 +32,10 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 	num := func() []int64 { return make([]int64, count) }
 	node, direction, protocol, source, srcIP, destination, dstIP, domain := str(), str(), str(), str(), str(), str(), str(), str()
 	flagsSrc, flagsDst, community, flowID := str(), str(), str(), str()
+	iface, peerName, peerKey, translated, linkID := str(), str(), str(), str(), str()
 	srcPort, dstPort, bytesTx, bytesRx, packetsTx, packetsRx := num(), num(), num(), num(), num(), num()
 	connState := make([]*string, count)
+	transit := make([]*string, count)
 	for i, r := range records {
 		start[i] = time.UnixMicro(r.StartUs).UTC()
 		end[i] = time.UnixMicro(r.EndUs).UTC()
@@ -46,6 +48,8 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		flagsSrc[i], flagsDst[i] = TCPFlags(r.TCPFlagsSrc), TCPFlags(r.TCPFlagsDst)
 		connState[i] = r.ConnState
 		community[i], flowID[i] = r.CommunityID, r.FlowID
+		iface[i], peerName[i], peerKey[i], transit[i], linkID[i] = r.Interface, r.PeerName, r.PeerKey, r.Transit, r.LinkID
+		translated[i] = Translated(r)
 	}
 	filterable := func(c *data.FieldConfig) *data.FieldConfig { return c.SetFilterable(true) }
 	srcIPConfig := filterable(config("Source IP", ""))
@@ -56,10 +60,12 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		data.NewField("start", nil, start).SetConfig(config("Start", "")),
 		data.NewField("end", nil, end).SetConfig(config("End", "")),
 		data.NewField("node", nil, node).SetConfig(filterable(config("Node", ""))),
+		data.NewField("interface", nil, iface).SetConfig(filterable(config("Interface", ""))),
 		data.NewField("direction", nil, direction).SetConfig(filterable(config("Direction", ""))),
 		data.NewField("source", nil, source).SetConfig(config("Source", "")),
 		data.NewField("protocol", nil, protocol).SetConfig(filterable(config("Protocol", ""))),
 		data.NewField("destination", nil, destination).SetConfig(config("Destination", "")),
+		data.NewField("peer_name", nil, peerName).SetConfig(filterable(config("Routing peer", ""))),
 		data.NewField("bytes_tx", nil, bytesTx).SetConfig(config("Bytes sent", "bytes")),
 		data.NewField("bytes_rx", nil, bytesRx).SetConfig(config("Bytes received", "bytes")),
 		data.NewField("packets_tx", nil, packetsTx).SetConfig(config("Packets sent", "short")),
@@ -74,10 +80,23 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		data.NewField("dst_domain", nil, domain).SetConfig(filterable(config("Domain", ""))),
 		data.NewField("community_id", nil, community).SetConfig(filterable(config("Community ID", ""))),
 		data.NewField("flow_id", nil, flowID).SetConfig(config("Flow ID", "")),
+		data.NewField("peer_key", nil, peerKey).SetConfig(filterable(config("Peer key", ""))),
+		data.NewField("transit", nil, transit).SetConfig(filterable(config("Transit", ""))),
+		data.NewField("translated", nil, translated).SetConfig(config("Other side of NAT", "")),
+		data.NewField("link_id", nil, linkID).SetConfig(filterable(config("Link ID", ""))),
 	)
 	meta := &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Custom: map[string]any{"nextCursor": nextCursor}}
 	frame.SetMeta(meta)
 	return attach(data.Frames{frame}, n, meta)
+}
+
+// Translated renders a record's tuple on the other side of its node's NAT as
+// "ip:port -> ip:port" ("" when the node did not translate the connection).
+func Translated(r models.FlowRecord) string {
+	if r.NATSrcIP == "" {
+		return ""
+	}
+	return Endpoint("", r.NATSrcIP, r.NATSrcPort) + " -> " + Endpoint("", r.NATDstIP, r.NATDstPort)
 }
 
 // Endpoint renders "name (ip:port)" or "ip:port"; port 0 (no ports) shows the address only.

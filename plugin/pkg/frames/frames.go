@@ -61,6 +61,9 @@ var dimensionLabels = map[string]string{
 	"dst_name": "Destination name", "src_type": "Source type", "dst_type": "Destination type",
 	"dst_domain": "Domain", "conn_state": "Connection state", "community_id": "Community ID",
 	"flow_id": "Flow ID", "record_kind": "Record kind", "end_reason": "End reason",
+	"peer_name": "Routing peer", "peer_key": "Peer key", "transit": "Transit", "link_id": "Link ID",
+	"nat_src_ip": "NAT source IP", "nat_src_port": "NAT source port", "nat_dst_ip": "NAT destination IP",
+	"nat_dst_port": "NAT destination port",
 }
 
 var metricLabels = map[string]string{

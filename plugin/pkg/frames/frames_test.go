@@ -2,6 +2,7 @@ package frames
 
 import (
 	"flag"
+	"fmt"
 	"testing"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -35,6 +36,13 @@ var sampleRecords = []models.FlowRecord{
 		IPVersion: 6, Protocol: "icmpv6", ProtocolNumber: 58, SrcIP: "fd00::2", DstIP: "fd00::9",
 		SrcType: "unknown", DstType: "unknown", ICMPType: ptr(int64(128)), ICMPCode: ptr(int64(0)),
 		PacketsTx: 1, BytesTx: 104, ConnState: ptr("S0"), CommunityID: "1:def="},
+	// the tunnel leg of a laptop's HTTPS through a masquerading gateway
+	{FlowID: "f3", Seq: 0, RecordKind: "final", EndReason: "tcp_close", Node: "gateway", Interface: "wg0",
+		FlowStartUs: 1700000003000000, StartUs: 1700000003000000, EndUs: 1700000003200000, Direction: "forwarded",
+		IPVersion: 4, Protocol: "tcp", ProtocolNumber: 6, SrcIP: "100.64.0.2", SrcPort: 51001, DstIP: "203.0.113.5", DstPort: 443,
+		SrcName: "laptop", SrcType: "user", DstType: "external", PacketsTx: 6, PacketsRx: 5, BytesTx: 900, BytesRx: 4000,
+		ConnState: ptr("SF"), CommunityID: "1:ghi=", PeerName: "laptop", PeerKey: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=",
+		Transit: ptr("ingress"), LinkID: "1:jkl=", NATSrcIP: "198.51.100.1", NATSrcPort: 61000, NATDstIP: "203.0.113.5", NATDstPort: 443},
 }
 
 func TestFlowsFrameGolden(t *testing.T) {
@@ -136,6 +144,29 @@ func TestTopologyFramesGolden(t *testing.T) {
 			t.Errorf("node %d arcs sum to %v", i, s)
 		}
 	}
+}
+
+// By routing peer: users -> the gateway they exit through -> destinations; a peer that is
+// one of the ends (a direct tunnel) is no hop, and edges through one gateway add up.
+func TestTopologyByPeer(t *testing.T) {
+	row := func(src, peer, dst string, v float64) models.TopRow {
+		return models.TopRow{Key: models.GroupKey{"src_name": src, "peer_name": peer, "dst_name": dst}, Value: v, Totals: models.Totals{Bytes: v, Flows: 1}}
+	}
+	m := federation.TopMerged{GroupBy: []string{"src_name", "peer_name", "dst_name"}, Metric: "bytes", Rows: []models.TopRow{
+		row("alice", "inetgw", "", 500), row("bob", "inetgw", "", 300), row("bob", "inetgw", "files", 100), row("alice", "node-a", "node-a", 50),
+	}}
+	frames := Topology(m, models.TopologyByPeer, Notices{})
+	edges := map[string]float64{}
+	for i := 0; i < frames[1].Fields[0].Len(); i++ {
+		edges[frames[1].Fields[0].At(i).(string)] = frames[1].Fields[3].At(i).(float64)
+	}
+	want := map[string]float64{
+		"alice->via inetgw": 500, "bob->via inetgw": 400, "via inetgw->(unnamed)": 800, "via inetgw->files": 100, "alice->node-a": 50,
+	}
+	if fmt.Sprint(edges) != fmt.Sprint(want) {
+		t.Fatalf("edges %v, want %v", edges, want)
+	}
+	golden(t, "topology_peer", frames)
 }
 
 func TestTCPFlagsAndEndpoint(t *testing.T) {

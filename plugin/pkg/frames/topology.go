@@ -18,7 +18,7 @@ type graphNode struct {
 // endpoint names a side of an edge: by address, or by name with the address as fallback.
 func endpoint(key models.GroupKey, side, by string) (id, title, subtitle string) {
 	ip := federation.FormatValue(key[side+"_ip"])
-	if by == models.TopologyByName {
+	if by == models.TopologyByName || by == models.TopologyByPeer {
 		name := federation.FormatValue(key[side+"_name"])
 		if name == "" {
 			if ip == "" {
@@ -44,15 +44,16 @@ func Topology(m federation.TopMerged, by string, n Notices) data.Frames {
 	}
 	var edgeID, edgeSrc, edgeDst []string
 	var edgeMain, edgeFlows, edgeBytes, edgePackets, edgeThickness []float64
-	maxValue := 0.0
-	for _, r := range m.Rows {
-		maxValue = math.Max(maxValue, r.Value)
-	}
-	for _, r := range m.Rows {
-		sid, stitle, ssub := endpoint(r.Key, "src", by)
-		did, dtitle, dsub := endpoint(r.Key, "dst", by)
-		node(sid, stitle, ssub).sent += r.Value
-		node(did, dtitle, dsub).received += r.Value
+	edgeIndex := map[string]int{}
+	addEdge := func(sid, did string, r models.TopRow) {
+		if i, ok := edgeIndex[sid+"->"+did]; ok {
+			edgeMain[i] += r.Value
+			edgeFlows[i] += r.Totals.Flows
+			edgeBytes[i] += r.Totals.Bytes
+			edgePackets[i] += r.Totals.Packets
+			return
+		}
+		edgeIndex[sid+"->"+did] = len(edgeID)
 		edgeID = append(edgeID, sid+"->"+did)
 		edgeSrc = append(edgeSrc, sid)
 		edgeDst = append(edgeDst, did)
@@ -60,9 +61,32 @@ func Topology(m federation.TopMerged, by string, n Notices) data.Frames {
 		edgeFlows = append(edgeFlows, r.Totals.Flows)
 		edgeBytes = append(edgeBytes, r.Totals.Bytes)
 		edgePackets = append(edgePackets, r.Totals.Packets)
+	}
+	for _, r := range m.Rows {
+		sid, stitle, ssub := endpoint(r.Key, "src", by)
+		did, dtitle, dsub := endpoint(r.Key, "dst", by)
+		node(sid, stitle, ssub).sent += r.Value
+		node(did, dtitle, dsub).received += r.Value
+		// by peer: a gateway between the two ends (the routing peer is neither) is a hop
+		if peer := federation.FormatValue(r.Key["peer_name"]); by == models.TopologyByPeer && peer != "" && peer != sid && peer != did {
+			pid := "via " + peer
+			hop := node(pid, peer, "routing peer")
+			hop.received += r.Value
+			hop.sent += r.Value
+			addEdge(sid, pid, r)
+			addEdge(pid, did, r)
+			continue
+		}
+		addEdge(sid, did, r)
+	}
+	maxValue := 0.0
+	for _, v := range edgeMain {
+		maxValue = math.Max(maxValue, v)
+	}
+	for _, v := range edgeMain {
 		thickness := 1.0
 		if maxValue > 0 {
-			thickness = 1 + 7*r.Value/maxValue
+			thickness = 1 + 7*v/maxValue
 		}
 		edgeThickness = append(edgeThickness, math.Round(thickness*10)/10)
 	}

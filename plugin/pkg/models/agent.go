@@ -18,8 +18,8 @@ const (
 const (
 	MaxFlowsPageSize   = 10000
 	MaxTopLimit        = 100000
-	MaxGroupBy         = 4
-	MaxSplitBy         = 3
+	MaxGroupBy         = 6
+	MaxSplitBy         = 4
 	MaxValuesLimit     = 10000
 	MinIntervalMs      = 1000
 	MaxFilters         = 100
@@ -32,10 +32,12 @@ var Dimensions = []string{
 	"src_ip", "dst_ip", "src_port", "dst_port",
 	"src_name", "dst_name", "src_type", "dst_type", "dst_domain",
 	"conn_state", "community_id", "flow_id", "record_kind", "end_reason",
+	"peer_name", "peer_key", "transit", "link_id", "nat_src_ip", "nat_src_port", "nat_dst_ip", "nat_dst_port",
 }
 
-// EitherSideFields are filter-only pseudo fields matching src or dst.
-var EitherSideFields = []string{"ip", "port", "name", "type"}
+// EitherSideFields are filter-only pseudo fields matching src or dst (connection:
+// community_id or link_id).
+var EitherSideFields = []string{"ip", "port", "name", "type", "connection"}
 
 // NumericFields can be compared numerically in filters.
 var NumericFields = []string{"bytes", "bytes_tx", "bytes_rx", "packets", "packets_tx", "packets_rx", "duration_ms", "icmp_type", "icmp_code"}
@@ -48,6 +50,15 @@ var Metrics = []string{"bytes", "bytes_tx", "bytes_rx", "packets", "packets_tx",
 
 // Directions in the order dedupe prefers a reporter: the initiator's node first.
 var Directions = []string{"outbound", "forwarded", "inbound"}
+
+// Transit legs of a connection forwarded between two captured interfaces (TRANSIT_LEGS).
+const (
+	TransitIngress = "ingress"
+	TransitEgress  = "egress"
+)
+
+// TransitLegs lists the transit values (null = seen once).
+var TransitLegs = []string{TransitIngress, TransitEgress}
 
 // TCPFlagNames in bit order (FIN = 0x01 ... CWR = 0x80).
 var TCPFlagNames = []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"}
@@ -96,6 +107,14 @@ type FlowRecord struct {
 	TCPFlagsDst    int64   `json:"tcp_flags_dst"`
 	ConnState      *string `json:"conn_state"`
 	CommunityID    string  `json:"community_id"`
+	PeerName       string  `json:"peer_name"`
+	PeerKey        string  `json:"peer_key"`
+	Transit        *string `json:"transit"`
+	LinkID         string  `json:"link_id"`
+	NATSrcIP       string  `json:"nat_src_ip"`
+	NATSrcPort     int64   `json:"nat_src_port"`
+	NATDstIP       string  `json:"nat_dst_ip"`
+	NATDstPort     int64   `json:"nat_dst_port"`
 }
 
 // Filter mirrors the FilterSchema union as one struct; which fields are set depends on Op.

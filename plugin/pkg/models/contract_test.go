@@ -309,4 +309,13 @@ func TestGoTypesMatchAgentOpenAPI(t *testing.T) {
 	filterFields = append(filterFields, "text")
 	sameSet(t, "filter fields", filterFields, r.enumStrings(filterProps["field"]))
 	sameSet(t, "TCP flags", TCPFlagNames, r.enumStrings(filterProps["flags"]))
+	sameSet(t, "transit legs", TransitLegs, r.enumStrings(flowProps["transit"]))
+
+	// Limits the plan enforces before asking agents.
+	for name, want := range map[string]int{"group_by": MaxGroupBy, "split_by": MaxSplitBy} {
+		got, _ := r.deref(queryProps[name])["maxItems"].(float64)
+		if int(got) != want {
+			t.Errorf("Query.%s: the agent allows at most %v dimensions, the plugin assumes %d", name, got, want)
+		}
+	}
 }

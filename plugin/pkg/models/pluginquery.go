@@ -20,6 +20,7 @@ const (
 	DefaultTopologyLimit = 50
 	TopologyByIP         = "ip"
 	TopologyByName       = "name"
+	TopologyByPeer       = "peer"
 	DedupeDefault        = "default"
 )
 

@@ -72,11 +72,15 @@ func Parse(raw json.RawMessage, qc Context, s *models.Settings) (Plan, error) {
 		}
 		p.Filters = append(p.Filters, models.Filter{Field: "text", Op: "contains", Value: text})
 	}
-	if len(p.Filters) > models.MaxFilters {
-		return p, fmt.Errorf("filters: %d given, at most %d", len(p.Filters), models.MaxFilters)
-	}
 	if p.Dedupe, err = dedupe(q.Dedupe, s); err != nil {
 		return p, err
+	}
+	maxFilters := models.MaxFilters
+	if p.Dedupe {
+		maxFilters-- // dedupe adds federation.EgressFilter
+	}
+	if len(p.Filters) > maxFilters {
+		return p, fmt.Errorf("filters: %d given, at most %d", len(p.Filters), maxFilters)
 	}
 	if p.Metric, err = metric(q.Metric); err != nil {
 		return p, err
@@ -119,7 +123,7 @@ func (p *Plan) planTop(q models.PluginQuery, s *models.Settings) error {
 		return err
 	}
 	if p.Dedupe && len(federation.WithDedupeDims(p.GroupBy)) > models.MaxGroupBy {
-		return fmt.Errorf("groupBy %v: with dedupe 'connection' at most %d dimensions besides direction (each agent groups by community_id and direction too, and agents group by at most %d)", p.GroupBy, models.MaxGroupBy-2, models.MaxGroupBy)
+		return fmt.Errorf("groupBy %v: with dedupe 'connection' at most %d dimensions besides %v (each agent groups by those too, and agents group by at most %d)", p.GroupBy, models.MaxGroupBy-len(federation.DedupeDims), federation.DedupeDims, models.MaxGroupBy)
 	}
 	p.Limit, err = intIn(q.Limit, models.DefaultTopLimit, 0, int(s.RowBudget), "limit")
 	return err
@@ -131,7 +135,7 @@ func (p *Plan) planTimeseries(q models.PluginQuery, qc Context, vars macros) err
 		return err
 	}
 	if p.Dedupe && len(federation.WithDedupeDims(p.SplitBy)) > models.MaxSplitBy {
-		return fmt.Errorf("splitBy %v: with dedupe 'connection' at most 1 dimension besides direction (each agent splits by community_id and direction too, and agents split by at most %d)", p.SplitBy, models.MaxSplitBy)
+		return fmt.Errorf("splitBy %v: with dedupe 'connection' at most %d dimension besides %v (each agent splits by those too, and agents split by at most %d)", p.SplitBy, models.MaxSplitBy-len(federation.DedupeDims), federation.DedupeDims, models.MaxSplitBy)
 	}
 	if p.SplitLimit, err = intIn(q.SplitLimit, models.DefaultSplitLimit, 0, 1000, "splitLimit"); err != nil {
 		return err
@@ -155,8 +159,11 @@ func (p *Plan) planTopology(q models.PluginQuery, s *models.Settings) error {
 		if p.Dedupe {
 			p.GroupBy = []string{"src_name", "dst_name"}
 		}
+	case models.TopologyByPeer:
+		// source -> routing peer -> destination, by name (the budget left by dedupe)
+		p.GroupBy = []string{"src_name", "peer_name", "dst_name"}
 	default:
-		return fmt.Errorf("topologyBy %q: use ip or name", q.TopologyBy)
+		return fmt.Errorf("topologyBy %q: use ip, name or peer", q.TopologyBy)
 	}
 	var err error
 	p.Limit, err = intIn(q.Limit, models.DefaultTopologyLimit, 1, int(min(s.RowBudget, 10000)), "limit (edges)")

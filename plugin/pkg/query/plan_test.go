@@ -101,7 +101,8 @@ func TestParseRejectsBadQueriesClearly(t *testing.T) {
 		`{}`:                   `queryType: missing`,
 		`{"queryType":"top"}`:  `groupBy: 0 dimensions given`,
 		`{"queryType":"top","groupBy":["src_mac"]}`:                                                       `groupBy: "src_mac" is not a dimension`,
-		`{"queryType":"top","groupBy":["src_ip","dst_ip","dst_port"]}`:                                    `with dedupe 'connection' at most 2 dimensions`,
+		`{"queryType":"top","groupBy":["src_ip","dst_ip","dst_port","node"]}`:                             `with dedupe 'connection' at most 3 dimensions besides [community_id link_id direction]`,
+		`{"queryType":"timeseries","splitBy":["node","interface"]}`:                                       `with dedupe 'connection' at most 1 dimension besides`,
 		`{"queryType":"top","groupBy":["src_ip"],"metric":"bits"}`:                                        `metric "bits"`,
 		`{"queryType":"flows","limit":20000}`:                                                             `limit (rows per page) 20000: must be between 1 and 10000`,
 		`{"queryType":"flows","order":"random"}`:                                                          `order "random"`,
@@ -119,6 +120,30 @@ func TestParseRejectsBadQueriesClearly(t *testing.T) {
 		if _, err := parse(t, js); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", js, err, want)
 		}
+	}
+}
+
+func TestDedupeLeavesEgressLegsOut(t *testing.T) {
+	p := mustParse(t, `{"queryType":"top","groupBy":["src_ip"],"dedupe":"connection","filters":[{"field":"node","op":"eq","value":"gw"}]}`)
+	q := p.base(models.KindTop)
+	if got, _ := json.Marshal(q.Filters); string(got) != `[{"field":"node","op":"eq","value":"gw"},{"field":"transit","op":"neq","value":"egress"}]` {
+		t.Errorf("agent filters %s", got)
+	}
+	if filtersJSON(p) != `[{"field":"node","op":"eq","value":"gw"}]` {
+		t.Errorf("the plan's own filters changed: %s", filtersJSON(p))
+	}
+	if none := mustParse(t, `{"queryType":"top","groupBy":["src_ip"],"dedupe":"none"}`); len(none.base(models.KindTop).Filters) != 0 {
+		t.Errorf("dedupe none filters %+v", none.base(models.KindTop).Filters)
+	}
+	many := make([]string, models.MaxFilters)
+	for i := range many {
+		many[i] = `{"field":"node","op":"eq","value":"n"}`
+	}
+	if _, err := parse(t, `{"queryType":"summary","dedupe":"connection","filters":[`+strings.Join(many, ",")+`]}`); err == nil || !strings.Contains(err.Error(), "at most 99") {
+		t.Errorf("100 filters with dedupe: %v", err)
+	}
+	if p := mustParse(t, `{"queryType":"topology","topologyBy":"peer","dedupe":"connection"}`); strings.Join(p.GroupBy, ",") != "src_name,peer_name,dst_name" {
+		t.Errorf("topology by peer groups by %v", p.GroupBy)
 	}
 }
 

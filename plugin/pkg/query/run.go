@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
@@ -61,7 +62,11 @@ func Run(ctx context.Context, fleet *federation.Fleet, p Plan) (*Result, error) 
 }
 
 func (p Plan) base(kind string) models.Query {
-	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: p.Filters}
+	filters := p.Filters
+	if p.Dedupe {
+		filters = append(slices.Clip(filters), federation.EgressFilter)
+	}
+	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: filters}
 }
 
 // ask fans q out and decodes each reply into a fresh T; failures are recorded on r.
@@ -156,7 +161,7 @@ func (r *Result) runTop(ctx context.Context, fleet *federation.Fleet, clients []
 	merged := federation.MergeTop(results, p.GroupBy, p.Metric, p.Limit)
 	what := "groups"
 	if p.Dedupe {
-		what = "connection groups (dedupe groups by community_id)"
+		what = "connection groups (dedupe groups by community_id and link_id)"
 	}
 	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, what); n != "" {
 		r.Warnings = append(r.Warnings, n)
@@ -249,7 +254,7 @@ func (r *Result) exactDistinct(ctx context.Context, fleet *federation.Fleet, cli
 }
 
 // dedupeSummary recomputes the totals with each connection counted once, from a
-// top by [community_id, direction, protocol] on every agent.
+// top by [community_id, link_id, direction, protocol] on every agent.
 func (r *Result) dedupeSummary(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client, s *models.SummaryResult) error {
 	q := r.Plan.base(models.KindTop)
 	q.GroupBy = federation.WithDedupeDims([]string{"protocol"})
@@ -265,7 +270,7 @@ func (r *Result) dedupeSummary(ctx context.Context, fleet *federation.Fleet, cli
 		addTotals(s.ByDirection, federation.FormatValue(row.Key["direction"]), row.Totals)
 		addTotals(s.ByProtocol, federation.FormatValue(row.Key["protocol"]), row.Totals)
 	}
-	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, "connection groups (dedupe groups by community_id)"); n != "" {
+	if n := federation.TruncationNotice(merged.Truncated, fleet.RowBudget, "connection groups (dedupe groups by community_id and link_id)"); n != "" {
 		r.Warnings = append(r.Warnings, n)
 	}
 	r.Infos = append(r.Infos, "Dedupe connection: totals count each connection once; record counts and first/last times are not deduplicated")

@@ -52,6 +52,7 @@ const ORDER_OPTIONS = [
 const TOPOLOGY_OPTIONS = [
   { label: 'IP address', value: 'ip' as const },
   { label: 'Name', value: 'name' as const },
+  { label: 'Routing peer', value: 'peer' as const, description: 'source -> WireGuard gateway -> destination, by name' },
 ];
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: Props) {
@@ -94,7 +95,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
 
       <InlineFieldRow>
         {queryType === 'top' && (
-          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="Up to 4 dimensions">
+          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="Up to 6 dimensions (3 with dedupe connection)">
             <MultiCombobox
               id="flowmesh-group-by"
               width="auto"
@@ -102,7 +103,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               maxWidth={80}
               options={DIMENSION_OPTIONS}
               value={query.groupBy ?? []}
-              onChange={(opts) => update({ groupBy: opts.map((o) => o.value as Dimension).slice(0, 4) })}
+              onChange={(opts) => update({ groupBy: opts.map((o) => o.value as Dimension).slice(0, 6) })}
             />
           </InlineField>
         )}
