@@ -82,7 +82,7 @@ function extraFields(i: number): Pick<FlowRecord, 'peer_name' | 'peer_key' | 'tr
     transit: translated ? (i % 2 === 0 ? 'ingress' : 'egress') : null,
     link_id: translated ? `1:${Buffer.from(`link${i}`).toString('base64')}` : '',
     nat_src_ip: translated ? '198.51.100.1' : '',
-    nat_src_port: translated ? 40000 + i : 0,
+    nat_src_port: translated ? 40000 + (i % 20000) : 0,
     nat_dst_ip: translated ? '203.0.113.5' : '',
     nat_dst_port: translated ? 443 : 0,
   };
