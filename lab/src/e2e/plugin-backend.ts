@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Lab } from '../netns';
+import type { Lab, Namespace } from '../netns';
 import { runAsync, stopProcessSync } from '../run';
 
 export const PLUGIN_DIR = resolve(__dirname, '..', '..', '..', 'plugin');
@@ -113,11 +113,16 @@ export class PluginBackend {
     });
   }
 
-  /** Starts the driver (which launches `executable`) and waits for the handshake to finish. */
-  static async start(lab: Lab, driver: string, settings: DataSourceSettings, executable = BACKEND_EXECUTABLE): Promise<PluginBackend> {
+  /**
+   * Starts the driver (which launches `executable`) and waits for the handshake to finish.
+   * `ns`: run both inside a lab namespace (agents reachable only from there); `ip netns exec`
+   * execs the driver, so the pid is the driver's.
+   */
+  static async start(lab: Lab, driver: string, settings: DataSourceSettings, executable = BACKEND_EXECUTABLE, ns?: Namespace): Promise<PluginBackend> {
     const logFile = join(lab.workDir, 'plugin-backend.log');
     const logFd = openSync(logFile, 'a');
-    const child = spawn(driver, ['--executable', executable], { stdio: ['pipe', 'pipe', logFd] });
+    const [command, args] = ns ? ['ip', ['netns', 'exec', ns.name, driver, '--executable', executable]] : [driver, ['--executable', executable]];
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', logFd] });
     closeSync(logFd);
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start ${driver}`);
