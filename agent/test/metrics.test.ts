@@ -51,6 +51,7 @@ describe('metrics on a running agent', () => {
         capture: { captureStats: () => [{ interface: 'wg0', received: 123456, kernelDrops: 7, ifDrops: 3 }] },
         decode: { decodeErrors: () => ({ truncated_ipv4: 5, unsupported_linktype: 2 }) },
         flowTable: { flowTableStats: () => ({ activeFlows: 42, evictions: 9 }) },
+        nat: { natStats: () => ({ connections: 17, evicted: 2, lines: 31, overruns: 1, running: true }) },
       },
     });
     await call(agent, 'GET', '/health'); // one request so the API histogram has a sample
@@ -114,6 +115,8 @@ describe('metrics on a running agent', () => {
     expect(sum(samples, 'flowmesh_store_db_bytes')).toBeGreaterThan(0);
     expect(sum(samples, 'flowmesh_store_batch_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(sum(samples, 'flowmesh_store_errors_total')).toBe(0);
+    expect(['connections', 'nat_evictions_total', 'conntrack_events_total', 'conntrack_overruns_total', 'conntrack_up'].map((n) => sum(samples, n === 'connections' ? 'flowmesh_nat_connections' : `flowmesh_${n}`)))
+      .toEqual([17, 2, 31, 1, 1]);
   });
 
   test('API durations are labelled by route pattern, method and status; process metrics present', () => {

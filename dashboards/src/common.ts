@@ -158,11 +158,13 @@ export const FLOW_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; un
   { field: 'start', header: 'Start' },
   { field: 'end', header: 'End' },
   { field: 'node', header: 'Node' },
+  { field: 'interface', header: 'Interface' },
   { field: 'direction', header: 'Direction' },
   { field: 'source', header: 'Source' },
   { field: 'protocol', header: 'Protocol' },
   { field: 'dst_port', header: 'Port', unit: UNITS.none },
   { field: 'destination', header: 'Destination' },
+  { field: 'peer_name', header: 'Routing peer' },
   { field: 'dst_domain', header: 'Domain' },
   { field: 'bytes_rx', header: 'Bytes down', unit: UNITS.bytes },
   { field: 'bytes_tx', header: 'Bytes up', unit: UNITS.bytes },
@@ -175,7 +177,9 @@ export const FLOW_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; un
   { field: 'dst_ip', header: 'Destination IP' },
 ];
 /** Flow-frame fields kept out of the table (still in Inspect > Data and the CSV export). */
-export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = ['src_port', 'community_id', 'flow_id'];
+export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = [
+  'src_port', 'community_id', 'flow_id', 'peer_key', 'transit', 'translated', 'link_id',
+];
 
 const nodeLink = {
   id: 'links',

@@ -11,6 +11,8 @@ export const DIMENSION_LABELS: Record<string, string> = {
   src_name: 'Source name', dst_name: 'Destination name', src_type: 'Source type', dst_type: 'Destination type',
   dst_domain: 'Domain', conn_state: 'Connection state', community_id: 'Community ID', flow_id: 'Flow ID',
   record_kind: 'Record kind', end_reason: 'End reason',
+  peer_name: 'Routing peer', peer_key: 'Peer key', transit: 'Transit', link_id: 'Link ID',
+  nat_src_ip: 'NAT source IP', nat_src_port: 'NAT source port', nat_dst_ip: 'NAT destination IP', nat_dst_port: 'NAT destination port',
 };
 
 /** Display names of metric columns (frames.go metricLabels). */
@@ -29,4 +31,6 @@ export const FLOW_FIELDS: Record<string, string> = {
   packets_rx: 'Packets received', tcp_flags_src: 'Source TCP flags', tcp_flags_dst: 'Destination TCP flags',
   conn_state: 'Connection state', src_ip: 'Source IP', src_port: 'Source port', dst_ip: 'Destination IP',
   dst_port: 'Destination port', dst_domain: 'Domain', community_id: 'Community ID', flow_id: 'Flow ID',
+  interface: 'Interface', peer_name: 'Routing peer', peer_key: 'Peer key', transit: 'Transit',
+  translated: 'Other side of NAT', link_id: 'Link ID',
 };

@@ -3,6 +3,7 @@ import {
   DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, flowTable, layout, newDashboard,
   promSeries, promTarget, topTable, totalStat, trafficSeries, valuesVariable,
 } from './common';
+import { gatewaySection } from './gateway';
 import type { Filter } from './query';
 
 const NODE = '{node="$node"}';
@@ -67,6 +68,7 @@ export function nodeDashboard() {
         { panel: flowTable('Flows of this node', 'The newest 500 flow records reported by this node.', scoped), w: 24, h: 12 },
       ],
     },
+    gatewaySection(node),
     {
       row: 'Capture health (Prometheus)',
       panels: [

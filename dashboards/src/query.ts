@@ -18,6 +18,8 @@ export const prometheusDatasource: common.DataSourceRef = { type: 'prometheus', 
 
 export type QueryType = 'flows' | 'top' | 'timeseries' | 'summary' | 'topology';
 export type Metric = 'bytes' | 'bytes_tx' | 'bytes_rx' | 'packets' | 'packets_tx' | 'packets_rx' | 'flows';
+/** Node graph endpoints: addresses, names, or names through the routing peer. */
+export type TopologyBy = 'ip' | 'name' | 'peer';
 
 /** One agent filter; the test validates each against the agent's FilterSchema. */
 export type Filter =
@@ -43,7 +45,7 @@ export interface FlowmeshQuery extends cog.Dataquery {
   splitLimit?: number;
   order?: 'newest' | 'oldest';
   dedupe?: 'default' | 'none' | 'connection';
-  topologyBy?: 'ip' | 'name';
+  topologyBy?: TopologyBy;
   /** Bucket width for timeseries (additive plugin field: "1m", "$__interval"). */
   interval?: string;
 }
@@ -108,7 +110,7 @@ export class FlowmeshQueryBuilder implements cog.Builder<cog.Dataquery> {
     return this;
   }
 
-  topologyBy(by: 'ip' | 'name'): this {
+  topologyBy(by: TopologyBy): this {
     this.internal.topologyBy = by;
     return this;
   }
@@ -123,6 +125,6 @@ export const q = {
     const query = new FlowmeshQueryBuilder('timeseries').metric(metric);
     return splitBy ? query.splitBy(splitBy, splitLimit) : query;
   },
-  topology: (metric: Metric, by: 'ip' | 'name', limit: number) =>
+  topology: (metric: Metric, by: TopologyBy, limit: number) =>
     new FlowmeshQueryBuilder('topology').metric(metric).topologyBy(by).limit(limit),
 };

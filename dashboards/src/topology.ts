@@ -4,6 +4,7 @@ import {
   DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, layout, newDashboard, scopeFilters,
   topTable, valuesVariable,
 } from './common';
+import { gatewayGraphSection } from './gateway';
 import { flowmeshDatasource, q } from './query';
 
 export function topologyDashboard() {
@@ -35,6 +36,7 @@ export function topologyDashboard() {
 
   return layout(builder, [
     { panels: [{ panel: graph, w: 24, h: 18 }] },
+    gatewayGraphSection(scope),
     {
       row: 'Busiest links',
       panels: [

@@ -184,7 +184,7 @@ describe('Flowmesh queries use only what the plugin and the agent understand', (
       if (t.queryType === 'flows') expect(t.limit).toBeLessThanOrEqual(10000);
       if (t.queryType === 'top') expect(t.limit).toBeLessThanOrEqual(100000);
       if (t.dedupe !== undefined) expect(['default', 'none', 'connection']).toContain(t.dedupe);
-      if (t.topologyBy !== undefined) expect(['ip', 'name']).toContain(t.topologyBy);
+      if (t.topologyBy !== undefined) expect(['ip', 'name', 'peer']).toContain(t.topologyBy);
       for (const filter of t.filters ?? []) {
         const ok = validateFilter(interpolate(filter));
         expect(ok ? '' : `${explain(validateFilter, where)} in ${JSON.stringify(filter)}`).toBe('');
