@@ -40,9 +40,9 @@ async function main(): Promise<void> {
   say(`[lab] building the mesh (run id ${lab.id}, work dir ${lab.workDir})`);
   const mesh = buildMeshLab(lab);
   await startServices(mesh, (durationS + 60) * 1000);
-  const { agents, token } = await startMeshAgents(mesh, { token: values.token });
+  const { agents, token } = await startMeshAgents(mesh, { token: values.token, gatewayUplinks: true });
 
-  say('\nFlowmesh mesh lab is up. Agents (capturing on their WireGuard interface):');
+  say('\nFlowmesh mesh lab is up. Agents (capturing on their WireGuard interface; the gateway also on its LAN and egress):');
   for (const a of agents) say(`  ${a.member.name.padEnd(8)} ${a.url}   (${a.member.role}, ${a.member.wg.ip}, interface ${a.member.wg.name})`);
   say(`Token (all agents): ${token}`);
   say(`Try: curl -s -H 'Authorization: Bearer ${token}' ${agents[0].url}/info`);

@@ -59,7 +59,8 @@ export function meshInventory(mesh: MeshLab): object {
 /** Starts an agent on every mesh member and waits until each answers /health. */
 export async function startMeshAgents(
   mesh: MeshLab,
-  options: { token?: string; timeouts?: FlowTimeoutsConfig; extraArgs?: string[] } = {},
+  /** gatewayUplinks: the gateway also captures its LAN and egress interfaces (NAT legs linked). */
+  options: { token?: string; timeouts?: FlowTimeoutsConfig; extraArgs?: string[]; gatewayUplinks?: boolean } = {},
 ): Promise<MeshAgents> {
   const token = options.token ?? randomBytes(16).toString('hex');
   const inventoryFile = join(mesh.lab.workDir, 'inventory.json');
@@ -68,8 +69,10 @@ export async function startMeshAgents(
   writeFileSync(configFile, `${JSON.stringify({ flows: options.timeouts ?? LAB_TIMEOUTS }, null, 2)}\n`);
   const agents = mesh.members.map((member): MeshAgent => {
     const listen = `${member.underlayIp}:${AGENT_PORT}`;
+    const uplinks = options.gatewayUplinks && member.name === 'gw' ? [mesh.gatewayInterfaces.lan, mesh.gatewayInterfaces.egress] : [];
     const args = [
-      'run', '--config', configFile, '--interface', member.wg.name, '--node', member.name, '--listen', listen, '--token', token,
+      'run', '--config', configFile, ...[member.wg.name, ...uplinks].flatMap((i) => ['--interface', i]),
+      '--node', member.name, '--listen', listen, '--token', token,
       '--inventory', inventoryFile, '--data-dir', join(mesh.lab.workDir, `data-${member.name}`), ...(options.extraArgs ?? []),
     ];
     return { member, process: startAgent(member.ns, args, `agent-${member.name}.log`), url: `http://${listen}` };

@@ -58,6 +58,8 @@ export interface MeshLab {
   egressCidr: string;
   /** TCP ports node-b silently drops. */
   blockedPorts: readonly number[];
+  /** The gateway's LAN and (masqueraded) egress interfaces, besides its WireGuard one. */
+  gatewayInterfaces: { lan: string; egress: string };
 }
 
 export const MESH_PLAN = {
@@ -152,7 +154,7 @@ export function buildMeshLab(lab: Lab): MeshLab {
 
   gw.ns.enableForwarding();
   const lanNs = lab.namespace('lan');
-  lab.veth(gw.ns, 'gw-lan', `${plan.gwLanIp}/24`, lanNs, 'lan-e', `${plan.lanHostIp}/24`);
+  const [gwLan] = lab.veth(gw.ns, 'gw-lan', `${plan.gwLanIp}/24`, lanNs, 'lan-e', `${plan.lanHostIp}/24`);
   lanNs.addRoute('default', { gateway: plan.gwLanIp });
   const inetNs = lab.namespace('inet');
   const [gwEgress] = lab.veth(gw.ns, 'gw-out', `${plan.gwEgressIp}/24`, inetNs, 'inet-e', `${plan.inetHostIp}/24`);
@@ -173,5 +175,6 @@ export function buildMeshLab(lab: Lab): MeshLab {
     lanCidr: plan.lanCidr,
     egressCidr: plan.egressCidr,
     blockedPorts: plan.blockedPorts,
+    gatewayInterfaces: { lan: gwLan, egress: gwEgress },
   };
 }
