@@ -145,10 +145,10 @@ export class NatTable {
    * null when the node did not translate this connection.
    */
   lookup(protocol: number, srcIp: string, srcPort: number, dstIp: string, dstPort: number): TranslatedTuple | null {
-    const entry = this.byKey.get(tupleKey(protocol, srcIp, srcPort, dstIp, dstPort));
+    const key = tupleKey(protocol, srcIp, srcPort, dstIp, dstPort);
+    const entry = this.byKey.get(key);
     if (!entry) return null;
-    const o = entry.original;
-    const isOriginal = tupleKey(protocol, o.srcIp, o.srcPort, o.dstIp, o.dstPort) === tupleKey(protocol, srcIp, srcPort, dstIp, dstPort);
+    const isOriginal = entry.keys[0] === key;
     const here = isOriginal ? entry.original : entry.translated;
     const there = isOriginal ? entry.translated : entry.original;
     const sameOrientation = here.srcIp === srcIp && here.srcPort === srcPort;
@@ -163,14 +163,6 @@ export class NatTable {
         srcIp: there.dstIp, srcPort: there.dstPort, dstIp: there.srcIp, dstPort: there.srcPort,
         srcBytes: there.dstBytes, dstBytes: there.srcBytes,
       };
-  }
-
-  /** Forgets every connection (conntrack lost events: a fresh dump follows). */
-  clear(): void {
-    this.byKey.clear();
-    this.entries.clear();
-    this.expiring.length = 0;
-    this.expiringHead = 0;
   }
 
   private remove(entry: Entry): void {
