@@ -319,9 +319,9 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable,
     expect(frameRows(all)[0].bytes).toBe(sumAll);
   });
 
-  describe('the shipped dashboards, played as Grafana plays them', () => {
-    let report: DashboardReport;
+  let report: DashboardReport;
 
+  describe('the shipped dashboards, played as Grafana plays them', () => {
     beforeAll(async () => {
       report = await playDashboards(b(), datasource.uid);
     }, 180_000);
@@ -438,6 +438,15 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable,
       const got = await runClient(mesh.byName('laptop').ns, 'http-get', { url: `http://${mesh.freshInetIp}:${SERVICE_PORTS.http}/bytes/1000`, timeout: 10_000 });
       expect(got.bytes).toBe(1000);
       await settle();
+
+      // The graph by name, filtered to the gateway's reports (ad-hoc Filters: node = gw), shows
+      // the address nothing names as itself, not as "(unnamed)".
+      const graph = report.runs.find((r) => r.panelJson.type === 'nodeGraph' && r.scenario === 'defaults');
+      if (!graph) throw new Error('no run of the node graph');
+      const topology = loadDashboards().find((d) => d.file === graph.dashboard);
+      const redrawn = await rerunWithAdHoc(b(), graph, [{ key: 'node', operator: '=', value: 'gw' }], dashboardRange(topology?.json ?? {}));
+      const nodes = frameRows((redrawn.frames ?? [])[0]);
+      expect(nodes.find((n) => n.id === mesh.freshInetIp)).toMatchObject({ title: mesh.freshInetIp, subtitle: 'unnamed' });
 
       const after = await evaluate(fresh);
       const counts = (refId: string) => byLabel(after, refId, 'dst_ip');
