@@ -187,7 +187,7 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 		q.SplitLimit = models.Int64(seriesBudget)
 	}
 	queryFor := func(*agentclient.Client) models.Query { return q }
-	if p.Dedupe {
+	if p.Dedupe && len(clients) > 1 { // one agent has no second reports from another
 		excluded, answered, err := r.secondReports(ctx, fleet, clients)
 		if err != nil {
 			return err
