@@ -231,15 +231,16 @@ func (r *Result) secondReports(ctx context.Context, fleet *federation.Fleet, cli
 			truncated = append(truncated, res.Agent)
 		}
 	}
-	if n := federation.TruncationNotice(truncated, fleet.RowBudget, "connections (dedupe lists connections first); those beyond it count without dedupe"); n != "" {
-		r.Warnings = append(r.Warnings, n)
+	if len(truncated) > 0 {
+		sort.Strings(truncated)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Row budget reached: agents %v reported more than %d connections, so dedupe could not list them all; the rest count without dedupe (narrow the time range or filters, or raise rowBudget)", truncated, fleet.RowBudget))
 	}
 	excluded := federation.SecondReports(results)
 	room := min(MaxExcludedConnections, (models.MaxFilters-len(r.Plan.Filters))*models.MaxFilterValues)
 	var capped []string
 	for agent, cids := range excluded {
 		if len(cids) > room {
-			capped = append(capped, fmt.Sprintf("%s (%d)", agent, len(cids)-room))
+			capped = append(capped, fmt.Sprintf("%s (%d more)", agent, len(cids)-room))
 			excluded[agent] = cids[:room]
 		}
 	}

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
@@ -87,6 +88,33 @@ func TestDedupeCountsEachConnectionOnce(t *testing.T) {
 		if got := byPort["dst_port="+w.key]; got != w.value {
 			t.Errorf("dst_port %s: %v, want %v", w.key, got, w.value)
 		}
+	}
+}
+
+// Past the row budget dedupe cannot list every connection: the connections it could not list
+// count without dedupe (never fewer than once, never more than every report), and a warning
+// says so and what to change.
+func TestDedupeTimeSeriesPastTheRowBudgetSaysSo(t *testing.T) {
+	h := need(t)
+	o := newOracle(t, h.Dedupe...)
+	single := (&oracle{all: o.perAgent[h.Dedupe[0].Name]}).total("bytes")
+	frames := mustOK(t, run(t, inProcessClient(t), settingsFor(h.Dedupe, map[string]any{"rowBudget": 5}), o.tr,
+		map[string]any{"queryType": "timeseries", "metric": "bytes", "dedupe": "connection", "interval": "36500d"}))
+	sum := 0.0
+	for _, f := range frames {
+		for i := 0; len(f.Fields) > 1 && i < f.Fields[1].Len(); i++ {
+			sum += floatAt(f.Fields[1], i)
+		}
+	}
+	if sum <= single || sum > 2*single {
+		t.Errorf("past the budget: %v bytes, want more than once (%v) and at most every report (%v)", sum, single, 2*single)
+	}
+	var texts []string
+	for _, n := range notices(frames) {
+		texts = append(texts, n.Text)
+	}
+	if !strings.Contains(strings.Join(texts, " "), "could not list them all; the rest count without dedupe (narrow the time range or filters, or raise rowBudget)") {
+		t.Errorf("no row budget warning: %v", texts)
 	}
 }
 
