@@ -2,7 +2,9 @@
  * Grafana-managed alert rules as provisioned (provisioning/grafana/alerting/*.yaml), evaluated
  * the way Grafana's alerting does it, without a Grafana server: the rule's data-source queries
  * go to the plugin backend in one request (with the FromAlert header, each with its own
- * relative time range), then the server-side expressions run in order. Implemented: the
+ * relative time range), then the server-side expressions run in order. A time series frame
+ * gives series; a table of one numeric column and string columns (a top for alerting) gives
+ * one number per row labelled by the strings, as Grafana reads it. Implemented: the
  * expression types the Flowmesh rules use — reduce (sum, mean, last, min, max, count; mode
  * dropNN or strict), math ($A refs, numbers, + - * / %, comparisons, && || !, parentheses;
  * series joined by labels like Grafana's union) and threshold (gt, lt, within_range,
@@ -10,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { frameSeries, type DataResponse, type TimeRange } from './plugin-backend';
+import { frameRows, frameSeries, type DataResponse, type FrameJson, type TimeRange } from './plugin-backend';
 
 export const EXPRESSION_DATASOURCE = '__expr__';
 
@@ -70,7 +72,11 @@ export async function evaluateRule(rule: AlertRule, dataSourceUid: string, run: 
   for (const q of queries) {
     const response = responses[q.refId];
     if (!response || response.error) throw new Error(`rule ${rule.uid} query ${q.refId} failed: ${response?.error ?? 'no response'}`);
-    results.set(q.refId, { kind: 'series', series: (response.frames ?? []).flatMap(frameSeries) });
+    const frames = response.frames ?? [];
+    const tables = frames.filter((f) => !f.schema.fields.some((field) => field.type === 'time'));
+    results.set(q.refId, tables.length > 0
+      ? { kind: 'numbers', items: tables.flatMap(tableNumbers) }
+      : { kind: 'series', series: frames.flatMap(frameSeries) });
   }
   for (const d of rule.data.filter((x) => x.datasourceUid === EXPRESSION_DATASOURCE)) {
     results.set(d.refId, expression(d.model, results, rule.uid));
@@ -80,6 +86,19 @@ export async function evaluateRule(rule: AlertRule, dataSourceUid: string, run: 
   const condition = results.get(rule.condition);
   if (!condition || condition.kind !== 'numbers') throw new Error(`rule ${rule.uid}: condition ${rule.condition} is not a number set`);
   return { numbers, firing: condition.items.filter((i) => i.value !== null && i.value !== 0).map((i) => i.labels) };
+}
+
+/** A table of exactly one numeric field and string fields: one number per row, the strings as labels. */
+function tableNumbers(frame: FrameJson): LabeledNumber[] {
+  const fields = frame.schema.fields;
+  const numeric = fields.filter((f) => f.type === 'number');
+  if (numeric.length !== 1 || fields.some((f) => f.type !== 'number' && f.type !== 'string')) {
+    throw new Error(`frame ${frame.schema.name ?? ''} is neither a time series nor one number with string labels`);
+  }
+  return frameRows(frame).map((row) => ({
+    labels: Object.fromEntries(fields.filter((f) => f.type === 'string').map((f) => [f.name, String(row[f.name])])),
+    value: row[numeric[0].name] as number | null,
+  }));
 }
 
 function expression(model: Record<string, unknown>, results: Map<string, Result>, rule: string): NumberSet {
