@@ -11,7 +11,6 @@ import { fakeBackendSrv, makeDataSource } from './fakeGrafana';
 import { stubLayout } from './layout';
 
 // Typing through virtualised comboboxes is slow on a busy CI machine.
-jest.setTimeout(30000);
 
 const range = {
   from: dateTime(1_700_000_000_000),
