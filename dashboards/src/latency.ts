@@ -14,6 +14,9 @@ import { flowmeshDatasource, FlowmeshQueryBuilder, q, type Filter, type Metric }
 /** Records that carry a measurement (the latency fields are NULL on the others). */
 const measured = (field: 'handshake_us' | 'dns_rtt_us'): Filter => ({ field, op: 'gte', value: 0 });
 
+/** The count column the plugin adds beside a latency metric (how many measurements it averages). */
+const measurementCount = (metric: Metric): Metric => (metric.startsWith('dns_') ? 'dns_responses' : 'handshakes');
+
 /** A top table ranked by a latency metric; the plugin adds the measurement's other statistics. */
 function latencyTop(title: string, description: string, groupBy: string[], metric: Metric, filters: Filter[]) {
   return new table.PanelBuilder()
@@ -30,8 +33,7 @@ function latencyTop(title: string, description: string, groupBy: string[], metri
     .overrideByName(METRIC_LABELS[metric], [
       { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'lcd', valueDisplayMode: 'text' } },
     ])
-    .overrideByName(METRIC_LABELS.handshakes, [{ id: 'unit', value: UNITS.count }])
-    .overrideByName(METRIC_LABELS.dns_responses, [{ id: 'unit', value: UNITS.count }]);
+    .overrideByName(METRIC_LABELS[measurementCount(metric)], [{ id: 'unit', value: UNITS.count }]);
 }
 
 /** Average and slowest handshake per interval. */
