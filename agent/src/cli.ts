@@ -15,6 +15,7 @@ import { captureInterfaces, ConfigError, flowTimeouts, httpOptions, loadConfig, 
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
 import { LocalAddresses } from './flow/direction';
+import { LiveFlows } from './live';
 import { ConntrackFeed, NatTable, natLinkingAvailable } from './nat';
 import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
 import { JsonLinesSink, teeSink } from './sinks/jsonl';
@@ -265,6 +266,8 @@ async function runCommand(flags: CommonFlags & { interface?: string[]; filter?: 
   }
   const captures = live.captures;
   if (service) {
+    // include_open queries read the flow table (one for every captured interface) and the store's unwritten records
+    service.engine.attachLive(new LiveFlows(pipeline.table, service.store, service.options.live_max_records));
     service.metrics.setProviders({
       ...pipeline.metricsProviders(),
       capture: {

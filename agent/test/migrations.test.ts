@@ -1,8 +1,11 @@
 /**
- * Store migrations on a real file written by the first release (test/fixtures/store-v1):
- * the store migrates it on open, the migrated tables equal a new file's, the first
- * release's recorded query answers are unchanged, new records land with their new fields,
- * a failed step leaves the file as it was, and a newer file is refused.
+ * Store migrations on real files of older versions: one written by the first release
+ * (test/fixtures/store-v1) and one by the open-flows release (test/fixtures/store-v2, whose
+ * own upgrade is step 2 here). The store migrates each on open, the migrated tables equal a
+ * new file's, the recorded query answers of the version that wrote it are unchanged (fields
+ * added later read as not measured / not routed), new records land with their new fields, a
+ * failed step leaves the file as it was, and a newer file, or one whose tables are not its
+ * version's, is refused.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,12 +18,16 @@ import type { Query, QueryResult } from '../src/model/query';
 import { generateFlowRecords } from '../src/bench/flow-records';
 import { QueryEngine } from '../src/query';
 import { FlowStore } from '../src/store';
-import { FIRST_SCHEMA_VERSION, migrate, MigrationError, SCHEMA_VERSION, type Migration } from '../src/store/migrations';
+import { FIRST_SCHEMA_VERSION, MIGRATIONS, migrate, MigrationError, SCHEMA_VERSION, type Migration } from '../src/store/migrations';
 
-const FIXTURE = path.join(__dirname, 'fixtures', 'store-v1');
+const FIXTURES = path.join(__dirname, 'fixtures');
 const manual = { rollupIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000, flushIntervalMs: 3_600_000, retentionDays: 0 };
-/** The fields records gained after version 1, as a record without them reads after migration. */
-const V2_DEFAULTS = { peer_name: '', peer_key: '', transit: null, link_id: '', nat_src_ip: '', nat_src_port: 0, nat_dst_ip: '', nat_dst_port: 0 };
+/** The fields records gained in version 2, as a record without them reads after migration. */
+const V2_DEFAULTS = { icmp_id: null, tcp_synack_us: null, tcp_ack_us: null, dns_rtt_us: null };
+/** The fields records gained in version 3, likewise. */
+const V3_DEFAULTS = { peer_name: '', peer_key: '', transit: null, link_id: '', nat_src_ip: '', nat_src_port: 0, nat_dst_ip: '', nat_dst_port: 0 };
+/** The totals aggregates gained in version 2 (latency), as they read without measurements. */
+const V2_TOTALS = { handshakes: 0, synack_us_sum: 0, ack_us_sum: 0, handshake_us_max: 0, dns_responses: 0, dns_rtt_us_sum: 0, dns_rtt_us_max: 0 };
 
 interface Recorded {
   rollups: 'auto' | 'off';
@@ -36,10 +43,29 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function v1Copy(): string {
-  const file = path.join(dir, 'flows-v1.duckdb');
-  fs.writeFileSync(file, gunzipSync(fs.readFileSync(path.join(FIXTURE, 'flows-v1.duckdb.gz'))));
+/** A working copy of fixtures/store-vN/flows-vN.duckdb. */
+function fixtureCopy(version: 1 | 2): string {
+  const file = path.join(dir, `flows-v${version}.duckdb`);
+  fs.writeFileSync(file, gunzipSync(fs.readFileSync(path.join(FIXTURES, `store-v${version}`, `flows-v${version}.duckdb.gz`))));
   return file;
+}
+const v1Copy = () => fixtureCopy(1);
+
+function recordedAnswers(version: 1 | 2): Recorded[] {
+  return JSON.parse(gunzipSync(fs.readFileSync(path.join(FIXTURES, `store-v${version}`, `results-v${version}.json.gz`))).toString()) as Recorded[];
+}
+
+/** An answer recorded by an older version, as the current engine gives it: every field it had, plus the later ones at their defaults. */
+function upgraded(result: QueryResult, from: 1 | 2): QueryResult {
+  const recordDefaults = from === 1 ? { ...V2_DEFAULTS, ...V3_DEFAULTS } : V3_DEFAULTS;
+  const withTotals = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(withTotals);
+    if (value === null || typeof value !== 'object') return value;
+    const object = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withTotals(v)]));
+    return from === 1 && 'bytes_tx' in object && 'flows' in object && !('records' in object) ? { ...object, ...V2_TOTALS } : object;
+  };
+  if (result.kind === 'flows') return { ...result, records: result.records.map((r) => ({ ...r, ...recordDefaults })) };
+  return withTotals(result) as QueryResult;
 }
 
 async function withConnection<T>(file: string, use: (c: DuckDBConnection) => Promise<T>): Promise<T> {
@@ -66,33 +92,37 @@ async function schemaOf(file: string) {
   }));
 }
 
-test('a file written by the first release migrates on open: same tables as a new file, every recorded answer unchanged', async () => {
-  const file = v1Copy();
-  expect((await schemaOf(file)).version).toEqual([String(FIRST_SCHEMA_VERSION)]);
-  const logged: string[] = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(line) });
-  const store = await FlowStore.open({ path: file, logger, ...manual });
-  const recorded = JSON.parse(gunzipSync(fs.readFileSync(path.join(FIXTURE, 'results-v1.json.gz'))).toString()) as Recorded[];
-  try {
-    expect(logged.filter((l) => l.includes('database migrated')).map((l) => JSON.parse(l).schemaVersion)).toEqual([SCHEMA_VERSION]);
-    for (const { rollups, query, result } of recorded) {
-      const engine = new QueryEngine(store.instance, { rollups });
-      try {
-        const now = await engine.run(query);
-        const expected = result.kind === 'flows' ? { ...result, records: result.records.map((r) => ({ ...r, ...V2_DEFAULTS })) } : result;
-        expect({ rollups, query, result: now }).toEqual({ rollups, query, result: expected });
-      } finally {
-        engine.close();
+describe.each([
+  { version: 1 as const, written: 'the first release', steps: [2, 3] },
+  { version: 2 as const, written: 'the open-flows release (its own version 2 = step 2)', steps: [3] },
+])('a file written by $written', ({ version, steps }) => {
+  test('migrates on open: same tables as a new file, every recorded answer unchanged', async () => {
+    const file = fixtureCopy(version);
+    expect((await schemaOf(file)).version).toEqual([String(version)]);
+    const logged: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(line) });
+    const store = await FlowStore.open({ path: file, logger, ...manual });
+    const recorded = recordedAnswers(version);
+    try {
+      expect(logged.filter((l) => l.includes('database migrated')).map((l) => JSON.parse(l).schemaVersion)).toEqual(steps);
+      for (const { rollups, query, result } of recorded) {
+        const engine = new QueryEngine(store.instance, { rollups });
+        try {
+          const now = await engine.run(query);
+          expect({ rollups, query, result: now }).toEqual({ rollups, query, result: upgraded(result, version) });
+        } finally {
+          engine.close();
+        }
       }
+    } finally {
+      await store.close();
     }
-  } finally {
-    await store.close();
-  }
-  const fresh = path.join(dir, 'fresh.duckdb');
-  await (await FlowStore.open({ path: fresh, logger: pino({ level: 'silent' }), ...manual })).close();
-  const [migrated, created] = [await schemaOf(file), await schemaOf(fresh)];
-  expect(migrated).toEqual(created);
-  expect(migrated.version).toEqual([String(SCHEMA_VERSION)]);
+    const fresh = path.join(dir, 'fresh.duckdb');
+    await (await FlowStore.open({ path: fresh, logger: pino({ level: 'silent' }), ...manual })).close();
+    const [migrated, created] = [await schemaOf(file), await schemaOf(fresh)];
+    expect(migrated).toEqual(created);
+    expect(migrated.version).toEqual([String(SCHEMA_VERSION)]);
+  });
 });
 
 test('new records land in a migrated file with their new fields, raw and rolled up', async () => {
@@ -152,6 +182,24 @@ test('a file written by a newer agent is refused, untouched', async () => {
   const file = path.join(dir, 'newer.duckdb');
   await (await FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual })).close();
   await withConnection(file, (c) => c.run("UPDATE flowmesh_meta SET value = '99' WHERE key = 'schema_version'"));
-  await expect(FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual })).rejects.toThrow(/schema version 99 is newer than this agent's \(2\)/);
+  await expect(FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual }))
+    .rejects.toThrow(new RegExp(`schema version 99 is newer than this agent's \\(${SCHEMA_VERSION}\\)`));
+  expect(fs.readdirSync(dir).filter((f) => f.includes('corrupt'))).toEqual([]);
+});
+
+// A development build of the routing-peer work numbered its step 2 before the open-flows
+// release shipped its own version 2: such a file says version 2 but has the routing columns.
+test('a file whose tables are not the version it claims is refused before any step runs, untouched', async () => {
+  const file = v1Copy();
+  const routingStep = MIGRATIONS.find((m) => m.version === 3)!;
+  await withConnection(file, async (c) => {
+    for (const statement of routingStep.statements) await c.run(statement);
+    await c.run("UPDATE flowmesh_meta SET value = '2' WHERE key = 'schema_version'");
+  });
+  const before = await schemaOf(file);
+  await expect(FlowStore.open({ path: file, logger: pino({ level: 'silent' }), ...manual })).rejects.toThrow(
+    /database says schema version 2, but its flows table is not that version's \(unexpected columns peer_name, .*nat_dst_port; missing icmp_id, tcp_synack_us, tcp_ack_us, dns_rtt_us\).*use a new --db file/,
+  );
+  expect(await schemaOf(file)).toEqual(before);
   expect(fs.readdirSync(dir).filter((f) => f.includes('corrupt'))).toEqual([]);
 });

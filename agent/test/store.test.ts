@@ -14,6 +14,8 @@ import type { Dimension, Metric, Query } from '../src/model/query';
 import { generateFlowRecords, seededRandom } from '../src/bench/flow-records';
 import { classifyStorageError, FlowStore, ROLLUP_DIMENSIONS, type StoreOptionsInput } from '../src/store';
 import { transactionSize } from '../src/store/flow-store';
+import { flowColumnsAt, SCHEMA_VERSION } from '../src/store/migrations';
+import { FLOW_COLUMNS } from '../src/store/schema';
 import { ipToBigInt } from '../src/store/ip';
 import { QueryEngine } from '../src/query';
 import { privileged } from './support/privileged';
@@ -64,6 +66,7 @@ function edgeRecords(): FlowRecord[] {
       ...base[1], ip_version: 6, src_ip: '::ffff:10.0.0.1', dst_ip: 'fe80::1%wg0', src_port: 65535, dst_port: 0,
       bytes_tx: Number.MAX_SAFE_INTEGER, bytes_rx: 0, packets_tx: 2 ** 40, packets_rx: 0, tcp_flags_src: 255, tcp_flags_dst: 0,
       icmp_type: 255, icmp_code: 0, conn_state: null, seq: 4_000_000_000, node: 'a-node-with-a-long-name-über', interface: '',
+      icmp_id: 65535, tcp_synack_us: Number.MAX_SAFE_INTEGER, tcp_ack_us: 0, dns_rtt_us: 0,
     },
     { ...base[2], start_us: 0, end_us: 0, flow_start_us: 0, protocol: 'ip-47', protocol_number: 47, src_ip: '::', dst_ip: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' },
   ];
@@ -162,18 +165,80 @@ test('a new database file gets the newer storage format; a file in the older one
   expect(await hasDictFsst(oldPath)).toBe(false);
 });
 
+test('a version 1 database is upgraded in place: old rows kept (not measured, not routed), new columns written, rollups merge', async () => {
+  const dbPath = path.join(dir, 'flows.duckdb');
+  const records = [...generateFlowRecords({ seed: 21, count: 2000, startUs: T0_US, spanUs: HOUR_US })];
+  const old = records.slice(0, 1000).map((r) => ({
+    ...r, icmp_id: null, tcp_synack_us: null, tcp_ack_us: null, dns_rtt_us: null,
+    peer_name: '', peer_key: '', transit: null, link_id: '', nat_src_ip: '', nat_src_port: 0, nat_dst_ip: '', nat_dst_port: 0,
+  }));
+  const first = await open();
+  for (const r of old) first.write(r);
+  await first.flush();
+  await first.rollUp();
+  await first.close();
+  // Take the file back to version 1's layout: the same tables without the columns (and type) added since.
+  const instance = await DuckDBInstance.create(dbPath);
+  const connection = await instance.connect();
+  const v1Columns = new Set(flowColumnsAt(1, FLOW_COLUMNS.map(([name]) => name)));
+  for (const [column] of FLOW_COLUMNS.filter(([name]) => !v1Columns.has(name))) await connection.run(`ALTER TABLE flows DROP COLUMN ${column}`);
+  for (const column of [
+    'handshakes', 'synack_us_sum', 'ack_us_sum', 'handshake_us_max', 'dns_responses', 'dns_rtt_us_sum', 'dns_rtt_us_max',
+    'peer_name', 'peer_key', 'transit',
+  ]) {
+    await connection.run(`ALTER TABLE flows_1m DROP COLUMN ${column}`);
+  }
+  await connection.run('DROP TYPE fm_transit');
+  await connection.run("UPDATE flowmesh_meta SET value = '1' WHERE key = 'schema_version'");
+  connection.closeSync();
+  instance.closeSync();
+
+  const upgraded = await open();
+  for (const r of records.slice(1000)) upgraded.write(r);
+  await upgraded.flush();
+  await upgraded.rollUp();
+  await upgraded.compactRollups();
+  const engine = new QueryEngine(upgraded.instance, { rollupMinRangeMs: 0 });
+  const raw = new QueryEngine(upgraded.instance, { rollups: 'off' });
+  try {
+    const range = { from: Math.floor(T0_US / 1000) - 60_000, to: Math.floor(T0_US / 1000) + 2 * 3600_000 };
+    const query: Query = { kind: 'top', ...range, group_by: ['dst_port'], metric: 'handshake_us_avg', limit: 0 };
+    expect(await engine.run(query)).toEqual(await raw.run(query));
+    const byPeer: Query = { kind: 'top', ...range, group_by: ['peer_name', 'dst_port'], metric: 'bytes', limit: 0 };
+    expect(await engine.run(byPeer)).toEqual(await raw.run(byPeer));
+    expect(engine.plans.rollup).toBe(2);
+  } finally {
+    engine.close();
+    raw.close();
+    await upgraded.close();
+  }
+  expect((await readAll(dbPath)).records).toEqual([...old, ...records.slice(1000)]);
+  const check = await DuckDBInstance.create(dbPath);
+  const c = await check.connect();
+  expect((await c.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'")).getRows()).toEqual([[String(SCHEMA_VERSION)]]);
+  // a file from a newer agent is refused, untouched
+  await c.run(`UPDATE flowmesh_meta SET value = '${SCHEMA_VERSION + 1}' WHERE key = 'schema_version'`);
+  c.closeSync();
+  check.closeSync();
+  await expect(open()).rejects.toThrow(new RegExp(`schema version ${SCHEMA_VERSION + 1} is newer than this agent's`));
+  expect(fs.existsSync(dbPath)).toBe(true);
+});
+
 test('invalid records are dropped and counted, never thrown, and do not poison the batch', async () => {
   const [good, other] = [...generateFlowRecords({ seed: 2, count: 2, startUs: T0_US, spanUs: HOUR_US })];
   const store = await open();
   expect(() => store.write({ ...good, direction: 'sideways' } as unknown as FlowRecord)).not.toThrow();
   store.write({ ...good, src_ip: 'not-an-ip' });
   store.write({ ...good, bytes_tx: -1 });
+  store.write({ ...good, record_kind: 'open', end_reason: 'open' }); // the API's view of the flow table, never stored
+  store.write({ ...good, tcp_synack_us: 10, tcp_ack_us: null }); // the legs come together
+  store.write({ ...good, icmp_id: 70_000 });
   store.write(good);
   store.write(other);
   await store.flush();
   const counters = store.counters();
-  expect(counters.invalidDropped).toBe(3);
-  expect(counters.errors.invalid_record).toBe(3);
+  expect(counters.invalidDropped).toBe(6);
+  expect(counters.errors.invalid_record).toBe(6);
   expect(counters.rowsWritten).toBe(2);
   await store.close();
 });

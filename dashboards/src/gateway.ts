@@ -84,14 +84,13 @@ export function gatewayGraphSection(scope: Filter[]): Section {
   const graph = new nodegraph.PanelBuilder()
     .title('Through gateways')
     .description(
-      'Who exits or reaches a LAN through which gateway: endpoints by name, a routing peer between them when it is neither end ' +
-        '(a gateway), edges weighted by bytes. Connections count once (connection de-duplication).',
+      'Who exits or reaches a LAN through which gateway: sources by name, destinations by name or else by address, a routing ' +
+        'peer between them when it is neither end (a gateway), edges weighted by bytes (the plugin formats the stats, so the ' +
+        'panel needs no units). Connections count once (connection de-duplication), also across a gateway\'s NAT.',
     )
     .datasource(flowmeshDatasource)
     .withTarget(q.topology('bytes', 'peer', 50).dedupe('connection').filters(scope))
     .unit(UNITS.bytes)
-    .nodes(new nodegraph.NodeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.bytes))
-    .edges(new nodegraph.EdgeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.flows))
     .zoomMode(nodegraph.ZoomMode.Cooperative);
   return { row: 'Through gateways', panels: [{ panel: graph, w: 24, h: 14 }] };
 }

@@ -4,6 +4,7 @@ import {
   promSeries, promTarget, topTable, totalStat, trafficSeries, valuesVariable,
 } from './common';
 import { gatewaySection } from './gateway';
+import { liveSection } from './live';
 import type { Filter } from './query';
 
 const NODE = '{node="$node"}';
@@ -40,6 +41,7 @@ export function nodeDashboard() {
         { panel: totalStat('Connections', 'Connections started in the time range.', 'flows', scoped), w: 6, h: 4 },
       ],
     },
+    liveSection(scoped),
     {
       row: 'Traffic',
       panels: [

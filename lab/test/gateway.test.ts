@@ -12,6 +12,8 @@
  *    LAN); behind the masquerade both are linked with the right translated tuple (as tcpdump
  *    saw it on the uplink) and each other's Community ID;
  *  - every record's counters equal tcpdump's on its interface, and every packet is in one;
+ *  - while a connection is held open, the gateway's open flows (include_open) show both of its
+ *    legs, with the transit and NAT link their records then carry;
  *  - through the real plugin backend: dedupe `connection` counts each connection once,
  *    network-wide and on the gateway alone; one connection can be followed across the NAT;
  *    the node graph by routing peer shows the device exiting through the gateway.
@@ -36,6 +38,8 @@ const EXIT = { port: 8443, up: 30_000, down: 60_000 };
 const NAMED = { port: 8444, up: 5_000, down: 20_000 };
 const LAN = { port: 8080, up: 10_000, down: 40_000 };
 const UDP = { port: 5353, request: 100, reply: 400 };
+/** A connection through the exit held open while the gateway's open flows are read. */
+const HELD = { port: 8445, up: 2_000, down: 8_000, holdMs: 3000 };
 const TCP = 6, UDP_PROTO = 17, ICMP = 1;
 
 type Row = Record<string, unknown>;
@@ -48,7 +52,9 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
   const truth = new Map<string, IpPacket[]>();
   let user: FlowRecord[] = [];
   let gw: FlowRecord[] = [];
-  const sent: { exit?: TcpTransferResult; named?: TcpTransferResult; lan?: TcpTransferResult; udpPort?: number; pings?: number } = {};
+  const sent: { exit?: TcpTransferResult; named?: TcpTransferResult; lan?: TcpTransferResult; held?: TcpTransferResult; udpPort?: number; pings?: number } = {};
+  /** The gateway's open flows of the held connection, as the plugin showed them while it was open. */
+  let heldOpen: Row[] = [];
   const startMs = Date.now();
   const range = (): TimeRange => ({ from: startMs - 60_000, to: Date.now() + 60_000 });
 
@@ -92,12 +98,22 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
     ];
     await Promise.all(agents.map((a) => waitForLog(a, /"capturing"/)));
     await waitForLog(agents[1], /NAT linking on/);
+    // the plugin backend (inside the gateway's namespace) asks these addresses: the live agents now, the served stores later
+    const jsonData = { agents: [{ name: 'alice-laptop', url: `http://${P.userUnderlay}:${PORT}` }, { name: 'inetgw', url: `http://${P.gwUnderlay}:${PORT}` }], timeoutMs: 30_000 };
+    backend = await PluginBackend.start(lab, await driverBuild, { jsonData, secureJsonData: { token: TOKEN } }, BACKEND_EXECUTABLE, g.gw.ns);
 
     sent.exit = await tcpTransfer(g.user.ns, g.inet.ns, P.unnamedInetIp, EXIT.port, EXIT.up, EXIT.down);
     sent.named = await tcpTransfer(g.user.ns, g.inet.ns, P.namedInetIp, NAMED.port, NAMED.up, NAMED.down);
     sent.lan = await tcpTransfer(g.user.ns, g.lan.ns, P.lanHostIp, LAN.port, LAN.up, LAN.down);
     sent.udpPort = (await udpExchange(g.user.ns, g.inet.ns, P.unnamedInetIp, UDP.port, UDP.request, UDP.reply)).clientPort;
     sent.pings = (await ping(g.user.ns, P.unnamedInetIp, 3)).received + (await ping(g.user.ns, P.gwTunnel, 2)).received;
+    const held = tcpTransfer(g.user.ns, g.inet.ns, P.namedInetIp, HELD.port, HELD.up, HELD.down, HELD.holdMs);
+    const openLegs = { queryType: 'flows', includeOpen: true, agents: ['inetgw'], dedupe: 'none', limit: 100, filters: [
+      { field: 'record_kind', op: 'eq', value: 'open' }, { field: 'dst_port', op: 'eq', value: HELD.port }] };
+    for (const deadline = Date.now() + HELD.holdMs; Date.now() < deadline && !(heldOpen.length === 2 && heldOpen.every((r) => r.link_id)); await sleep(200)) {
+      heldOpen = frameRows((await backend.frames(openLegs, range()))[0]);
+    }
+    sent.held = await held;
     await sleep(2500); // every flow idles out; SIGTERM flushes whatever is left anyway
     await Promise.all(agents.map((a) => a.stop()));
     for (const [ifname, capture] of captures) {
@@ -113,8 +129,6 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
       startAgent(g.gw.ns, ['serve', '--token', TOKEN, '--listen', `${P.gwUnderlay}:${PORT}`, '--db', join(lab.workDir, 'gw.duckdb')], 'serve-gw.log'),
     ];
     await Promise.all(served.map((a) => waitForLog(a, /agent API listening/)));
-    const jsonData = { agents: [{ name: 'alice-laptop', url: `http://${P.userUnderlay}:${PORT}` }, { name: 'inetgw', url: `http://${P.gwUnderlay}:${PORT}` }], timeoutMs: 30_000 };
-    backend = await PluginBackend.start(lab, await driverBuild, { jsonData, secureJsonData: { token: TOKEN } }, BACKEND_EXECUTABLE, g.gw.ns);
   }, 120_000);
 
   afterAll(async () => {
@@ -123,7 +137,18 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
   });
 
   test('the traffic went through as designed', () => {
-    expect([sent.exit?.clientReceived, sent.named?.clientReceived, sent.lan?.clientReceived, sent.pings]).toEqual([EXIT.down, NAMED.down, LAN.down, 5]);
+    expect([sent.exit?.clientReceived, sent.named?.clientReceived, sent.lan?.clientReceived, sent.held?.clientReceived, sent.pings])
+      .toEqual([EXIT.down, NAMED.down, LAN.down, HELD.down, 5]);
+  });
+
+  test('open flows read every captured interface: a connection still open shows both legs, each with its transit and NAT link', () => {
+    const legs = heldOpen.map((r) => [r.interface, r.record_kind, r.transit]).sort();
+    expect(legs).toEqual([[g.gw.uplinkIf, 'open', 'egress'], [g.gw.wg.name, 'open', 'ingress']].sort());
+    const [tunnel, uplink] = [heldOpen.find((r) => r.interface === g.gw.wg.name)!, heldOpen.find((r) => r.interface === g.gw.uplinkIf)!];
+    expect([tunnel.link_id, uplink.link_id]).toEqual([uplink.community_id, tunnel.community_id]);
+    // and the records that landed afterwards carry the same legs
+    const stored = gw.filter((r) => r.dst_port === HELD.port).map((r) => [r.interface, r.transit, r.community_id, r.link_id]).sort();
+    expect(stored).toEqual(heldOpen.map((r) => [r.interface, r.transit, r.community_id, r.link_id]).sort());
   });
 
   test('on the device: the gateway is the routing peer of everything; behind the exit a destination keeps its own name and type', () => {
@@ -132,11 +157,11 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
     expect(one(user, { protocol: 'tcp', dst_ip: P.unnamedInetIp })).toMatchObject({ ...gwPeer, dst_name: '', dst_type: 'external', src_name: 'alice-laptop' });
     expect(one(user, { protocol: 'udp', dst_ip: P.unnamedInetIp })).toMatchObject({ ...gwPeer, dst_name: '', dst_type: 'external' });
     expect(one(user, { protocol: 'icmp', dst_ip: P.unnamedInetIp })).toMatchObject({ ...gwPeer, dst_name: '', dst_type: 'external' });
-    expect(one(user, { protocol: 'tcp', dst_ip: P.namedInetIp })).toMatchObject({ ...gwPeer, dst_name: 'example-net', dst_type: 'external' });
+    expect(one(user, { protocol: 'tcp', dst_ip: P.namedInetIp, dst_port: NAMED.port })).toMatchObject({ ...gwPeer, dst_name: 'example-net', dst_type: 'external' });
     expect(one(user, { protocol: 'tcp', dst_ip: P.lanHostIp })).toMatchObject({ ...gwPeer, dst_name: 'office-lan', dst_type: 'egress' });
     // the gateway's own tunnel address is the peer itself
     expect(one(user, { protocol: 'icmp', dst_ip: P.gwTunnel })).toMatchObject({ ...gwPeer, dst_name: 'inetgw', dst_type: 'node' });
-    expect(user).toHaveLength(6);
+    expect(user).toHaveLength(6 + 1); // and the held connection (to example-net as well)
   });
 
   test('on the gateway: tunnel legs name the device as routing peer; behind the masquerade both legs are linked with the translated tuple', () => {
@@ -169,7 +194,7 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
     expect(lanIn).toMatchObject({ peer_name: 'alice-laptop', dst_name: 'office-lan', direction: 'forwarded' });
     // the pings to the gateway itself: inbound on the tunnel, seen once (its own address is no peer of its own: unnamed here)
     expect(one(gw, { protocol: 'icmp', dst_ip: P.gwTunnel })).toMatchObject({ direction: 'inbound', transit: null, peer_name: 'alice-laptop', dst_name: '' });
-    expect(gw).toHaveLength(1 + 2 * 5);
+    expect(gw).toHaveLength(1 + 2 * (5 + 1)); // with the held connection's two legs
   });
 
   test('every record equals tcpdump on its interface, and every captured packet is in a record', () => {
@@ -223,7 +248,8 @@ describePrivileged('a WireGuard routing peer with a LAN route, an exit route and
     test('the node graph by routing peer: the device exits through the gateway', async () => {
       const frames = await (backend as PluginBackend).frames({ queryType: 'topology', topologyBy: 'peer', dedupe: 'connection', metric: 'bytes' }, range());
       const edges = frameRows(frames[1]).map((e) => `${String(e.source)} -> ${String(e.target)}`).sort();
-      expect(edges).toEqual(['alice-laptop -> inetgw', 'alice-laptop -> via inetgw', 'via inetgw -> (unnamed)', 'via inetgw -> example-net', 'via inetgw -> office-lan'].sort());
+      // the unnamed internet host appears as its address (a destination without a name falls back to it)
+      expect(edges).toEqual(['alice-laptop -> inetgw', 'alice-laptop -> via inetgw', `via inetgw -> ${P.unnamedInetIp}`, 'via inetgw -> example-net', 'via inetgw -> office-lan'].sort());
     });
   });
 });

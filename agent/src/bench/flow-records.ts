@@ -182,6 +182,11 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       tcp_flags_dst: flagsDst,
       conn_state: state,
       community_id: '',
+      icmp_id: isIcmp ? Math.floor(random() * 65536) : null,
+      // a completed handshake is timed (SYN -> SYN/ACK over the path, SYN/ACK -> ACK at the client)
+      tcp_synack_us: isTcp && !single ? 200 + Math.floor(random() * 80_000) : null,
+      tcp_ack_us: isTcp && !single ? 20 + Math.floor(random() * 2_000) : null,
+      dns_rtt_us: null,
       peer_name: '',
       peer_key: '',
       transit: null,
@@ -191,6 +196,7 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       nat_dst_ip: '',
       nat_dst_port: 0,
     };
+    if (protocol === 'udp' && record.dst_port === 53) record.dns_rtt_us = 300 + Math.floor(random() * 50_000);
     Object.assign(record, routingPeer(record.interface, direction, src, dst));
     // A real Community ID (what the flow table emits); ICMP passes type and code as ports.
     record.community_id = isIcmp

@@ -1,12 +1,13 @@
 /**
- * The capture pipeline: capture (file, or one or more interfaces) -> decoder -> DNS
- * observer -> flow table -> sink. Owns the per-packet loop (one shared DecodedPacket,
+ * The capture pipeline: capture (file, or one or more interfaces) -> decoder -> DNS header
+ * and observer -> flow table -> sink. Owns the per-packet loop (one shared DecodedPacket,
  * nothing allocated), the counters the summary and the metrics read, the expiry tick for
  * live capture, the progress line for imports on a terminal, and the final flush.
  *
  * Several interfaces: one capture object and one decoder per interface, each a capture
  * point of the one flow table (its flows keyed apart, see flowTable.ts); the WireGuard
  * routing peers of each interface and the node's NAT translations annotate the records.
+ * Open flows (include_open) are read from that one table, so they cover every interface.
  */
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,7 +15,7 @@ import { openLiveCapture, readCaptureFile, type LiveCapture, type LiveCaptureOpt
 import type { PacketHandler } from '../capture/types';
 import { DecodeStats, DECODE_REASONS, PacketDecoder, decodeReasonKind } from '../decode/decoder';
 import { DecodedPacket, type PacketTime } from '../decode/packet';
-import { DnsObserver, type DnsCacheOptions, type DnsStats } from '../dns';
+import { DnsObserver, readDnsHeader, type DnsCacheOptions, type DnsStats } from '../dns';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../flowtable/flowTable';
 import type { LocalAddresses } from '../flow/direction';
 import type { Inventory, WireGuardRoutes } from '../inventory';
@@ -85,7 +86,7 @@ export class Pipeline {
     const annotator: FlowAnnotator = {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
       endpoint: (bytes, v) => inventory.lookup(bytes, v),
-      domain: (ip, nowUs) => (this.dnsEnabled ? this.dns.domain(ip, nowUs) : ''),
+      domain: (ip, atUs) => (this.dnsEnabled ? this.dns.domain(ip, atUs) : ''),
       peer: (point, src, dst, v, direction) => this.peerRoutes[point]?.peerOf(src, dst, v, direction) ?? null,
       ...(nat ? { translation: (protocol: number, s: string, sp: number, d: string, dp: number) => nat.lookup(protocol, s, sp, d, dp) } : {}),
     };
@@ -105,6 +106,7 @@ export class Pipeline {
     }
     const p = this.packet;
     if (decoder.decode(buf, offset, capLen, wireLen, time, p) !== 0) return;
+    readDnsHeader(p, buf);
     if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
     this.table.process(p);
     if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();

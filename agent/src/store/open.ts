@@ -9,8 +9,8 @@
 import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
-import { ENUM_TYPES, tableDdl, typeDdl } from './schema';
-import { migrate, MigrationError, SCHEMA_VERSION, type Migration } from './migrations';
+import { ENUM_TYPES, FLOW_COLUMNS, tableDdl, typeDdl } from './schema';
+import { checkLayout, FIRST_SCHEMA_VERSION, migrate, MigrationError, SCHEMA_VERSION, type Migration } from './migrations';
 
 const CORRUPTION = /not a valid DuckDB database|WAL|corrupt|checksum|serializ|INTERNAL Error|unable to read|could not read/i;
 const NOT_CORRUPTION = /lock|permission denied|no such file or directory|read-only/i;
@@ -33,7 +33,8 @@ async function storedVersion(connection: DuckDBConnection): Promise<number | nul
 /**
  * Creates the latest schema in a new database, or migrates an older file to it. Returns the
  * migration steps applied (none for a new or current file).
- * @throws MigrationError, or an Error for a file written by a newer agent.
+ * @throws MigrationError, or an Error for a file written by a newer agent or one whose
+ * tables are not what its version says.
  */
 export async function createSchema(connection: DuckDBConnection): Promise<Migration[]> {
   const version = await storedVersion(connection);
@@ -54,9 +55,13 @@ export async function createSchema(connection: DuckDBConnection): Promise<Migrat
     }
     return [];
   }
-  if (!Number.isInteger(version) || version > SCHEMA_VERSION) {
+  if (Number.isInteger(version) && version > SCHEMA_VERSION) {
     throw new Error(`database schema version ${String(version)} is newer than this agent's (${SCHEMA_VERSION}); use a newer agent or a new --db file`);
   }
+  if (!Number.isInteger(version) || version < FIRST_SCHEMA_VERSION) {
+    throw new Error(`database schema version ${String(version)} is not one this agent knows (${FIRST_SCHEMA_VERSION} to ${SCHEMA_VERSION}); use a new --db file`);
+  }
+  await checkLayout(connection, version, FLOW_COLUMNS.map(([name]) => name));
   return migrate(connection, version);
 }
 

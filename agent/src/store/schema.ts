@@ -16,7 +16,7 @@
  * - columns added after the first release sit at the end, in the order the migrations
  *   (migrations.ts) add them, so a migrated file and a new one have the same `flows` table.
  */
-import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS, TRANSIT_LEGS } from '../model/flow';
+import { CONN_STATES, DIRECTIONS, ENDPOINT_TYPES, STORED_END_REASONS, STORED_RECORD_KINDS, TRANSIT_LEGS } from '../model/flow';
 
 /** Protocol names the flow table emits: the named four, else `ip-<number>`. */
 export const PROTOCOL_NAMES: readonly string[] = [
@@ -26,8 +26,8 @@ export const PROTOCOL_NAMES: readonly string[] = [
 
 /** ENUM types; their values come from the contract constants, never from input. */
 export const ENUM_TYPES: Record<string, readonly string[]> = {
-  fm_record_kind: RECORD_KINDS,
-  fm_end_reason: END_REASONS,
+  fm_record_kind: STORED_RECORD_KINDS,
+  fm_end_reason: STORED_END_REASONS,
   fm_direction: DIRECTIONS,
   fm_endpoint_type: ENDPOINT_TYPES,
   fm_conn_state: CONN_STATES,
@@ -76,6 +76,11 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
   ['conn_state', 'fm_conn_state'],
   ['community_id', 'VARCHAR'],
   // schema version 2
+  ['icmp_id', 'USMALLINT'],
+  ['tcp_synack_us', 'BIGINT'],
+  ['tcp_ack_us', 'BIGINT'],
+  ['dns_rtt_us', 'BIGINT'],
+  // schema version 3
   ['peer_name', 'VARCHAR'],
   ['peer_key', 'VARCHAR'],
   ['transit', 'fm_transit'],
@@ -84,6 +89,21 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
   ['nat_src_port', 'USMALLINT'],
   ['nat_dst_ip', 'VARCHAR'],
   ['nat_dst_port', 'USMALLINT'],
+];
+
+/**
+ * Rollup measures besides the counters: what latency averages (sums and counts) and maxima
+ * are computed from (schema version 2). Counts and sums default to 0, in a new file as in a
+ * migrated one, so rows rolled up before the measurements existed hold none.
+ */
+const LATENCY_ROLLUP_MEASURES: readonly [name: string, type: string, aggregate: string, merge: string][] = [
+  ['handshakes', 'BIGINT DEFAULT 0', 'count(tcp_synack_us)', 'sum(handshakes)::BIGINT'],
+  ['synack_us_sum', 'BIGINT DEFAULT 0', 'coalesce(sum(tcp_synack_us), 0)', 'sum(synack_us_sum)::BIGINT'],
+  ['ack_us_sum', 'BIGINT DEFAULT 0', 'coalesce(sum(tcp_ack_us), 0)', 'sum(ack_us_sum)::BIGINT'],
+  ['handshake_us_max', 'BIGINT', 'max(tcp_synack_us + tcp_ack_us)', 'max(handshake_us_max)'],
+  ['dns_responses', 'BIGINT DEFAULT 0', 'count(dns_rtt_us)', 'sum(dns_responses)::BIGINT'],
+  ['dns_rtt_us_sum', 'BIGINT DEFAULT 0', 'coalesce(sum(dns_rtt_us), 0)', 'sum(dns_rtt_us_sum)::BIGINT'],
+  ['dns_rtt_us_max', 'BIGINT', 'max(dns_rtt_us)', 'max(dns_rtt_us_max)'],
 ];
 
 /**
@@ -100,7 +120,10 @@ export const ROLLUP_DIMENSIONS = [
 ] as const;
 
 const ROLLUP_KEY_COLUMNS = ['minute_us', ...ROLLUP_DIMENSIONS, 'src_ip_hi', 'src_ip_lo', 'dst_ip_hi', 'dst_ip_lo'];
-const ROLLUP_SUM_COLUMNS = ['records', 'flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx', 'min_start_us', 'max_end_us'];
+const ROLLUP_SUM_COLUMNS = [
+  'records', 'flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx', 'min_start_us', 'max_end_us',
+  ...LATENCY_ROLLUP_MEASURES.map(([name]) => name),
+];
 /** Rollup columns by name: a migrated file has added columns at the end, a new one in ROLLUP_KEY_COLUMNS order. */
 const ROLLUP_COLUMN_LIST = `(${[...ROLLUP_KEY_COLUMNS, ...ROLLUP_SUM_COLUMNS].map((c) => `"${c}"`).join(', ')})`;
 
@@ -117,7 +140,7 @@ export function tableDdl(): string[] {
     `CREATE TABLE IF NOT EXISTS flows_1m (` +
     ROLLUP_KEY_COLUMNS.map((n) => `"${n}" ${typeOf(n)}`).join(', ') +
     `, records BIGINT, flows BIGINT, packets_tx BIGINT, packets_rx BIGINT, bytes_tx BIGINT, bytes_rx BIGINT,` +
-    ` min_start_us BIGINT, max_end_us BIGINT)`;
+    ` min_start_us BIGINT, max_end_us BIGINT, ${LATENCY_ROLLUP_MEASURES.map(([n, t]) => `${n} ${t}`).join(', ')})`;
   return [
     flows,
     rollup,
@@ -140,14 +163,16 @@ export function typeDdl(missing: readonly string[]): string[] {
 export const ROLLUP_INSERT_SQL =
   `INSERT INTO flows_1m ${ROLLUP_COLUMN_LIST} SELECT ${ROLLUP_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')},` +
   ` count(*), count(*) FILTER (WHERE seq = 0), sum(packets_tx), sum(packets_rx), sum(bytes_tx), sum(bytes_rx),` +
-  ` min(start_us), max(end_us) FROM flows WHERE rid >= $1::UBIGINT AND rid < $2::UBIGINT GROUP BY ALL`;
+  ` min(start_us), max(end_us), ${LATENCY_ROLLUP_MEASURES.map(([, , aggregate]) => aggregate).join(', ')}` +
+  ` FROM flows WHERE rid >= $1::UBIGINT AND rid < $2::UBIGINT GROUP BY ALL`;
 
 /** Re-aggregates the rollup rows of minutes [$1, $2) into one row per key (run inside a transaction). */
 export const ROLLUP_COMPACT_SQL = [
   `CREATE OR REPLACE TEMP TABLE fm_compact AS SELECT ${ROLLUP_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')},` +
     ` sum(records)::BIGINT AS records, sum(flows)::BIGINT AS flows, sum(packets_tx)::BIGINT AS packets_tx,` +
     ` sum(packets_rx)::BIGINT AS packets_rx, sum(bytes_tx)::BIGINT AS bytes_tx, sum(bytes_rx)::BIGINT AS bytes_rx,` +
-    ` min(min_start_us) AS min_start_us, max(max_end_us) AS max_end_us` +
+    ` min(min_start_us) AS min_start_us, max(max_end_us) AS max_end_us,` +
+    ` ${LATENCY_ROLLUP_MEASURES.map(([n, , , merge]) => `${merge} AS ${n}`).join(', ')}` +
     ` FROM flows_1m WHERE minute_us >= $1::BIGINT AND minute_us < $2::BIGINT GROUP BY ALL`,
   'DELETE FROM flows_1m WHERE minute_us >= $1::BIGINT AND minute_us < $2::BIGINT',
   `INSERT INTO flows_1m ${ROLLUP_COLUMN_LIST} SELECT ${ROLLUP_COLUMN_LIST.slice(1, -1)} FROM fm_compact`,

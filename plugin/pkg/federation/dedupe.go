@@ -8,19 +8,19 @@ import (
 
 // Connection dedupe: a connection reported by several agents counts once.
 // The kept reporter is the initiator's node (direction outbound), else a forwarding node,
-// else the receiver (inbound); ties by agent name. Aggregates therefore ask each agent to
-// group by [community_id, link_id, direction, ...user dims] and the plugin picks reporters
-// here: one row per connection and reporter travels over the network, which is why dedupe
+// else the receiver (inbound); ties by agent name. Top queries ask each agent to group by
+// [community_id, link_id, direction, ...user dims] and the plugin picks reporters here
+// (DedupeTop). Time series would need one series per connection that way (series x
+// buckets), so they go in two steps: a top by those three finds every agent's second
+// reports (SecondReports), then each agent is asked for its series without them. Either way
+// about one row per connection and reporter travels over the network, which is why dedupe
 // is bounded by the row budget (see TruncationNotice).
 //
 // A connection is its community_id, joined across NAT gateways: a record translated by a
 // gateway carries the Community ID of the other side in link_id, so the two IDs name one
 // connection (an agent behind the NAT reports the translated tuple's ID). A gateway that
 // captures both of its interfaces reports a forwarded connection twice, as its ingress and
-// egress legs; with dedupe the agents leave egress legs out (EgressFilter).
-
-// DedupeDims are the dimensions prepended to the user's when dedupe is on.
-var DedupeDims = []string{"community_id", "link_id", "direction"}
+// egress legs; with dedupe the agents leave egress legs out (EgressFilter), in every query.
 
 // EgressFilter leaves out the egress leg of connections an agent saw on two of its
 // interfaces (the ingress leg counts them). neq also keeps records without a transit leg.
@@ -28,7 +28,7 @@ var EgressFilter = models.Filter{Field: "transit", Op: "neq", Value: models.Tran
 
 // WithDedupeDims returns [community_id, link_id, direction, ...dims] without duplicates.
 func WithDedupeDims(dims []string) []string {
-	out := slices.Clone(DedupeDims)
+	out := slices.Clone(models.ConnectionDimensions)
 	for _, d := range dims {
 		if !models.Contains(out, d) {
 			out = append(out, d)
@@ -120,7 +120,7 @@ func keep(best map[string]reporter, conns connections, cid, direction, agent str
 	return b.agent == agent && b.rank == DirectionRank(direction)
 }
 
-// DedupeTop keeps, per community_id, only the preferred reporter's rows and re-keys them
+// DedupeTop keeps, per connection, only the preferred reporter's rows and re-keys them
 // by userDims, returning per-agent results ready for MergeTop. Rows without a community_id
 // are kept as they are. Each agent's truncated remainder ("other") is passed through
 // un-deduplicated.
@@ -148,33 +148,32 @@ func DedupeTop(results []AgentTop, userDims []string) []AgentTop {
 	return out
 }
 
-// DedupeSeries does for time series what DedupeTop does for top: per community_id only
-// the preferred reporter's series survive, re-keyed by userDims.
-func DedupeSeries(results []AgentSeries, userDims []string) []AgentSeries {
+// SecondReports lists, per agent, the connections (community_id) that another agent
+// reported with a better preference: leaving them out of that agent's aggregates counts
+// every connection once. results answer a top grouped by ConnectionDimensions, so
+// connections are joined across NAT gateways (link_id) as in DedupeTop. An agent that is the
+// preferred reporter of a connection keeps all of its reports of it (one agent reporting one
+// connection in two directions is not deduplicated against itself).
+func SecondReports(results []AgentTop) map[string][]string {
 	best, conns := preferredReporters(func(yield func(s sighting)) {
 		for _, r := range results {
-			for _, s := range r.Result.Series {
-				if !s.Other {
-					yield(sighting{FormatValue(s.Key["community_id"]), FormatValue(s.Key["link_id"]), FormatValue(s.Key["direction"]), r.Agent})
-				}
+			for _, row := range r.Result.Rows {
+				yield(sighting{FormatValue(row.Key["community_id"]), FormatValue(row.Key["link_id"]), FormatValue(row.Key["direction"]), r.Agent})
 			}
 		}
 	})
-	out := make([]AgentSeries, len(results))
-	for i, r := range results {
-		kept := r.Result
-		kept.SplitBy = userDims
-		kept.Series = nil
-		for _, s := range r.Result.Series {
-			if !s.Other {
-				if !keep(best, conns, FormatValue(s.Key["community_id"]), FormatValue(s.Key["direction"]), r.Agent) {
-					continue
-				}
-				s.Key = project(s.Key, userDims)
+	out := map[string][]string{}
+	for _, r := range results {
+		seen := map[string]bool{}
+		for _, row := range r.Result.Rows {
+			cid := FormatValue(row.Key["community_id"])
+			if cid == "" || seen[cid] || best[conns.of(cid)].agent == r.Agent {
+				continue
 			}
-			kept.Series = append(kept.Series, s)
+			seen[cid] = true
+			out[r.Agent] = append(out[r.Agent], cid)
 		}
-		out[i] = AgentSeries{Agent: r.Agent, Result: kept}
+		slices.Sort(out[r.Agent])
 	}
 	return out
 }

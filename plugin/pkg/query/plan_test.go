@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
@@ -51,6 +52,25 @@ func TestParseDefaults(t *testing.T) {
 	// Grafana suggests 15s; an hour at 1000 points needs only 3.6s buckets, so 15s stands.
 	if ts.IntervalMs != 15000 {
 		t.Errorf("interval %d", ts.IntervalMs)
+	}
+}
+
+func TestIncludeOpenReachesEveryAgentQueryAndThePagingFingerprint(t *testing.T) {
+	live := mustParse(t, `{"queryType":"timeseries","includeOpen":true,"metric":"handshake_us_avg"}`)
+	if !live.IncludeOpen || !live.base(models.KindTimeseries).IncludeOpen || live.Metric != "handshake_us_avg" {
+		t.Errorf("plan %+v", live)
+	}
+	b, _ := json.Marshal(live.base(models.KindSummary))
+	if !strings.Contains(string(b), `"include_open":true`) {
+		t.Errorf("agent query %s", b)
+	}
+	stored := mustParse(t, `{"queryType":"flows"}`)
+	withOpen := mustParse(t, `{"queryType":"flows","includeOpen":true}`)
+	if b, _ := json.Marshal(stored.base(models.KindFlows)); strings.Contains(string(b), "include_open") {
+		t.Errorf("include_open sent when not asked: %s", b)
+	}
+	if stored.pagingFingerprint() == withOpen.pagingFingerprint() {
+		t.Error("a cursor of the stored-only listing must not page the one with open flows")
 	}
 }
 
@@ -101,8 +121,7 @@ func TestParseRejectsBadQueriesClearly(t *testing.T) {
 		`{}`:                   `queryType: missing`,
 		`{"queryType":"top"}`:  `groupBy: 0 dimensions given`,
 		`{"queryType":"top","groupBy":["src_mac"]}`:                                                       `groupBy: "src_mac" is not a dimension`,
-		`{"queryType":"top","groupBy":["src_ip","dst_ip","dst_port","node"]}`:                             `with dedupe 'connection' at most 3 dimensions besides [community_id link_id direction]`,
-		`{"queryType":"timeseries","splitBy":["node","interface"]}`:                                       `with dedupe 'connection' at most 1 dimension besides`,
+		`{"queryType":"top","groupBy":["src_ip","dst_ip","dst_port","node","protocol"]}`:                  `groupBy: 5 dimensions given, use 1 to 4`,
 		`{"queryType":"top","groupBy":["src_ip"],"metric":"bits"}`:                                        `metric "bits"`,
 		`{"queryType":"flows","limit":20000}`:                                                             `limit (rows per page) 20000: must be between 1 and 10000`,
 		`{"queryType":"flows","order":"random"}`:                                                          `order "random"`,
@@ -142,8 +161,34 @@ func TestDedupeLeavesEgressLegsOut(t *testing.T) {
 	if _, err := parse(t, `{"queryType":"summary","dedupe":"connection","filters":[`+strings.Join(many, ",")+`]}`); err == nil || !strings.Contains(err.Error(), "at most 99") {
 		t.Errorf("100 filters with dedupe: %v", err)
 	}
-	if p := mustParse(t, `{"queryType":"topology","topologyBy":"peer","dedupe":"connection"}`); strings.Join(p.GroupBy, ",") != "src_name,peer_name,dst_name" {
+	// the destination keeps its address to fall back on (names may be empty), as topology by name does
+	if p := mustParse(t, `{"queryType":"topology","topologyBy":"peer","dedupe":"connection"}`); strings.Join(p.GroupBy, ",") != "src_name,peer_name,dst_name,dst_ip" {
 		t.Errorf("topology by peer groups by %v", p.GroupBy)
+	}
+}
+
+// Dedupe is never a trap: every grouping the editor offers (up to 4 top dimensions, up to
+// 3 split dimensions, topology by name or routing peer) plans under the provisioned default
+// dedupe, and what each agent is then asked for is within the agent's limits.
+func TestDedupeAcceptsEveryGroupingTheEditorOffers(t *testing.T) {
+	for _, js := range []string{
+		`{"queryType":"top","groupBy":["src_name","src_ip","dst_name","dst_ip"]}`,
+		`{"queryType":"top","groupBy":["community_id","direction","node","dst_port"]}`,
+		`{"queryType":"top","groupBy":["src_name","peer_name","nat_dst_ip","dst_ip"]}`,
+		`{"queryType":"timeseries","splitBy":["node","protocol","dst_port"]}`,
+		`{"queryType":"topology","topologyBy":"name"}`,
+		`{"queryType":"topology","topologyBy":"peer"}`,
+	} {
+		p, err := parse(t, js)
+		if err != nil || !p.Dedupe {
+			t.Errorf("%s: dedupe %v, error %v", js, p.Dedupe, err)
+		}
+		if n := len(federation.WithDedupeDims(p.GroupBy)); n > models.MaxGroupBy+len(models.ConnectionDimensions) {
+			t.Errorf("%s: agents would be asked to group by %d dimensions", js, n)
+		}
+	}
+	if p := mustParse(t, `{"queryType":"topology","topologyBy":"name"}`); strings.Join(p.GroupBy, ",") != "src_name,src_ip,dst_name,dst_ip" {
+		t.Errorf("topology by name groups by %v: the addresses are the fallback for empty names", p.GroupBy)
 	}
 }
 

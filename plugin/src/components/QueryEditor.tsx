@@ -10,6 +10,7 @@ import {
   ComboboxOption,
   InlineField,
   InlineFieldRow,
+  InlineSwitch,
   MultiCombobox,
   RadioButtonGroup,
   Stack,
@@ -25,6 +26,7 @@ import {
   FlowmeshOptions,
   FlowmeshQuery,
   METRICS,
+  METRIC_DESCRIPTIONS,
   Metric,
   QUERY_TYPES,
   QUERY_TYPE_LABELS,
@@ -39,7 +41,11 @@ type Props = QueryEditorProps<DataSource, FlowmeshQuery, FlowmeshOptions>;
 const LABEL_WIDTH = 14;
 const TYPE_OPTIONS = QUERY_TYPES.map((t) => ({ label: QUERY_TYPE_LABELS[t], value: t }));
 const DIMENSION_OPTIONS: Array<ComboboxOption<string>> = DIMENSIONS.map((d) => ({ label: d, value: d }));
-const METRIC_OPTIONS: Array<ComboboxOption<string>> = METRICS.map((m) => ({ label: m, value: m }));
+const METRIC_OPTIONS: Array<ComboboxOption<string>> = METRICS.map((m) => ({
+  label: m,
+  value: m,
+  description: METRIC_DESCRIPTIONS[m],
+}));
 const DEDUPE_OPTIONS: Array<{ label: string; value: DedupeMode; description: string }> = [
   { label: 'Default', value: 'default', description: "The data source's setting" },
   { label: 'None', value: 'none', description: 'Every agent report counts' },
@@ -52,7 +58,7 @@ const ORDER_OPTIONS = [
 const TOPOLOGY_OPTIONS = [
   { label: 'IP address', value: 'ip' as const },
   { label: 'Name', value: 'name' as const },
-  { label: 'Routing peer', value: 'peer' as const, description: 'source -> WireGuard gateway -> destination, by name' },
+  { label: 'Routing peer', value: 'peer' as const, description: 'source -> WireGuard gateway -> destination, by name (a destination without one by address)' },
 ];
 
 export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: Props) {
@@ -95,7 +101,7 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
 
       <InlineFieldRow>
         {queryType === 'top' && (
-          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="Up to 6 dimensions (3 with dedupe connection)">
+          <InlineField label="Group by" labelWidth={LABEL_WIDTH} tooltip="Up to 4 dimensions">
             <MultiCombobox
               id="flowmesh-group-by"
               width="auto"
@@ -103,12 +109,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
               maxWidth={80}
               options={DIMENSION_OPTIONS}
               value={query.groupBy ?? []}
-              onChange={(opts) => update({ groupBy: opts.map((o) => o.value as Dimension).slice(0, 6) })}
+              onChange={(opts) => update({ groupBy: opts.map((o) => o.value as Dimension).slice(0, 4) })}
             />
           </InlineField>
         )}
-        {(queryType === 'top' || queryType === 'timeseries' || queryType === 'topology') && (
-          <InlineField label="Metric" labelWidth={LABEL_WIDTH}>
+        {queryType !== 'flows' && (
+          <InlineField
+            label="Metric"
+            labelWidth={LABEL_WIDTH}
+            tooltip={queryType === 'summary' ? 'The one number an alert rule gets (panels show every total)' : undefined}
+          >
             <Combobox
               id="flowmesh-metric"
               width={16}
@@ -198,6 +208,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             options={DEDUPE_OPTIONS}
             value={query.dedupe ?? 'default'}
             onChange={(dedupe) => update({ dedupe })}
+          />
+        </InlineField>
+        <InlineField
+          label="Open flows"
+          tooltip="Also show connections still open on the agents (seconds old, not yet recorded), counted once when their records land"
+        >
+          <InlineSwitch
+            id="flowmesh-include-open"
+            value={query.includeOpen ?? false}
+            onChange={(e) => update({ includeOpen: e.currentTarget.checked || undefined })}
           />
         </InlineField>
       </InlineFieldRow>
