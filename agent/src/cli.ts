@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { Logger } from 'pino';
 import { ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
+import { libpcapVersion } from './capture';
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
 import { LocalAddresses } from './flow/direction';
@@ -236,7 +237,7 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
       },
     });
   }
-  logger.info({ interface: capture.interface, linkType: live.capture.linkType, node: config.node, api: service?.address }, 'capturing');
+  logger.info({ interface: capture.interface, linkType: live.capture.linkType, libpcap: libpcapVersion(), node: config.node, api: service?.address }, 'capturing');
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -317,6 +318,6 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
-  // exit explicitly: an idle live capture's poll handle can outlive its close
+  // exit explicitly with the command's code, whatever handle a library may leave open
   void main().then((code) => process.exit(code));
 }
