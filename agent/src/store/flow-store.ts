@@ -86,6 +86,14 @@ export interface RetentionResult {
   deletedRollupRows: number;
 }
 
+/** FlowStore.pendingView(): records not yet visible in the database and which rows are. */
+export interface PendingView {
+  records: readonly FlowRecord[];
+  ridLimit: number;
+  /** [from, to) rid ranges of transactions in flight. */
+  hiddenRids: [number, number][];
+}
+
 export type BatchListener = (durationSeconds: number, rows: number) => void;
 export type ErrorListener = (kind: StoreErrorKind, error: unknown) => void;
 
@@ -94,8 +102,8 @@ export class FlowStore implements FlowSink {
   private readonly logger: Logger;
   private readonly queue: FlowRecord[] = [];
   private nextRid = 0;
-  /** First rids of transactions not yet committed (or failed): the roll-up must not pass them. */
-  private readonly uncommittedRids = new Set<number>();
+  /** Rid ranges (first -> count) of transactions not yet committed (or failed): the roll-up must not pass them. */
+  private readonly uncommittedRids = new Map<number, number>();
   /** Records at the head of the queue that the async flush is writing right now. */
   private inFlight = 0;
   private chunkWriter: FlowChunkWriter | null = null;
@@ -223,6 +231,21 @@ export class FlowStore implements FlowSink {
     this.syncWriter.closeSync();
     this.maintainer.closeSync();
     this.db.closeSync();
+  }
+
+  /**
+   * What the store holds that a query of the database cannot see yet, at this instant: the
+   * records accepted but not known to be committed (oldest first), and which rows of the
+   * database a query consistent with this instant may read (rid below `ridLimit` and outside
+   * `hiddenRids`, whose rows are among `records`). Invariant this relies on: a record leaves
+   * the queue in the same synchronous step in which its rid range stops being uncommitted.
+   */
+  pendingView(): PendingView {
+    return {
+      records: this.queue.slice(),
+      ridLimit: this.nextRid,
+      hiddenRids: [...this.uncommittedRids].map(([first, count]) => [first, first + count] as [number, number]),
+    };
   }
 
   counters(): StoreCounters {
@@ -400,14 +423,18 @@ export class FlowStore implements FlowSink {
       const count = transactionSize(this.queue.length, this.options.maxTransactionRecords);
       const started = process.hrtime.bigint();
       this.inFlight = count;
+      const firstRid = this.reserveRids(count);
       try {
-        await this.writeTransaction(this.queue.slice(0, count));
+        await this.transaction(this.queue.slice(0, count), firstRid);
       } catch (error) {
+        this.uncommittedRids.delete(firstRid);
+        this.inFlight = 0;
         this.failed(error);
         throw error;
-      } finally {
-        this.inFlight = 0;
       }
+      // one synchronous step (see pendingView): committed rows become visible as they leave the queue
+      this.uncommittedRids.delete(firstRid);
+      this.inFlight = 0;
       this.queue.splice(0, count);
       this.written(count, started);
     }
@@ -458,14 +485,14 @@ export class FlowStore implements FlowSink {
   private reserveRids(count: number): number {
     const first = this.nextRid;
     this.nextRid += count;
-    this.uncommittedRids.add(first);
+    this.uncommittedRids.set(first, count);
     return first;
   }
 
   /** Rids below this belong to committed (or abandoned) transactions. */
   private committedRidFrontier(): number {
     let frontier = this.nextRid;
-    for (const first of this.uncommittedRids) frontier = Math.min(frontier, first);
+    for (const first of this.uncommittedRids.keys()) frontier = Math.min(frontier, first);
     return frontier;
   }
 
@@ -488,15 +515,6 @@ export class FlowStore implements FlowSink {
     this.counters_.batchesWritten++;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     for (const listener of this.batchListeners) listener(seconds, count);
-  }
-
-  private async writeTransaction(records: FlowRecord[]): Promise<void> {
-    const firstRid = this.reserveRids(records.length);
-    try {
-      await this.transaction(records, firstRid);
-    } finally {
-      this.uncommittedRids.delete(firstRid);
-    }
   }
 
   private async transaction(records: FlowRecord[], firstRid: number): Promise<void> {
