@@ -24,7 +24,7 @@ import { FLOW_COLUMNS } from '../store/schema';
 import { decodeCursor, encodeCursor } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
 import { compileFilters, dimensionExpression, Params, rollupCoversDimension, rollupCoversFilter } from './filters';
-import { ConnectionPool } from './pool';
+import { ConnectionPool, type DatabaseSource } from './pool';
 
 export interface QueryEngineOptions {
   /** Queries running at once (each on its own connection). */
@@ -141,9 +141,10 @@ export class QueryEngine {
   readonly plans = { rollup: 0, raw: 0 };
   private readonly pool: ConnectionPool;
 
-  constructor(instance: DuckDBInstance, options: Partial<QueryEngineOptions> = {}) {
+  /** @param database a DuckDB instance, or a source whose database may be replaced while running (the flow store) */
+  constructor(database: DuckDBInstance | DatabaseSource, options: Partial<QueryEngineOptions> = {}) {
     this.options = { ...QUERY_DEFAULTS, ...options };
-    this.pool = new ConnectionPool(instance, this.options.maxConcurrent, this.options.maxQueued);
+    this.pool = new ConnectionPool(database, this.options.maxConcurrent, this.options.maxQueued);
   }
 
   /** Running and waiting queries (for metrics). */
