@@ -126,22 +126,32 @@ export class Pipeline {
     const sink = this.sink;
     const status = sink.status?.();
     if (!sink.settled || !status || (!status.waiting && (!all || status.held === 0))) return null;
-    return this.waiting(sink.settled({ all, signal }), status);
+    return this.waiting(sink.settled({ all, signal }));
   }
 
-  private async waiting(settled: Promise<void>, status: SinkStatus): Promise<void> {
+  /** Says (once, in the log; continuously on the progress line) what the import waits for, until `settled`. */
+  private async waiting(settled: Promise<void>): Promise<void> {
     const logger = this.options.logger;
-    if (status.waiting) logger.warn({ held: status.held, committed: status.committed }, `import waiting for the store: ${status.waiting}`);
-    const ticker = this.progress ? setInterval(() => {
-      this.lastProgressMs = 0;
-      this.showProgress();
-    }, PROGRESS_INTERVAL_MS) : null;
+    let reported = false;
+    const report = () => {
+      const status = this.sink.status?.();
+      if (status?.waiting && !reported) {
+        reported = true;
+        logger.warn({ held: status.held, committed: status.committed }, `import waiting for the store: ${status.waiting}`);
+      }
+      if (this.progress) {
+        this.lastProgressMs = 0;
+        this.showProgress();
+      }
+    };
+    report();
+    const ticker = setInterval(report, PROGRESS_INTERVAL_MS);
     try {
       await settled;
     } finally {
-      if (ticker) clearInterval(ticker);
+      clearInterval(ticker);
     }
-    if (status.waiting) logger.info({ committed: this.sink.status?.()?.committed }, 'store writing again: import resumed');
+    if (reported) logger.info({ committed: this.sink.status?.()?.committed }, 'store writing again: import resumed');
   }
 
   private clearProgress(): void {

@@ -44,7 +44,7 @@ import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/n
 import pino, { type Logger } from 'pino';
 import type { FlowRecord, FlowSink, SinkStatus } from '../model/flow';
 import { FlowChunkWriter } from './append';
-import { isDamageError, openDatabase } from './open';
+import { isDamageError, openDatabase, verifyAllBlocks } from './open';
 import { STORE_DEFAULTS, type StoreOptions, type StoreOptionsInput } from './options';
 import { findQuarantined, quarantine, type QuarantinedFile } from './quarantine';
 import { ROLLUP_COMPACT_SQL, ROLLUP_INSERT_SQL } from './schema';
@@ -159,7 +159,11 @@ interface Database {
   syncAppender: DuckDBAppender | null;
 }
 
-/** Records of a transaction whose commit failed: maybe stored, maybe not, until checked. */
+/**
+ * Records of a transaction whose commit failed: maybe stored, maybe not, until its rid range
+ * is checked. Records moved to spill files while in doubt carry the same range there, so
+ * `records` may be only part of the transaction.
+ */
 interface InDoubt extends RidRange {
   records: FlowRecord[];
 }
@@ -173,6 +177,12 @@ interface WriteFailure {
 const FAILURE_TEXT: Partial<Record<StoreErrorKind, string>> = {
   disk_full: 'the disk is full', read_only: 'the database is read-only', io: 'I/O error', damaged: 'the database file is damaged',
 };
+
+/** The operating system's words when the message has them (e.g. "No space left on device"), else its start. */
+function shortCause(message: string): string {
+  const os = /No space left on device|Read-only file system|Input\/output error|Permission denied|database has been invalidated/i.exec(message);
+  return os ? os[0] : message.slice(0, 80);
+}
 
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0].slice(0, 200);
 const count = (n: number) => n.toLocaleString('en');
@@ -205,6 +215,8 @@ export class FlowStore implements FlowSink {
   private damagedBy: unknown = null;
   private closed = false;
   private replacing = false;
+  /** Every block of the open database was read once (verifyAllBlocks). */
+  private verified = false;
   private closing: Promise<void> | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private maintenanceChain: Promise<void> = Promise.resolve();
@@ -343,7 +355,7 @@ export class FlowStore implements FlowSink {
   /** Committed, held and dropped records, and what writing waits for (null when nothing). */
   status(): SinkStatus {
     const waiting = this.failure
-      ? `${FAILURE_TEXT[this.failure.kind] ?? 'storage error'} (${this.failure.message}); retry in ${Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000))} s`
+      ? `${FAILURE_TEXT[this.failure.kind] ?? 'storage error'} (${shortCause(this.failure.message)}); retry in ${Math.max(0, Math.ceil((this.retryAt - Date.now()) / 1000))} s`
       : null;
     return { committed: this.counters_.rowsWritten, held: this.held(), dropped: this.droppedTotal(), waiting };
   }
@@ -365,6 +377,7 @@ export class FlowStore implements FlowSink {
       stored = false;
     }
     this.closed = true;
+    await this.flushChain; // a repair queued by the last failure ends (it does nothing once closed)
     if (!stored) this.keepOrDropAtClose();
     if (this.db && this.failure === null) {
       try {
@@ -485,25 +498,29 @@ export class FlowStore implements FlowSink {
     return this.spillNewest();
   }
 
-  /** Moves the newest queued records (or else an in-doubt batch, with its rid range) to a spill file; false when it cannot. */
+  /**
+   * Moves the newest queued records — or, with none queued, the last records of an in-doubt
+   * transaction, marked with its rid range — to a spill file; false when it cannot.
+   */
   private spillNewest(): boolean {
     const spill = this.spill;
     if (!spill) return false;
-    const n = Math.min(this.queue.length - this.inFlight, Math.max(1, Math.min(this.options.batchSize, Math.floor(this.options.maxBacklog / 4))));
-    const batch = n > 0 ? null : this.inDoubt[0];
-    if (n <= 0 && !batch) return false;
+    const chunk = Math.max(1, Math.min(this.options.batchSize, Math.floor(this.options.maxBacklog / 4)));
+    const queued = this.queue.length - this.inFlight;
+    const batch = queued > 0 ? null : this.inDoubt[this.inDoubt.length - 1];
+    const from = batch ? batch.records : this.queue;
+    const n = Math.min(chunk, batch ? batch.records.length : queued);
+    if (n <= 0) return false;
     try {
-      const written = batch ? spill.write(batch.records, { firstRid: batch.firstRid, count: batch.count }) : spill.write(this.queue.slice(this.queue.length - n));
-      if (!written) return false;
+      if (!spill.write(from.slice(from.length - n), batch ? { firstRid: batch.firstRid, count: batch.count } : null)) return false;
     } catch (error) {
       this.logger.error({ err: error, dir: spill.dir }, 'cannot write the spill file; records beyond the memory backlog are dropped');
       return false;
     }
+    from.length -= n;
     if (batch) {
-      this.inDoubt.shift();
-      this.inDoubtRecords -= batch.count;
-    } else {
-      this.queue.length -= n;
+      this.inDoubtRecords -= n;
+      if (batch.records.length === 0) this.inDoubt.pop(); // the rest of it is settled through its spill files
     }
     return true;
   }
@@ -527,15 +544,14 @@ export class FlowStore implements FlowSink {
     let spilled = 0;
     const spill = this.spill;
     const batches: { records: FlowRecord[]; transaction: RidRange | null }[] = [
+      // In-doubt records keep their transaction's rid range: the next start checks it.
       ...this.inDoubt.map((b) => ({ records: b.records, transaction: { firstRid: b.firstRid, count: b.count } })),
       { records: this.queue, transaction: null },
     ];
     const chunk = Math.max(1, this.options.batchSize);
     for (const batch of batches) {
-      // In-doubt batches keep their rid range (one file each): the next start checks it.
-      const step = batch.transaction ? batch.records.length : chunk;
-      for (let i = 0; i < batch.records.length; i += step) {
-        const part = batch.records.slice(i, i + step);
+      for (let i = 0; i < batch.records.length; i += chunk) {
+        const part = batch.records.slice(i, i + chunk);
         let kept = false;
         try {
           kept = spill !== null && spill.write(part, batch.transaction);
@@ -654,7 +670,7 @@ export class FlowStore implements FlowSink {
 
   private addInDoubt(batch: InDoubt): void {
     this.inDoubt.push(batch);
-    this.inDoubtRecords += batch.count;
+    this.inDoubtRecords += batch.records.length;
   }
 
   private async transaction(records: FlowRecord[], firstRid: number): Promise<void> {
@@ -706,8 +722,10 @@ export class FlowStore implements FlowSink {
   private failed(error: unknown): void {
     const kind = classifyStorageError(error);
     this.countError(kind, error);
-    // Reopened (or quarantined) at once, so queries work while the write waits for its retry.
-    if (this.noteDatabaseTrouble(error)) this.repairSoon();
+    // Repaired at once (reopened or quarantined, the failed commit settled), so queries work
+    // and the held records can be spilled while the write waits for its retry.
+    this.noteDatabaseTrouble(error);
+    this.repairSoon();
     const message = firstLine(error);
     this.failure = { since: this.failure?.since ?? Date.now(), kind, message };
     this.retryDelayMs = Math.min(this.options.retryMaxMs, this.retryDelayMs === 0 ? this.options.retryInitialMs : this.retryDelayMs * 2);
@@ -735,12 +753,9 @@ export class FlowStore implements FlowSink {
 
   /** Repairs the database next on the write path, without writing; a failure waits for the next retry. */
   private repairSoon(): void {
-    const run = this.flushChain.then(() => this.repair());
+    const run = this.flushChain.then(() => (this.closed ? undefined : this.repair()));
     this.flushChain = run.catch(() => undefined);
-    run.catch((error: unknown) => {
-      this.countError(classifyStorageError(error), error);
-      this.logger.error({ err: error }, 'store database repair failed; retried with the next write');
-    });
+    run.catch((error: unknown) => this.logger.warn({ err: error }, 'store database repair failed; retried with the next write'));
   }
 
   /** Makes the database usable again and settles every in-doubt transaction; throws when it cannot (yet). */
@@ -750,9 +765,9 @@ export class FlowStore implements FlowSink {
       const batch = this.inDoubt[0];
       const stored = await this.settleInDoubt(batch);
       this.inDoubt.shift();
-      this.inDoubtRecords -= batch.count;
+      this.inDoubtRecords -= batch.records.length;
       if (stored) {
-        this.countWritten(batch.count, process.hrtime.bigint());
+        this.countWritten(batch.records.length, process.hrtime.bigint());
       } else {
         this.queue = batch.records.concat(this.queue); // written again, first
       }
@@ -783,11 +798,14 @@ export class FlowStore implements FlowSink {
    * when this runs at open, before anything is written: either way no other records have them.
    */
   private async settleSpillInDoubt(): Promise<void> {
+    const outcomes = new Map<number, boolean>(); // one transaction's records may be in several files
     for (const file of this.spill!.inDoubt()) {
       const range = file.transaction!;
-      if (await this.settleInDoubt(range)) {
-        this.spillFileStored(file, range.count);
-        this.countWritten(range.count, process.hrtime.bigint());
+      let stored = outcomes.get(range.firstRid);
+      if (stored === undefined) outcomes.set(range.firstRid, (stored = await this.settleInDoubt(range)));
+      if (stored) {
+        this.spillFileStored(file, file.records);
+        this.countWritten(file.records, process.hrtime.bigint());
       } else {
         this.spill!.setTransaction(file, null);
       }
@@ -825,6 +843,7 @@ export class FlowStore implements FlowSink {
     const { instance, movedAside } = await openDatabase(this.options.path, this.options.duckdb, this.logger);
     if (movedAside.length) this.quarantinedCache = null;
     this.db = await connect(instance);
+    this.verified = false;
     await this.continueRids();
     this.counters_.reopens++;
     this.logger.warn({ cause: cause === null ? undefined : firstLine(cause) }, 'store database reopened');
@@ -976,10 +995,18 @@ export class FlowStore implements FlowSink {
     });
   }
 
-  /** One maintenance pass: roll up, retention, compaction. Errors are counted and logged, never thrown. Skipped while degraded. */
+  /**
+   * One maintenance pass: the first after each open reads every block (damage found is
+   * quarantined), then roll up, retention, compaction. Errors are counted and logged, never
+   * thrown. Skipped while degraded.
+   */
   async runMaintenance(): Promise<void> {
     if (!this.writable()) return;
     try {
+      if (!this.verified) {
+        await this.serialised(() => verifyAllBlocks(this.maintainer, this.options.path));
+        this.verified = true;
+      }
       await this.rollUp();
       await this.runRetention();
       await this.compactRollups();

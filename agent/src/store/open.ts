@@ -2,7 +2,7 @@
  * Opening the database file: schema, an integrity check, and the one policy for damaged files.
  *
  * Damaged (DuckDB reports the file or its WAL corrupt, truncated or not a database; or the
- * check below finds used blocks past the end of the file): the damaged file is QUARANTINED,
+ * checks below find blocks in use past the end of the file): the damaged file is QUARANTINED,
  * i.e. renamed `<name>.corrupt-<timestamp>` (its WAL, when the WAL is intact, travels with
  * it as `<name>.corrupt-<timestamp>.wal`), and a fresh database is started so capture goes
  * on. When only the WAL is damaged, only the WAL is moved aside (`...corrupt-<ts>.wal`) and
@@ -76,13 +76,28 @@ export const STORE_DUCKDB_DEFAULTS: Readonly<Record<string, string>> = { storage
 const FILE_HEADER_BYTES = 12_288;
 
 /**
- * Reads every table's storage metadata (DuckDB loads it lazily, so a damaged metadata block
- * would otherwise fail the first query that needs it) and checks that no block in use lies
- * past the end of the file: a file truncated by a failed copy or a full disk. Data blocks
- * are only read (and their checksums checked) by the queries that need them; damage found
- * then is handled while running (FlowStore). Cost: tens of ms per GB of database.
+ * A file cut short (a failed copy, a full disk) is found at open from the header alone: the
+ * blocks it counts that are past the end of the file must all be free (DuckDB itself trims
+ * trailing free blocks). Cheap; a cut that only an exact block list could show is found by
+ * verifyAllBlocks, run after the start.
  */
-async function checkIntegrity(connection: DuckDBConnection, path: string): Promise<void> {
+async function checkFileLength(connection: DuckDBConnection, path: string): Promise<void> {
+  const reader = await connection.runAndReadAll('SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()');
+  const [blockSize, totalBlocks, freeBlocks] = reader.getRows()[0].map(Number);
+  const size = fs.statSync(path).size;
+  const present = Math.max(0, Math.floor((size - FILE_HEADER_BYTES) / blockSize));
+  if (present < totalBlocks && totalBlocks - present > freeBlocks) {
+    throw new Error(`database file damaged: truncated to ${size} bytes, but ${totalBlocks - present} of its ${totalBlocks} blocks are missing and only ${freeBlocks} are free`);
+  }
+}
+
+/**
+ * Reads the storage information of every table, which makes DuckDB read (and check the
+ * checksum of) every block in use, and checks that none lies past the end of the file.
+ * Costs about 2 s per GB of database (DuckDB's threads, not the event loop): the store runs
+ * it once after start, in the background. @throws DuckDB's corruption error or a "damaged" one.
+ */
+export async function verifyAllBlocks(connection: DuckDBConnection, path: string): Promise<void> {
   const tables = await connection.runAndReadAll(
     'SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary',
   );
@@ -105,7 +120,7 @@ async function openOnce(path: string, config: Record<string, string>): Promise<D
     const connection = await instance.connect();
     try {
       await createSchema(connection);
-      await checkIntegrity(connection, path);
+      await checkFileLength(connection, path);
       // The rid column is read whole when the store starts (max(rid)); read it here so damage there counts as damage.
       await connection.run('SELECT count(*), max(rid) FROM flows');
     } finally {
