@@ -20,8 +20,11 @@ export interface Lease {
 export interface DatabaseSource {
   /** The database now; throws (StoreUnavailableError, HTTP 503) while there is none. */
   database(): DuckDBInstance;
-  /** Registers `release`, called before the database is closed and replaced; it resolves once no connection to it is open. */
-  onReplace(release: () => Promise<void>): void;
+  /**
+   * Registers `release`, called before the database is closed and replaced; it resolves once
+   * no connection to it is open. Returns the function that unregisters it.
+   */
+  onReplace(release: () => Promise<void>): () => void;
   /**
    * Errors queries met: the source decides whether they mean its database must be repaired,
    * and may return the error the query fails with instead (one that says so).
@@ -31,7 +34,7 @@ export interface DatabaseSource {
 
 /** A database that never changes (tests, the bench, tools). */
 function fixedSource(instance: DuckDBInstance): DatabaseSource {
-  return { database: () => instance, onReplace: () => undefined };
+  return { database: () => instance, onReplace: () => () => undefined };
 }
 
 interface Waiter {
@@ -47,6 +50,7 @@ export class ConnectionPool {
   /** Busy connections to a database being replaced: closed when their query ends. */
   private readonly retiring = new Set<DuckDBConnection>();
   private retired: (() => void) | null = null;
+  private readonly unregister: () => void;
   private running = 0;
   private closed = false;
 
@@ -56,7 +60,7 @@ export class ConnectionPool {
     private readonly maxQueued: number,
   ) {
     this.source = source instanceof DuckDBInstance ? fixedSource(source) : source;
-    this.source.onReplace(() => this.releaseDatabase());
+    this.unregister = this.source.onReplace(() => this.releaseDatabase());
   }
 
   get load(): { running: number; queued: number } {
@@ -112,6 +116,7 @@ export class ConnectionPool {
 
   close(): void {
     this.closed = true;
+    this.unregister();
     for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('query engine closed'));
     for (const connection of this.idle.splice(0)) connection.closeSync();
   }

@@ -275,9 +275,16 @@ export class FlowStore implements FlowSink {
     return this.db.instance;
   }
 
-  /** `release` must close every connection to the current database; it runs before the database is closed and replaced. */
-  onReplace(release: () => Promise<void>): void {
+  /**
+   * `release` must close every connection to the current database; it runs before the
+   * database is closed and replaced. Returns the function that unregisters it.
+   */
+  onReplace(release: () => Promise<void>): () => void {
     this.releaseListeners.push(release);
+    return () => {
+      const index = this.releaseListeners.indexOf(release);
+      if (index >= 0) this.releaseListeners.splice(index, 1);
+    };
   }
 
   /**
