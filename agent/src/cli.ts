@@ -15,6 +15,7 @@ import { ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type 
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
 import { LocalAddresses } from './flow/direction';
+import { LiveFlows } from './live';
 import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
 import { JsonLinesSink, teeSink } from './sinks/jsonl';
 import type { FlowSink } from './model/flow';
@@ -247,6 +248,8 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
     throw err;
   }
   if (service) {
+    // include_open queries read the flow table and the store's unwritten records
+    service.engine.attachLive(new LiveFlows(pipeline.table, service.store, service.options.live_max_records));
     service.metrics.setProviders({
       ...pipeline.metricsProviders(),
       capture: {

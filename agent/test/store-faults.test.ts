@@ -147,11 +147,16 @@ privileged('the store fault tests (they mount small tmpfs filesystems)').describ
     for (const r of second) store.write(r);
     await expect(store.flush()).rejects.toThrow(/No space left/);
     expect(store.counters()).toMatchObject({ rowsWritten: 1000, backlog: 5000 });
+    // include_open queries see the held records, and not the failed transaction's rows should it have landed
+    const pending = store.pendingView();
+    expect(pending.records).toHaveLength(5000);
+    expect(pending.hiddenRids.reduce((n, [from, to]) => n + to - from, 0)).toBeLessThanOrEqual(5000);
     expect(store.health().problems[0]).toMatch(/^writes failing since .*: the disk is full .*; 5,000 records held; retrying$/);
     expectAccounted(store);
     fs.rmSync(filler);
     await store.flush();
     expect(store.counters()).toMatchObject({ received: 6000, rowsWritten: 6000, backlog: 0 });
+    expect(store.pendingView()).toMatchObject({ records: [], hiddenRids: [] });
     expect(store.health().state).toBe('ok');
     await store.close();
     expect((await storedKeys(path.join(dbDir, 'f.duckdb'))).keys).toEqual([...first, ...second].map(key).sort());

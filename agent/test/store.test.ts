@@ -62,6 +62,7 @@ function edgeRecords(): FlowRecord[] {
       ...base[1], ip_version: 6, src_ip: '::ffff:10.0.0.1', dst_ip: 'fe80::1%wg0', src_port: 65535, dst_port: 0,
       bytes_tx: Number.MAX_SAFE_INTEGER, bytes_rx: 0, packets_tx: 2 ** 40, packets_rx: 0, tcp_flags_src: 255, tcp_flags_dst: 0,
       icmp_type: 255, icmp_code: 0, conn_state: null, seq: 4_000_000_000, node: 'a-node-with-a-long-name-über', interface: '',
+      icmp_id: 65535, tcp_synack_us: Number.MAX_SAFE_INTEGER, tcp_ack_us: 0, dns_rtt_us: 0,
     },
     { ...base[2], start_us: 0, end_us: 0, flow_start_us: 0, protocol: 'ip-47', protocol_number: 47, src_ip: '::', dst_ip: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff' },
   ];
@@ -160,19 +161,71 @@ test('a new database file gets the newer storage format; a file in the older one
   expect(await hasDictFsst(oldPath)).toBe(false);
 });
 
+test('a version 1 database is upgraded in place: old rows kept (not measured), new columns written, rollups merge', async () => {
+  const dbPath = path.join(dir, 'flows.duckdb');
+  const records = [...generateFlowRecords({ seed: 21, count: 2000, startUs: T0_US, spanUs: HOUR_US })];
+  const old = records.slice(0, 1000).map((r) => ({ ...r, icmp_id: null, tcp_synack_us: null, tcp_ack_us: null, dns_rtt_us: null }));
+  const first = await open();
+  for (const r of old) first.write(r);
+  await first.flush();
+  await first.rollUp();
+  await first.close();
+  // Take the file back to version 1's layout: the same tables without the version 2 columns.
+  const instance = await DuckDBInstance.create(dbPath);
+  const connection = await instance.connect();
+  for (const column of ['icmp_id', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us']) await connection.run(`ALTER TABLE flows DROP COLUMN ${column}`);
+  for (const column of ['handshakes', 'synack_us_sum', 'ack_us_sum', 'handshake_us_max', 'dns_responses', 'dns_rtt_us_sum', 'dns_rtt_us_max']) {
+    await connection.run(`ALTER TABLE flows_1m DROP COLUMN ${column}`);
+  }
+  await connection.run("UPDATE flowmesh_meta SET value = '1' WHERE key = 'schema_version'");
+  connection.closeSync();
+  instance.closeSync();
+
+  const upgraded = await open();
+  for (const r of records.slice(1000)) upgraded.write(r);
+  await upgraded.flush();
+  await upgraded.rollUp();
+  await upgraded.compactRollups();
+  const engine = new QueryEngine(upgraded.instance, { rollupMinRangeMs: 0 });
+  const raw = new QueryEngine(upgraded.instance, { rollups: 'off' });
+  try {
+    const range = { from: Math.floor(T0_US / 1000) - 60_000, to: Math.floor(T0_US / 1000) + 2 * 3600_000 };
+    const query: Query = { kind: 'top', ...range, group_by: ['dst_port'], metric: 'handshake_us_avg', limit: 0 };
+    expect(await engine.run(query)).toEqual(await raw.run(query));
+    expect(engine.plans.rollup).toBe(1);
+  } finally {
+    engine.close();
+    raw.close();
+    await upgraded.close();
+  }
+  expect((await readAll(dbPath)).records).toEqual([...old, ...records.slice(1000)]);
+  const check = await DuckDBInstance.create(dbPath);
+  const c = await check.connect();
+  expect((await c.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'")).getRows()).toEqual([['2']]);
+  // a file from a newer agent is refused, untouched
+  await c.run("UPDATE flowmesh_meta SET value = '3' WHERE key = 'schema_version'");
+  c.closeSync();
+  check.closeSync();
+  await expect(open()).rejects.toThrow(/schema version 3 is not 2 or older/);
+  expect(fs.existsSync(dbPath)).toBe(true);
+});
+
 test('invalid records are dropped and counted, never thrown, and do not poison the batch', async () => {
   const [good, other] = [...generateFlowRecords({ seed: 2, count: 2, startUs: T0_US, spanUs: HOUR_US })];
   const store = await open();
   expect(() => store.write({ ...good, direction: 'sideways' } as unknown as FlowRecord)).not.toThrow();
   store.write({ ...good, src_ip: 'not-an-ip' });
   store.write({ ...good, bytes_tx: -1 });
+  store.write({ ...good, record_kind: 'open', end_reason: 'open' }); // the API's view of the flow table, never stored
+  store.write({ ...good, tcp_synack_us: 10, tcp_ack_us: null }); // the legs come together
+  store.write({ ...good, icmp_id: 70_000 });
   store.write(good);
   store.write(other);
   await store.flush();
   const counters = store.counters();
-  expect(counters.dropped.invalid).toBe(3);
-  expect(counters.received).toBe(5);
-  expect(counters.errors.invalid_record).toBe(3);
+  expect(counters.dropped.invalid).toBe(6);
+  expect(counters.received).toBe(8);
+  expect(counters.errors.invalid_record).toBe(6);
   expect(counters.rowsWritten).toBe(2);
   await store.close();
 });

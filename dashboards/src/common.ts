@@ -25,6 +25,7 @@ export const UNITS = {
   percent: 'percent',
   percentUnit: 'percentunit',
   seconds: 's',
+  microseconds: 'µs',
   none: 'none',
 } as const;
 
@@ -69,7 +70,7 @@ export const directionVariable = () =>
     .current({ text: 'All', value: '$__all' });
 
 export const adHocVariable = () =>
-  new dashboard.AdHocVariableBuilder('filters').label('Filters').datasource(flowmeshDatasource);
+  new dashboard.AdHocVariableBuilder(AD_HOC_VARIABLE).label('Filters').datasource(flowmeshDatasource);
 
 /** Filters every overview query carries; multi-value variables expand to `in` in the plugin. */
 export const scopeFilters = (...names: ('node' | 'direction' | 'protocol')[]): Filter[] =>
@@ -174,15 +175,41 @@ export const FLOW_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; un
   { field: 'src_ip', header: 'Source IP' },
   { field: 'dst_ip', header: 'Destination IP' },
 ];
-/** Flow-frame fields kept out of the table (still in Inspect > Data and the CSV export). */
-export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = ['src_port', 'community_id', 'flow_id'];
+/**
+ * Flow-frame fields kept out of the table (still in Inspect > Data and the CSV export); the
+ * live table (live.ts) shows the record kind and the handshake legs.
+ */
+export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = [
+  'src_port', 'community_id', 'flow_id', 'record_kind', 'icmp_id', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us',
+];
 
 const nodeLink = {
   id: 'links',
   value: [{ title: 'Node detail for ${__value.raw}', url: `/d/${DASHBOARD_UIDS.node}?var-node=\${__value.raw}&\${__url_time_range}` }],
 };
 
-const CONN_STATE_MAPPINGS = [
+/** The ad-hoc filter variable every Flowmesh dashboard defines (adHocVariable). */
+export const AD_HOC_VARIABLE = 'filters';
+
+/**
+ * A data link that filters the current dashboard by the clicked value: the same dashboard,
+ * time range and variables, plus an ad-hoc filter `dimension = value` (Grafana's URL form
+ * of an ad-hoc filter is `var-<name>=key|operator|value`, repeated per filter).
+ */
+export const filterLink = (dimension: string) => ({
+  id: 'links',
+  value: [
+    {
+      title: `Filter this dashboard: ${dimension} = \${__value.raw}`,
+      url: `/d/\${__dashboard.uid}?\${__url_time_range}&\${__all_variables}&var-${AD_HOC_VARIABLE}=${dimension}|=|\${__value.raw}`,
+    },
+  ],
+});
+
+/** Address columns of a table get a link that filters the dashboard by the address. */
+export const ADDRESS_DIMENSIONS = ['src_ip', 'dst_ip'] as const;
+
+export const CONN_STATE_MAPPINGS = [
   {
     type: 'value',
     options: {
@@ -230,6 +257,7 @@ export function flowTable(title: string, description: string, filters: Filter[],
     ]);
   }
   panel.overrideByName('Node', [nodeLink]);
+  for (const dimension of ADDRESS_DIMENSIONS) panel.overrideByName(FLOW_FIELDS[dimension], [filterLink(dimension)]);
   panel.overrideByName('State', [
     { id: 'mappings', value: CONN_STATE_MAPPINGS },
     { id: 'custom.cellOptions', value: { type: 'color-text' } },
@@ -272,6 +300,9 @@ export function topTable(
     ]);
   if (groupBy.includes('node')) {
     panel.overrideByName(DIMENSION_LABELS.node, [nodeLink]);
+  }
+  for (const dimension of ADDRESS_DIMENSIONS.filter((d) => groupBy.includes(d))) {
+    panel.overrideByName(DIMENSION_LABELS[dimension], [filterLink(dimension)]);
   }
   return panel;
 }

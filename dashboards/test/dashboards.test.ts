@@ -159,7 +159,7 @@ describe('Flowmesh queries use only what the plugin and the agent understand', (
   const metrics = new Set<string>(METRICS);
   const allowedKeys = new Set([
     'refId', 'datasource', 'hide', 'queryType', 'agents', 'filters', 'text', 'groupBy', 'metric', 'limit', 'splitBy',
-    'splitLimit', 'order', 'dedupe', 'topologyBy', 'interval',
+    'splitLimit', 'order', 'dedupe', 'topologyBy', 'interval', 'includeOpen',
   ]);
   /** Variables become a sample value, as the plugin interpolates them before the agent sees them. */
   const interpolate = (filter: Json): Json =>
@@ -212,6 +212,14 @@ describe('Flowmesh queries use only what the plugin and the agent understand', (
       }
     }
   });
+});
+
+test.each(shipped)('%s: readable without an inventory: a table grouping by a name also shows its address', (file, d) => {
+  for (const t of flowmeshTargets(d).filter((x) => x.queryType === 'top')) {
+    for (const side of ['src', 'dst']) {
+      if (t.groupBy.includes(`${side}_name`)) expect({ file, groupBy: t.groupBy, address: t.groupBy.includes(`${side}_ip`) }).toEqual({ file, groupBy: t.groupBy, address: true });
+    }
+  }
 });
 
 test.each(shipped)('%s: every numeric panel sets a unit', (file, d) => {

@@ -71,14 +71,15 @@ export interface TcpTransferResult {
 }
 
 /**
- * A complete TCP connection: the client sends exactly `sendBytes`, half-closes, the server
- * answers exactly `replyBytes` and closes (SYN, data both ways, FIN both ways).
+ * A complete TCP connection: the client sends exactly `sendBytes`, (keeps the connection
+ * open `holdMs`,) half-closes, the server answers exactly `replyBytes` and closes (SYN, data
+ * both ways, FIN both ways).
  */
 export async function tcpTransfer(
-  client: Namespace, server: Namespace, serverIp: string, port: number, sendBytes: number, replyBytes: number,
+  client: Namespace, server: Namespace, serverIp: string, port: number, sendBytes: number, replyBytes: number, holdMs = 0,
 ): Promise<TcpTransferResult> {
-  const srv = await startServer(server, 'tcp-serve', { host: serverIp, port, reply: replyBytes });
-  const cli = await runClient(client, 'tcp-send', { host: serverIp, port, bytes: sendBytes });
+  const srv = await startServer(server, 'tcp-serve', { host: serverIp, port, reply: replyBytes, timeout: holdMs + DEFAULT_TIMEOUT_MS });
+  const cli = await runClient(client, 'tcp-send', { host: serverIp, port, bytes: sendBytes, hold: holdMs, timeout: holdMs + DEFAULT_TIMEOUT_MS });
   const done = await srv.result;
   const connection = (done.connections as Array<{ received: number }> | undefined)?.[0];
   if (cli.event !== 'done' || !connection) throw new Error(`TCP transfer failed: client ${JSON.stringify(cli)}, server ${JSON.stringify(done)}`);
@@ -101,11 +102,15 @@ export async function udpExchange(
   return { clientPort: Number(cli.localPort), received: Number(cli.received) };
 }
 
-export type ConnectOutcome = 'connected' | 'refused' | 'timeout' | 'error';
+export type ConnectOutcome = 'connected' | 'reset' | 'refused' | 'timeout' | 'error';
 
-/** Opens a TCP connection and reports how it went; gives up after `waitMs` (before the first SYN retransmission). */
-export async function tcpConnect(ns: Namespace, host: string, port: number, waitMs = 700): Promise<ConnectOutcome> {
-  const result = await runClient(ns, 'tcp-connect', { host, port, wait: waitMs, timeout: waitMs + 2000 });
+/**
+ * Opens a TCP connection and reports how it went; gives up after `waitMs` (before the first
+ * SYN retransmission). `reset`: abort an established connection with an RST (the
+ * originator's reset, Zeek's RSTO) instead of closing it.
+ */
+export async function tcpConnect(ns: Namespace, host: string, port: number, waitMs = 700, reset = false): Promise<ConnectOutcome> {
+  const result = await runClient(ns, 'tcp-connect', { host, port, wait: waitMs, timeout: waitMs + 2000, ...(reset ? { reset: 1 } : {}) });
   return (result.outcome as ConnectOutcome | undefined) ?? 'error';
 }
 

@@ -82,6 +82,7 @@ export const ConfigSchema = Type.Object(
       metrics_auth: Type.Optional(Type.Boolean()),
       query_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
       row_budget: Type.Optional(Type.Integer({ minimum: 1 })),
+      live_max_records: Type.Optional(Type.Integer({ minimum: 1, description: 'include_open: most open and pending records one query adds' })),
       max_concurrent_queries: Type.Optional(Type.Integer({ minimum: 1 })),
       max_queued_queries: Type.Optional(Type.Integer({ minimum: 0, description: 'Queries that may wait for a slot; beyond that 429' })),
       body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -11,7 +11,7 @@ import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { FlowRecordSchema } from '../model/flow';
 import {
-  API_VERSION, ApiErrorSchema, FilterSchema, QueryResultSchema, QuerySchema, TotalsSchema,
+  API_VERSION, ApiErrorSchema, FilterSchema, LiveInfoSchema, QueryResultSchema, QuerySchema, TotalsSchema,
   type FlowsQuery, type FlowsResult, type Query, type QueryResult,
 } from '../model/query';
 import type { AgentMetrics } from '../metrics';
@@ -53,7 +53,7 @@ export interface HttpApi {
 
 /** Extra time the engine gets to report its own timeout before the HTTP layer gives up on it. */
 const DEADLINE_SLACK_MS = 1000;
-const SHARED_SCHEMAS = [FlowRecordSchema, FilterSchema, QuerySchema, TotalsSchema, QueryResultSchema, ApiErrorSchema,
+const SHARED_SCHEMAS = [FlowRecordSchema, FilterSchema, QuerySchema, TotalsSchema, LiveInfoSchema, QueryResultSchema, ApiErrorSchema,
   AgentInfoSchema, HealthSchema];
 
 const ref = (id: string) => ({ $ref: `${id}#` });

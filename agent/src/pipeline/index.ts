@@ -1,6 +1,6 @@
 /**
- * The capture pipeline: capture (file or interface) -> decoder -> DNS observer -> flow
- * table -> sink. Owns the per-packet loop (one shared DecodedPacket, nothing allocated),
+ * The capture pipeline: capture (file or interface) -> decoder -> DNS header and observer ->
+ * flow table -> sink. Owns the per-packet loop (one shared DecodedPacket, nothing allocated),
  * the counters the summary and the metrics read, the expiry tick for live capture, the
  * progress line for imports on a terminal, and the final flush.
  *
@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { openLiveCapture, readCaptureFile, type LiveCapture, type LiveCaptureOptions } from '../capture';
 import { DecodeStats, DECODE_REASONS, PacketDecoder, decodeReasonKind } from '../decode/decoder';
 import { DecodedPacket, type PacketTime } from '../decode/packet';
-import { DnsObserver, type DnsCacheOptions, type DnsStats } from '../dns';
+import { DnsObserver, readDnsHeader, type DnsCacheOptions, type DnsStats } from '../dns';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../flowtable/flowTable';
 import type { LocalAddresses } from '../flow/direction';
 import type { Inventory } from '../inventory';
@@ -79,7 +79,7 @@ export class Pipeline {
     const annotator: FlowAnnotator = {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
       endpoint: (bytes, v) => inventory.lookup(bytes, v),
-      domain: (ip, nowUs) => (this.dnsEnabled ? this.dns.domain(ip, nowUs) : ''),
+      domain: (ip, atUs) => (this.dnsEnabled ? this.dns.domain(ip, atUs) : ''),
     };
     this.table = new FlowTable(
       { node: options.node, interfaceName: '', maxFlows: options.maxFlows, timeouts: options.timeouts, annotator, bootId: options.bootId },
@@ -97,6 +97,7 @@ export class Pipeline {
     }
     const p = this.packet;
     if (decoder.decode(buf, offset, capLen, wireLen, time, p) !== 0) return;
+    readDnsHeader(p, buf);
     if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
     this.table.process(p);
     if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();

@@ -146,6 +146,14 @@ export interface RetentionResult {
   deletedRollupRows: number;
 }
 
+/** FlowStore.pendingView(): records not yet visible in the database and which rows are. */
+export interface PendingView {
+  records: readonly FlowRecord[];
+  ridLimit: number;
+  /** [from, to) rid ranges of transactions in flight. */
+  hiddenRids: [number, number][];
+}
+
 export type BatchListener = (durationSeconds: number, rows: number) => void;
 export type ErrorListener = (kind: StoreErrorKind, error: unknown) => void;
 
@@ -198,8 +206,8 @@ export class FlowStore implements FlowSink {
   private inDoubtRecords = 0;
   private readonly spill: DiskSpill | null;
   private nextRid = 0;
-  /** First rids of transactions not yet committed (or failed): the roll-up must not pass them. */
-  private readonly uncommittedRids = new Set<number>();
+  /** Rid ranges (first -> count) of transactions not yet committed (or failed): the roll-up must not pass them. */
+  private readonly uncommittedRids = new Map<number, number>();
   /** Records at the head of the queue that the async flush is writing right now. */
   private inFlight = 0;
   private chunkWriter: FlowChunkWriter | null = null;
@@ -404,6 +412,26 @@ export class FlowStore implements FlowSink {
     this.db = null;
   }
 
+  /**
+   * What the store holds that a query of the database cannot see yet, at this instant: the
+   * records accepted but not known to be committed (oldest first: those of in-doubt
+   * transactions, then the queue), and which rows of the database a query consistent with
+   * this instant may read (rid below `ridLimit` and outside `hiddenRids`, whose rows are among
+   * `records` — or in spill files, which are not read here: spilled records are seen once
+   * written). Invariant this relies on: a record leaves the queue or an in-doubt batch in the
+   * same synchronous step in which its rid range stops being uncommitted.
+   */
+  pendingView(): PendingView {
+    const records: FlowRecord[] = [];
+    for (const batch of this.inDoubt) for (const r of batch.records) records.push(r);
+    for (const r of this.queue) records.push(r);
+    return {
+      records,
+      ridLimit: this.nextRid,
+      hiddenRids: [...this.uncommittedRids].map(([first, n]) => [first, first + n] as [number, number]),
+    };
+  }
+
   counters(): StoreCounters {
     const c = this.counters_;
     return {
@@ -602,13 +630,14 @@ export class FlowStore implements FlowSink {
     try {
       await this.transaction(records, firstRid);
     } catch (error) {
-      this.queue.splice(0, n);
-      this.addInDoubt({ records, firstRid, count: n });
-      throw error;
-    } finally {
       this.inFlight = 0;
-      this.uncommittedRids.delete(firstRid);
+      this.queue.splice(0, n);
+      this.addInDoubt({ records, firstRid, count: n }); // its rid range stays uncommitted until settled
+      throw error;
     }
+    // one synchronous step (see pendingView): committed rows become visible as they leave the queue
+    this.uncommittedRids.delete(firstRid);
+    this.inFlight = 0;
     this.queue.splice(0, n);
     this.written(n, started);
   }
@@ -621,10 +650,13 @@ export class FlowStore implements FlowSink {
       const firstRid = this.reserveRids(records.length);
       try {
         spill.setTransaction(file, { firstRid, count: records.length });
-        await this.transaction(records, firstRid);
-      } finally {
+      } catch (error) {
         this.uncommittedRids.delete(firstRid);
+        throw error;
       }
+      // On failure the file keeps this rid range (and the range stays uncommitted) until settled.
+      await this.transaction(records, firstRid);
+      this.uncommittedRids.delete(firstRid);
     }
     this.spillFileStored(file, records.length);
     if (records.length) this.written(records.length, started);
@@ -665,12 +697,11 @@ export class FlowStore implements FlowSink {
         // the failed flush already invalidated it
       }
       this.queue.splice(this.inFlight, n);
-      this.addInDoubt({ records, firstRid, count: n });
+      this.addInDoubt({ records, firstRid, count: n }); // its rid range stays uncommitted until settled
       this.failed(error);
       return;
-    } finally {
-      this.uncommittedRids.delete(firstRid);
     }
+    this.uncommittedRids.delete(firstRid);
     this.queue.splice(this.inFlight, n);
     this.written(n, started);
   }
@@ -771,6 +802,8 @@ export class FlowStore implements FlowSink {
     while (this.inDoubt.length > 0) {
       const batch = this.inDoubt[0];
       const stored = await this.settleInDoubt(batch);
+      // one synchronous step (see pendingView): the range is settled as its records move
+      this.uncommittedRids.delete(batch.firstRid);
       this.inDoubt.shift();
       this.inDoubtRecords -= batch.records.length;
       if (stored) {
@@ -810,6 +843,7 @@ export class FlowStore implements FlowSink {
       const range = file.transaction!;
       let stored = outcomes.get(range.firstRid);
       if (stored === undefined) outcomes.set(range.firstRid, (stored = await this.settleInDoubt(range)));
+      if (!this.inDoubt.some((batch) => batch.firstRid === range.firstRid)) this.uncommittedRids.delete(range.firstRid);
       if (stored) {
         this.spillFileStored(file, file.records);
         this.countWritten(file.records, process.hrtime.bigint());
@@ -874,14 +908,14 @@ export class FlowStore implements FlowSink {
   private reserveRids(n: number): number {
     const first = this.nextRid;
     this.nextRid += n;
-    this.uncommittedRids.add(first);
+    this.uncommittedRids.set(first, n);
     return first;
   }
 
   /** Rids below this belong to committed (or abandoned) transactions. */
   private committedRidFrontier(): number {
     let frontier = this.nextRid;
-    for (const first of this.uncommittedRids) frontier = Math.min(frontier, first);
+    for (const first of this.uncommittedRids.keys()) frontier = Math.min(frontier, first);
     return frontier;
   }
 

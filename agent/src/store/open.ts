@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
-import { ENUM_TYPES, SCHEMA_VERSION, tableDdl, typeDdl } from './schema';
+import { ENUM_TYPES, MIGRATIONS, SCHEMA_VERSION, tableDdl, typeDdl } from './schema';
 import { quarantine } from './quarantine';
 
 /** Conditions that are never damage of the file itself (checked first). */
@@ -57,8 +57,25 @@ export async function createSchema(connection: DuckDBConnection): Promise<void> 
   const version = await connection.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'");
   if (version.currentRowCount === 0) {
     await connection.run("INSERT INTO flowmesh_meta VALUES ('schema_version', $1)", [String(SCHEMA_VERSION)]);
-  } else if (Number(version.getRows()[0][0]) !== SCHEMA_VERSION) {
-    throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION}; use a new --db file`);
+    return;
+  }
+  const found = Number(version.getRows()[0][0]);
+  if (!Number.isInteger(found) || found > SCHEMA_VERSION || found < 1) {
+    throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION} or older; use a new --db file`);
+  }
+  for (const step of MIGRATIONS.filter((m) => m.to > found)) await migrate(connection, step.to, step.statements);
+}
+
+/** One upgrade step in one transaction: the file is either at the old version or the new one. */
+async function migrate(connection: DuckDBConnection, to: number, statements: readonly string[]): Promise<void> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const statement of statements) await connection.run(statement);
+    await connection.run("UPDATE flowmesh_meta SET value = $1 WHERE key = 'schema_version'", [String(to)]);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw new Error(`upgrading the database schema to version ${to} failed: ${(error as Error).message}`);
   }
 }
 
@@ -119,8 +136,8 @@ async function openOnce(path: string, config: Record<string, string>): Promise<D
   try {
     const connection = await instance.connect();
     try {
+      await checkFileLength(connection, path); // before the schema step, which may migrate (write)
       await createSchema(connection);
-      await checkFileLength(connection, path);
       // The rid column is read whole when the store starts (max(rid)); read it here so damage there counts as damage.
       await connection.run('SELECT count(*), max(rid) FROM flows');
     } finally {

@@ -1,21 +1,24 @@
 /**
  * The plugin backend as Grafana runs it, for end-to-end tests: the BUILT executable
- * (plugin/dist/gpx_flowmesh_linux_amd64) launched over hashicorp go-plugin by the Go driver
+ * (plugin/dist/gpx_flowmesh_linux_<arch>) launched over hashicorp go-plugin by the Go driver
  * plugin/test/e2e/driver, which relays health / query / resource calls as JSON lines. Frames
  * come back in Grafana's /api/ds/query JSON shape; the readers below turn them into rows
- * and series. The driver runs in the root namespace (it reaches the agents on the underlay)
- * and is a lab process: the lab stops it, and the backend it launched, on tear-down.
+ * and series. The driver runs in the root namespace (it reaches the agents on the underlay),
+ * or in a lab namespace to reach an agent listening on that namespace's loopback, and is a
+ * lab process: the lab stops it, and the backend it launched, on tear-down.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Lab } from '../netns';
+import type { Lab, Namespace } from '../netns';
 import { runAsync, stopProcessSync } from '../run';
 
 export const PLUGIN_DIR = resolve(__dirname, '..', '..', '..', 'plugin');
-/** What Grafana loads: built by `bash scripts/build-plugin-backend.sh --host-only` (npm test does it first). */
-export const BACKEND_EXECUTABLE = join(PLUGIN_DIR, 'dist', 'gpx_flowmesh_linux_amd64');
+/** Go's name for this machine's CPU (Grafana picks the executable by it). */
+const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm' };
+/** What Grafana loads on this machine: built by `bash scripts/build-plugin-backend.sh --host-only` (npm test does it first). */
+export const BACKEND_EXECUTABLE = join(PLUGIN_DIR, 'dist', `gpx_flowmesh_linux_${GO_ARCH[process.arch] ?? process.arch}`);
 const DRIVER_PACKAGE = './test/e2e/driver';
 const REQUEST_TIMEOUT_MS = 70_000;
 
@@ -50,13 +53,29 @@ export interface DataSourceSettings {
   secureJsonData: Record<string, string>;
 }
 
+/** A field's config as the plugin sets it (Grafana's FieldConfig JSON). */
+export interface FieldConfigJson {
+  displayName?: string;
+  displayNameFromDS?: string;
+  unit?: string;
+  filterable?: boolean;
+  links?: { title?: string; url: string }[];
+  [key: string]: unknown;
+}
+
 /** A data frame in Grafana's JSON shape. */
 export interface FrameJson {
   schema: {
     name?: string;
     refId?: string;
-    meta?: { type?: string; notices?: { severity: string; text: string }[]; custom?: Record<string, unknown> };
-    fields: { name: string; type: string; labels?: Record<string, string>; config?: Record<string, unknown> }[];
+    meta?: {
+      type?: string;
+      typeVersion?: number[];
+      preferredVisualisationType?: string;
+      notices?: { severity: string; text: string }[];
+      custom?: Record<string, unknown>;
+    };
+    fields: { name: string; type: string; labels?: Record<string, string>; config?: FieldConfigJson }[];
   };
   data: { values: unknown[][] };
 }
@@ -113,11 +132,18 @@ export class PluginBackend {
     });
   }
 
-  /** Starts the driver (which launches `executable`) and waits for the handshake to finish. */
-  static async start(lab: Lab, driver: string, settings: DataSourceSettings, executable = BACKEND_EXECUTABLE): Promise<PluginBackend> {
+  /**
+   * Starts the driver (which launches `executable`), inside `ns` when given, and waits for
+   * the handshake to finish.
+   */
+  static async start(
+    lab: Lab, driver: string, settings: DataSourceSettings, executable = BACKEND_EXECUTABLE, ns?: Namespace,
+  ): Promise<PluginBackend> {
     const logFile = join(lab.workDir, 'plugin-backend.log');
     const logFd = openSync(logFile, 'a');
-    const child = spawn(driver, ['--executable', executable], { stdio: ['pipe', 'pipe', logFd] });
+    // `ip netns exec` execs the driver: the child's pid stays the driver's
+    const [command, args] = ns ? ['ip', ['netns', 'exec', ns.name, driver, '--executable', executable]] : [driver, ['--executable', executable]];
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', logFd] });
     closeSync(logFd);
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start ${driver}`);
@@ -233,22 +259,4 @@ export function frameRows(frame: FrameJson): Record<string, unknown>[] {
 /** Notices the backend attached (e.g. partial data when an agent did not answer). */
 export function notices(frames: readonly FrameJson[]): string[] {
   return frames.flatMap((f) => (f.schema.meta?.notices ?? []).map((n) => `${n.severity}: ${n.text}`));
-}
-
-/** A time series frame (time + one numeric field with labels) as labels and values. */
-export interface Series {
-  labels: Record<string, string>;
-  times: number[];
-  values: (number | null)[];
-}
-
-export function frameSeries(frame: FrameJson): Series[] {
-  const fields = frame.schema.fields;
-  const timeIndex = fields.findIndex((f) => f.type === 'time');
-  if (timeIndex < 0) throw new Error(`frame ${frame.schema.name ?? ''} has no time field`);
-  return fields.flatMap((f, i) =>
-    f.type === 'number'
-      ? [{ labels: f.labels ?? {}, times: frame.data.values[timeIndex] as number[], values: frame.data.values[i] as (number | null)[] }]
-      : [],
-  );
 }

@@ -14,12 +14,15 @@ import (
 
 var typeVersion = data.FrameTypeVersion{0, 1}
 
-// Top builds the top table: one string column per dimension, the metric, then totals.
-// forAlerting drops the totals so the frame has exactly one numeric column, the shape
-// Grafana's server-side expressions read as one number per label set.
+// Top builds the top table: one string column per dimension, the metric, then totals,
+// and an "other" row summing the groups beyond the limit. forAlerting drops the totals so
+// the frame has exactly one numeric column, the shape Grafana's server-side expressions
+// read as one number per label set, and drops the "other" row: it is a sum over many
+// groups, not a group, and an alert must not fire on it (a top-N port-scan rule would
+// otherwise fire when the sources beyond N add up, with no single scanner).
 func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	rows := len(m.Rows)
-	withOther := m.Other.Groups > 0
+	withOther := m.Other.Groups > 0 && !forAlerting
 	if withOther {
 		rows++
 	}
@@ -29,6 +32,8 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	}
 	value := make([]float64, 0, rows)
 	var totalBytes, totalPackets, totalFlows []float64
+	extras := companionMetrics(m.Metric)
+	extraValues := make([][]float64, len(extras))
 	add := func(key models.GroupKey, v float64, t models.Totals) {
 		for i, d := range m.GroupBy {
 			dims[i] = append(dims[i], federation.FormatValue(key[d]))
@@ -37,6 +42,9 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 		totalBytes = append(totalBytes, t.Bytes)
 		totalPackets = append(totalPackets, t.Packets)
 		totalFlows = append(totalFlows, t.Flows)
+		for i, e := range extras {
+			extraValues[i] = append(extraValues[i], t.Metric(e))
+		}
 	}
 	for _, r := range m.Rows {
 		add(r.Key, r.Value, r.Totals)
@@ -54,6 +62,9 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	}
 	frame.Fields = append(frame.Fields, data.NewField(m.Metric, nil, value).SetConfig(config(MetricLabel(m.Metric), MetricUnit(m.Metric))))
 	if !forAlerting {
+		for i, e := range extras {
+			frame.Fields = append(frame.Fields, data.NewField(e, nil, extraValues[i]).SetConfig(config(MetricLabel(e), MetricUnit(e))))
+		}
 		frame.Fields = append(frame.Fields,
 			data.NewField("total_bytes", nil, totalBytes).SetConfig(config("Bytes (total)", "bytes")),
 			data.NewField("total_packets", nil, totalPackets).SetConfig(config("Packets (total)", "short")),
@@ -67,8 +78,28 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	return attach(data.Frames{frame}, n, meta)
 }
 
+// companionMetrics are shown beside a latency metric in a top table (the other statistics
+// of the same measurement and how many there were), so one panel tells the whole story.
+func companionMetrics(metric string) []string {
+	var family []string
+	switch metric {
+	case "handshakes", "handshake_us_avg", "handshake_us_max", "synack_us_avg", "ack_us_avg":
+		family = []string{"handshake_us_avg", "synack_us_avg", "ack_us_avg", "handshake_us_max", "handshakes"}
+	case "dns_responses", "dns_rtt_us_avg", "dns_rtt_us_max":
+		family = []string{"dns_rtt_us_avg", "dns_rtt_us_max", "dns_responses"}
+	}
+	out := make([]string, 0, len(family))
+	for _, m := range family {
+		if m != metric {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Timeseries builds one frame per series (TimeSeriesMulti): time plus the metric, with the
-// series key as labels. No series gives no frames (Grafana's "no data").
+// series key as labels. No series gives no frames (Grafana's "no data"). A bucket of an
+// average without measurements is null (a gap), not 0.
 func Timeseries(m federation.SeriesMerged, n Notices) data.Frames {
 	meta := func() *data.FrameMeta {
 		return &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: typeVersion}
@@ -87,12 +118,27 @@ func Timeseries(m federation.SeriesMerged, n Notices) data.Frames {
 		cfg.DisplayNameFromDS = seriesName(m.Metric, m.SplitBy, labels)
 		frame := data.NewFrame(m.Metric,
 			data.NewField("time", nil, append([]time.Time(nil), times...)),
-			data.NewField(m.Metric, labels, append([]float64(nil), s.Values...)).SetConfig(cfg),
+			seriesValues(m.Metric, labels, s).SetConfig(cfg),
 		).SetMeta(meta())
 		frame.Meta.Custom = map[string]any{"intervalMs": m.IntervalMs}
 		frames = append(frames, frame)
 	}
 	return attach(frames, n, meta())
+}
+
+// seriesValues is a series' value field: plain numbers, or for averages numbers with
+// nulls where a bucket had no measurement.
+func seriesValues(metric string, labels data.Labels, s models.Series) *data.Field {
+	if models.MetricAggregation(metric) != models.AggregateAvg {
+		return data.NewField(metric, labels, append([]float64(nil), s.Values...))
+	}
+	values := make([]*float64, len(s.Values))
+	for i, v := range s.Values {
+		if i < len(s.Counts) && s.Counts[i] > 0 {
+			values[i] = &v
+		}
+	}
+	return data.NewField(metric, labels, values)
 }
 
 func seriesName(metric string, splitBy []string, labels data.Labels) string {
@@ -110,8 +156,17 @@ func seriesName(metric string, splitBy []string, labels data.Labels) string {
 	return strings.Join(parts, " ")
 }
 
-// Summary builds a single-row numeric frame (NumericWide, so alert rules can use it).
-func Summary(s models.SummaryResult, n Notices) data.Frames {
+// Summary builds a single-row numeric frame (NumericWide). For alerting it holds only the
+// query's metric: server-side expressions read every numeric field of a NumericWide frame
+// as a number identified by its labels, and a dozen unlabelled numbers repeat the same
+// (empty) label set, which Grafana refuses.
+func Summary(s models.SummaryResult, metric string, forAlerting bool, n Notices) data.Frames {
+	if forAlerting {
+		frame := data.NewFrame("summary", data.NewField(metric, nil, []float64{s.Total.Metric(metric)}).SetConfig(config(MetricLabel(metric), MetricUnit(metric))))
+		meta := &data.FrameMeta{Type: data.FrameTypeNumericWide, TypeVersion: typeVersion}
+		frame.SetMeta(meta)
+		return attach(data.Frames{frame}, n, meta)
+	}
 	frame := data.NewFrame("summary")
 	add := func(name, display, unit string, v float64) {
 		frame.Fields = append(frame.Fields, data.NewField(name, nil, []float64{v}).SetConfig(config(display, unit)))

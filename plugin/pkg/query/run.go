@@ -6,6 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
@@ -23,6 +27,11 @@ type Result struct {
 	Infos    []string // shown as frame notices (severity info)
 	Failed   []*agentclient.Error
 	Asked    int
+
+	// agents whose answer lacks open flows (no flow table), or left some out (bounded), by include_open
+	liveMu      sync.Mutex
+	noFlowTable []string
+	omitted     map[string]int64
 }
 
 // AllFailedError is returned when no selected agent answered; it lists each agent's problem.
@@ -57,18 +66,59 @@ func Run(ctx context.Context, fleet *federation.Fleet, p Plan) (*Result, error) 
 	if len(r.Failed) > 0 {
 		r.Warnings = append([]string{federation.MissingAgentsNotice(r.Failed, r.Asked)}, r.Warnings...)
 	}
+	r.liveNotices()
 	return r, nil
 }
 
 func (p Plan) base(kind string) models.Query {
-	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: p.Filters}
+	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: p.Filters, IncludeOpen: p.IncludeOpen}
+}
+
+// noteLive records what include_open added to one agent's answer (safe from fan-out goroutines).
+func (r *Result) noteLive(agent string, live *models.LiveInfo) {
+	if !r.Plan.IncludeOpen {
+		return
+	}
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	switch {
+	case live == nil || !live.Available:
+		if !slices.Contains(r.noFlowTable, agent) {
+			r.noFlowTable = append(r.noFlowTable, agent)
+		}
+	case live.OmittedRecords > 0:
+		if r.omitted == nil {
+			r.omitted = map[string]int64{}
+		}
+		r.omitted[agent] = max(r.omitted[agent], live.OmittedRecords)
+	}
+}
+
+func (r *Result) liveNotices() {
+	if len(r.noFlowTable) > 0 {
+		sort.Strings(r.noFlowTable)
+		r.Infos = append(r.Infos, fmt.Sprintf("Open flows: agents %s have no flow table (serve mode or older agent): their stored records only", strings.Join(r.noFlowTable, ", ")))
+	}
+	if len(r.omitted) > 0 {
+		parts := make([]string, 0, len(r.omitted))
+		for agent, n := range r.omitted {
+			parts = append(parts, fmt.Sprintf("%s %d", agent, n))
+		}
+		sort.Strings(parts)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Open flows: some open or unwritten records were left out (agent http.live_max_records): %s; totals undercount them", strings.Join(parts, ", ")))
+	}
 }
 
 // ask fans q out and decodes each reply into a fresh T; failures are recorded on r.
 func ask[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, q models.Query) ([]federation.AgentResult[T], error) {
+	return askEach[T](ctx, r, fleet, clients, func(*agentclient.Client) models.Query { return q })
+}
+
+// askEach is ask with a query built per agent.
+func askEach[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, queryFor func(*agentclient.Client) models.Query) ([]federation.AgentResult[T], error) {
 	outcomes := federation.FanOut(ctx, clients, fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (T, error) {
 		var out T
-		err := c.QueryChecked(ctx, q, &out)
+		err := c.QueryChecked(ctx, queryFor(c), &out)
 		return out, err
 	})
 	ok, failed := federation.Split(outcomes)
@@ -107,6 +157,9 @@ func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients 
 		q.Order, q.Limit, q.Cursor = p.Order, models.Int64(int64(p.Limit)), agentCursor
 		var out models.FlowsResult
 		err := c.QueryChecked(ctx, q, &out)
+		if err == nil {
+			r.noteLive(c.Name, out.Live)
+		}
 		return out, err
 	}
 	page := federation.PageFlows(ctx, clients, fleet.MaxConcurrency, p.Limit, p.Order, cursor, fetch)
@@ -131,7 +184,7 @@ func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients 
 // purpose: a relative range ("last hour") moves between page requests, and the agents'
 // keyset cursors stay exact when it does.
 func (p Plan) pagingFingerprint() string {
-	b, _ := json.Marshal([]any{p.Agents, p.Filters, p.Order, p.Limit, p.Dedupe})
+	b, _ := json.Marshal([]any{p.Agents, p.Filters, p.Order, p.Limit, p.Dedupe, p.IncludeOpen})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
@@ -149,6 +202,9 @@ func (r *Result) runTop(ctx context.Context, fleet *federation.Fleet, clients []
 	results, err := ask[models.TopResult](ctx, r, fleet, clients, q)
 	if err != nil {
 		return err
+	}
+	for _, o := range results {
+		r.noteLive(o.Agent, o.Result.Live)
 	}
 	if p.Dedupe {
 		results = federation.DedupeTop(results, p.GroupBy)
@@ -170,9 +226,6 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 	q := p.base(models.KindTimeseries)
 	q.Metric, q.IntervalMs = p.Metric, p.IntervalMs
 	q.SplitBy = p.SplitBy
-	if p.Dedupe {
-		q.SplitBy = federation.WithDedupeDims(p.SplitBy)
-	}
 	seriesBudget := fleet.RowBudget
 	if len(q.SplitBy) > 0 {
 		// Every series of every agent, so merged ranks are exact, within the row budget
@@ -181,12 +234,21 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 		seriesBudget = max(1, fleet.RowBudget/buckets)
 		q.SplitLimit = models.Int64(seriesBudget)
 	}
-	results, err := ask[models.TimeseriesResult](ctx, r, fleet, clients, q)
+	queryFor := func(*agentclient.Client) models.Query { return q }
+	if p.Dedupe && len(clients) > 1 { // one agent has no second reports from another
+		excluded, answered, err := r.secondReports(ctx, fleet, clients)
+		if err != nil {
+			return err
+		}
+		clients = answered
+		queryFor = func(c *agentclient.Client) models.Query { return withoutConnections(q, excluded[c.Name]) }
+	}
+	results, err := askEach[models.TimeseriesResult](ctx, r, fleet, clients, queryFor)
 	if err != nil {
 		return err
 	}
-	if p.Dedupe {
-		results = federation.DedupeSeries(results, p.SplitBy)
+	for _, o := range results {
+		r.noteLive(o.Agent, o.Result.Live)
 	}
 	merged := federation.MergeTimeseries(results, p.SplitBy, p.Metric, p.SplitLimit)
 	if n := federation.TruncationNotice(merged.Truncated, seriesBudget, "series (row budget / buckets)"); n != "" {
@@ -194,6 +256,66 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 	}
 	r.Series = &merged
 	return nil
+}
+
+// MaxExcludedConnections bounds the second reports left out of one agent's time series
+// query: they travel as community_id "not in" filters of at most 10000 values each, about
+// 33 bytes a value, which keeps the request well under the agent's 1 MiB body limit.
+const MaxExcludedConnections = 20000
+
+// secondReports is the first step of a deduplicated time series: every agent's connections
+// (a top by community_id and direction over the same range and filters), and from them the
+// connections each agent must leave out because another agent reported them better. Only
+// the agents that answered take part in the second step.
+func (r *Result) secondReports(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) (map[string][]string, []*agentclient.Client, error) {
+	q := r.Plan.base(models.KindTop)
+	q.GroupBy, q.Metric, q.Limit = models.ConnectionDimensions, "flows", models.Int64(fleet.RowBudget)
+	results, err := ask[models.TopResult](ctx, r, fleet, clients, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	answered := make([]*agentclient.Client, 0, len(results))
+	var truncated []string
+	for _, res := range results {
+		answered = append(answered, clientNamed(clients, res.Agent))
+		if res.Result.Other.Groups > 0 {
+			truncated = append(truncated, res.Agent)
+		}
+	}
+	if len(truncated) > 0 {
+		sort.Strings(truncated)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Row budget reached: agents %v reported more than %d connections, so dedupe could not list them all; the rest count without dedupe (narrow the time range or filters, or raise rowBudget)", truncated, fleet.RowBudget))
+	}
+	excluded := federation.SecondReports(results)
+	room := min(MaxExcludedConnections, (models.MaxFilters-len(r.Plan.Filters))*models.MaxFilterValues)
+	var capped []string
+	for agent, cids := range excluded {
+		if len(cids) > room {
+			capped = append(capped, fmt.Sprintf("%s (%d more)", agent, len(cids)-room))
+			excluded[agent] = cids[:room]
+		}
+	}
+	if len(capped) > 0 {
+		sort.Strings(capped)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Dedupe connection: more than %d connections of one agent were also reported by another; these second reports still count: %s (narrow the time range or filters)", room, strings.Join(capped, ", ")))
+	}
+	return excluded, answered, nil
+}
+
+// withoutConnections adds community_id "not in" filters for cids to q (a copy).
+func withoutConnections(q models.Query, cids []string) models.Query {
+	if len(cids) == 0 {
+		return q
+	}
+	q.Filters = slices.Clone(q.Filters)
+	for chunk := range slices.Chunk(cids, models.MaxFilterValues) {
+		values := make([]any, len(chunk))
+		for i, cid := range chunk {
+			values[i] = cid
+		}
+		q.Filters = append(q.Filters, models.Filter{Field: "community_id", Op: "nin", Values: values})
+	}
+	return q
 }
 
 func (r *Result) runSummary(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {
@@ -205,6 +327,7 @@ func (r *Result) runSummary(ctx context.Context, fleet *federation.Fleet, client
 	answered := make([]*agentclient.Client, 0, len(results))
 	for _, o := range results {
 		answered = append(answered, clientNamed(clients, o.Agent))
+		r.noteLive(o.Agent, o.Result.Live)
 	}
 	merged := federation.MergeSummary(results)
 	if len(answered) > 1 {

@@ -11,7 +11,6 @@ import { fakeBackendSrv, makeDataSource } from './fakeGrafana';
 import { stubLayout } from './layout';
 
 // Typing through virtualised comboboxes is slow on a busy CI machine.
-jest.setTimeout(30000);
 
 const range = {
   from: dateTime(1_700_000_000_000),
@@ -91,9 +90,19 @@ describe('QueryEditor', () => {
     expect(last().topologyBy).toBe('name');
 
     await user.click(screen.getByLabelText('Summary'));
-    expect(byId(container, 'flowmesh-metric')).toBeNull();
+    expect(byId(container, 'flowmesh-metric')).not.toBeNull(); // the number an alert rule gets
     await user.click(screen.getByLabelText('Connection'));
     expect(last()).toMatchObject({ queryType: 'summary', dedupe: 'connection' });
+  });
+
+  it('the open flows switch sets includeOpen and runs the query; off removes it', async () => {
+    const user = userEvent.setup({ delay: null });
+    const { container, last, onRunQuery } = renderEditor({ queryType: 'flows' });
+    await user.click(byId(container, 'flowmesh-include-open')!);
+    expect(last().includeOpen).toBe(true);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    await user.click(byId(container, 'flowmesh-include-open')!);
+    expect(last().includeOpen).toBeUndefined();
   });
 
   it('runs typed text on blur only', async () => {
