@@ -21,6 +21,7 @@ import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
 import { JsonLinesSink, teeSink } from './sinks/jsonl';
 import type { FlowSink } from './model/flow';
 import type { AgentService } from './server/service';
+import type { DropReason, FlowStore, StoreCounters } from './store/flow-store';
 import { registerGenPcapCommand } from './synth';
 
 interface CommonFlags {
@@ -117,11 +118,13 @@ async function importCommand(files: string[], flags: CommonFlags & { filter?: st
   const local = localAddresses(config, false);
   const sinks: FlowSink[] = [];
   if (flags.jsonl) sinks.push(new JsonLinesSink(flags.jsonl));
+  let store: FlowStore | undefined;
   if (flags.db || !flags.jsonl) {
     const options = storeOptions(config);
     ensureParentDir(options.path);
     const { FlowStore } = loadStore();
-    sinks.push(await FlowStore.open({ ...options, logger }));
+    store = await FlowStore.open({ ...options, logger });
+    sinks.push(store);
   }
   const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
   const pipeline = newPipeline(config, sink, logger, local, inventory);
@@ -132,13 +135,31 @@ async function importCommand(files: string[], flags: CommonFlags & { filter?: st
   } catch (err) {
     failure = err;
   }
-  // flows seen before a failure or an interruption are kept: flush them before reporting it
-  await pipeline.finish();
+  // Flows seen before a failure or an interruption are kept: the import waits until the store
+  // has written them (while it cannot write: until it can, or until interrupted), then reports.
+  try {
+    await pipeline.finish(interrupt.signal);
+  } catch (err) {
+    failure ??= err;
+  }
   await sink.close();
   interrupt.dispose();
   reportSummary(logger, pipeline.summary());
   if (failure) throw failure;
+  if (store) throwIfRecordsLost(store.counters(), ['full', 'shutdown']);
 }
+
+/** Records the store had to drop for these reasons fail the command (run: only those lost at exit). */
+function throwIfRecordsLost(counters: StoreCounters, reasons: DropReason[]): void {
+  const lost = reasons.reduce((sum, reason) => sum + counters.dropped[reason], 0);
+  if (lost === 0) return;
+  const why = reasons.map((reason) => `${counters.dropped[reason].toLocaleString('en')} ${DROP_TEXT[reason]}`).join(', ');
+  throw new Error(`${lost.toLocaleString('en')} flow records could not be stored and were dropped (${why}); last store error: ${counters.lastError ?? 'none'}`);
+}
+
+const DROP_TEXT: Record<DropReason, string> = {
+  full: 'while the backlog and spill were full', invalid: 'invalid', shutdown: 'still held at exit, no spill room',
+};
 
 /** An import stopped by a signal: exit code 128 + the signal number, as shells report it. */
 class InterruptedError extends Error {
@@ -251,11 +272,17 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   clearInterval(peerTimer);
-  await live.stop();
+  try {
+    await live.stop();
+  } catch (err) {
+    // the store still holds what it could not write: closing it spills or counts those
+    logger.error({ err }, 'could not write every record while stopping');
+  }
   await sink.close();
   if (service) await service.close();
   const s = live.capture.stats();
   logger.info({ summary: pipeline.summary(), capture: s }, 'stopped');
+  if (service) throwIfRecordsLost(service.store.counters(), ['shutdown']);
 }
 
 async function serveCommand(flags: CommonFlags): Promise<void> {

@@ -34,6 +34,11 @@ export interface ReadCaptureOptions {
    * (JavaScript reader) or batches of packets (libpcap).
    */
   signal?: AbortSignal;
+  /**
+   * Called between chunks (JavaScript reader); a returned promise is waited for before
+   * reading on (an import waiting for its store). Through libpcap a file is read in one call.
+   */
+  pause?: () => Promise<void> | null;
 }
 
 export interface CaptureFileSummary {
@@ -69,7 +74,7 @@ async function readInJavaScript(path: string, options: ReadCaptureOptions, onPac
     options.onOpen?.(linkType);
   };
   try {
-    const counts = await readPcapFile(path, onLinkType, counted, options.signal);
+    const counts = await readPcapFile(path, onLinkType, counted, options.signal, options.pause);
     return { packets: counts.packets, bytes: counts.bytes, capturedBytes: counts.capturedBytes, linkType: counts.linkType, linkTypeName: describeLinkType(counts.linkType) };
   } catch (err) {
     if (err instanceof CaptureFileError || err instanceof UnsupportedLinkTypeError || packets === 0 || err === options.signal?.reason) throw err;

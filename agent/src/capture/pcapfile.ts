@@ -381,6 +381,8 @@ function scannerFor(
  * given). `onLinkType` runs before the first packet and whenever the link type of the packets
  * that follow changes (pcapng files may mix them), and may throw to refuse the link type.
  * `signal` stops the read between chunks (throwing its reason); packets before were delivered.
+ * `pause`, called between chunks, may return a promise to wait for first (a sink that cannot
+ * write now); null goes on at once.
  * @throws CaptureFileError (cannot open, not a capture file, damaged at some offset: packets
  *   before the damage were delivered); whatever `onLinkType` or `onPacket` throws, unchanged.
  */
@@ -389,6 +391,7 @@ export async function readPcapFile(
   onLinkType: (linkType: number) => void,
   onPacket: PacketHandler,
   signal?: AbortSignal,
+  pause?: () => Promise<void> | null,
 ): Promise<CaptureFileCounts> {
   let file: fs.FileHandle;
   try {
@@ -417,6 +420,8 @@ export async function readPcapFile(
       }
       const { bytesRead } = await ahead;
       signal?.throwIfAborted();
+      const waiting = pause?.();
+      if (waiting) await waiting;
       const tail = end - at;
       if (bytesRead === 0) throw new FormatProblem(scanner.truncation(fileAt, tail)); // the file shrank while being read
       if (tail > reserve) {
