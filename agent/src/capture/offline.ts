@@ -35,8 +35,8 @@ export interface ReadCaptureOptions {
    */
   signal?: AbortSignal;
   /**
-   * Called between chunks (JavaScript reader); a returned promise is waited for before
-   * reading on (an import waiting for its store). Through libpcap a file is read in one call.
+   * Called between chunks (JavaScript reader) or batches of packets (libpcap); a returned
+   * promise is waited for before reading on (an import waiting for its store).
    */
   pause?: () => Promise<void> | null;
 }
@@ -127,8 +127,11 @@ async function readWithLibpcap(path: string, options: ReadCaptureOptions, onPack
       } catch (err) {
         throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(err)}`, { cause: err });
       }
-      // between batches: the store writes, and an import can be interrupted
+      // between batches: the store writes, an import can be interrupted or wait for its store
       await new Promise(setImmediate);
+      options.signal?.throwIfAborted();
+      const waiting = options.pause?.();
+      if (waiting) await waiting;
       options.signal?.throwIfAborted();
     }
     return { packets, bytes, capturedBytes, linkType, linkTypeName: describeLinkType(linkType) };
