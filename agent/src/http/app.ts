@@ -39,6 +39,8 @@ export interface HttpDeps {
   metrics: AgentMetrics;
   version: string;
   info(): AgentInfo | Promise<AgentInfo>;
+  /** Cheap, for every /health request: degraded (HTTP 503) with the reasons, or ok. Absent: always ok. */
+  health?(): { status: 'ok' | 'degraded'; problems: string[] };
   /** pino logger; none = silent. */
   logger?: Logger;
 }
@@ -231,8 +233,18 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
 
   app.get(
     '/health',
-    { schema: { summary: 'Liveness (no auth)', security: [], response: { 200: { description: 'Health', ...ref('Health') } } } },
-    async () => ({ status: 'ok', version: deps.version }),
+    {
+      schema: {
+        summary: 'Health (no auth): 200 ok, or 503 degraded naming the problems (store writes failing, damaged file quarantined)',
+        security: [],
+        response: { 200: { description: 'Health', ...ref('Health') }, 503: { description: 'Health', ...ref('Health') } },
+      },
+    },
+    async (_request, reply) => {
+      const health = deps.health?.() ?? { status: 'ok' as const, problems: [] };
+      reply.code(health.status === 'ok' ? 200 : 503);
+      return { status: health.status, version: deps.version, ...(health.problems.length ? { problems: health.problems } : {}) };
+    },
   );
 
   app.get(

@@ -125,10 +125,28 @@ export type FlowRecord = Static<typeof FlowRecordSchema>;
 
 /** Where flow records leave the flow table. The store implements it; a JSON-lines sink exists for inspection. */
 export interface FlowSink {
-  /** Accepts a record; must not block and must not throw on storage trouble (count and backlog instead). */
+  /** Accepts a record; must not block and must not throw on storage trouble (hold, or count as dropped, instead). */
   write(record: FlowRecord): void;
-  /** Resolves once every record written so far is durable. */
+  /** Resolves once every record written so far is durable; rejects when they cannot be written now (they stay held). */
   flush(): Promise<void>;
   /** Flushes and releases resources. */
   close(): Promise<void>;
+  /** Committed / held / dropped counts and what writing waits for (sinks that can be degraded: the store). */
+  status?(): SinkStatus;
+  /**
+   * For producers that can wait (imports): resolves once the sink writes again (`all`: once
+   * everything it holds is written), retrying meanwhile; rejects with the signal's reason.
+   */
+  settled?(options: { all: boolean; signal?: AbortSignal }): Promise<void>;
+}
+
+export interface SinkStatus {
+  /** Records durably written. */
+  committed: number;
+  /** Records accepted but not yet written (retried). */
+  held: number;
+  /** Records counted as dropped. */
+  dropped: number;
+  /** What writing is waiting for (e.g. "the disk is full (...); retry in 4 s"), null when it is not. */
+  waiting: string | null;
 }

@@ -36,7 +36,7 @@ import {
   bucketMetric, emptyTotals, FACT_TOTALS, GROUP_TOTAL_COLUMNS, GROUP_TOTALS, groupMetricSql, metricValue, RAW_MEASURES,
   ROLLUP_MEASURES, TOTAL_WIDTH, totalsFrom, totalsOver,
 } from './metrics';
-import { ConnectionPool } from './pool';
+import { ConnectionPool, type DatabaseSource } from './pool';
 
 export interface QueryEngineOptions {
   /** Queries running at once (each on its own connection). */
@@ -148,9 +148,10 @@ export class QueryEngine {
   private readonly pool: ConnectionPool;
   private live: LiveSource | null = null;
 
-  constructor(instance: DuckDBInstance, options: Partial<QueryEngineOptions> = {}) {
+  /** @param database a DuckDB instance, or a source whose database may be replaced while running (the flow store) */
+  constructor(database: DuckDBInstance | DatabaseSource, options: Partial<QueryEngineOptions> = {}) {
     this.options = { ...QUERY_DEFAULTS, ...options };
-    this.pool = new ConnectionPool(instance, this.options.maxConcurrent, this.options.maxQueued);
+    this.pool = new ConnectionPool(database, this.options.maxConcurrent, this.options.maxQueued);
   }
 
   /** Running and waiting queries (for metrics). */
