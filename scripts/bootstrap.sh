@@ -11,7 +11,7 @@ want_test_tools=0
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 base_packages=(libpcap-dev build-essential python3 iproute2)
-test_packages=(tshark tcpdump tcpreplay wireguard-go wireguard-tools nftables iputils-ping iperf3 prometheus docker-compose chromium time
+test_packages=(tshark tcpdump tcpreplay wireguard-go wireguard-tools nftables iputils-ping iperf3 prometheus dnsmasq-base curl docker-compose chromium time
   softflowd argus-server argus-client pmacct nfdump netsniff-ng)
 
 install_debian_packages() {
