@@ -195,6 +195,9 @@ export interface AgentHealth {
   status: string;
   ok: boolean;
   message: string;
+  /** Where the agent came from: static (jsonData.agents), dns or prometheus, and what was asked. */
+  source?: string;
+  origin?: string;
 }
 
 export interface DimensionsResponse {
