@@ -119,9 +119,10 @@ add_platform_packages() {
   done
 }
 
-# Native addons compiled from source (a binding.gyp) are built for the target: natively on
-# a machine of that architecture, else with the GNU cross compilers (gcc/g++-<triplet>) against
-# the target's libraries from $FLOWMESH_DEB_SYSROOT (see docs/deploy.md, "Building the package").
+# Native addons compiled from source (a binding.gyp) are built for the target: natively on a
+# machine of that architecture, else with Debian's cross compiler (g++-<triplet>) against the
+# target's libraries installed through multiarch (dpkg --add-architecture arm64;
+# apt-get install g++-aarch64-linux-gnu libpcap0.8-dev:arm64).
 native_addons() {
   local npm_dir="$work/npm"
   local gyp_packages
@@ -131,16 +132,13 @@ native_addons() {
   local env_cross=()
   if [ "$arch" != "$host_arch" ]; then
     command -v "$gnu_triplet-g++" >/dev/null || fail "cross-compiling for $arch needs $gnu_triplet-g++ (apt-get install g++-$gnu_triplet)"
-    local sysroot=${FLOWMESH_DEB_SYSROOT:-}
-    [ -n "$sysroot" ] && [ -d "$sysroot" ] || fail "cross-compiling for $arch needs the target's libraries: set FLOWMESH_DEB_SYSROOT (see docs/deploy.md)"
-    env_cross=(CC="$gnu_triplet-gcc" CXX="$gnu_triplet-g++" LINK="$gnu_triplet-g++" AR="$gnu_triplet-ar"
-      LDFLAGS="-L$sysroot/usr/lib/$gnu_triplet -Wl,-rpath-link,$sysroot/usr/lib/$gnu_triplet"
-      npm_config_arch="$arch" npm_config_target_arch="$npm_cpu")
+    env_cross=(CC="$gnu_triplet-gcc" CXX="$gnu_triplet-g++" LINK="$gnu_triplet-g++" AR="$gnu_triplet-ar")
   fi
   local pkg
   for pkg in $gyp_packages; do
     step "compiling the native addon $pkg for $arch"
-    (cd "$npm_dir" && env "${env_cross[@]}" npm rebuild "$pkg" --arch="$npm_cpu" --loglevel=error >&2)
+    (cd "$npm_dir" && env "${env_cross[@]}" npm rebuild "$pkg" --arch="$npm_cpu" --loglevel=error >&2) ||
+      fail "compiling $pkg for $arch failed (for arm64 on amd64: dpkg --add-architecture arm64, then apt-get install g++-$gnu_triplet and the -dev:$arch packages it links)"
     # keep the compiled addon, not the object files and makefiles
     find "$npm_dir/node_modules/$pkg/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
     find "$npm_dir/node_modules/$pkg/build/Release" -mindepth 1 ! -name '*.node' -exec rm -rf {} +
