@@ -17,6 +17,8 @@ export interface HttpOptions {
   query_timeout_ms: number;
   /** Most rows a query may touch or return before it is refused with 413. */
   row_budget: number;
+  /** include_open: most open and pending records one query adds (the rest are counted as omitted). */
+  live_max_records: number;
   /** Queries running at once (each on its own DuckDB connection). */
   max_concurrent_queries: number;
   /** Queries waiting for a running slot; beyond that a query gets 429 with Retry-After. */
@@ -32,6 +34,7 @@ export const HTTP_DEFAULTS: HttpOptions = {
   metrics_auth: false,
   query_timeout_ms: 10_000,
   row_budget: 1_000_000,
+  live_max_records: 20_000,
   max_concurrent_queries: 4,
   max_queued_queries: 16,
   body_limit_bytes: 1024 * 1024,
@@ -41,8 +44,8 @@ export const HTTP_DEFAULTS: HttpOptions = {
 export function resolveHttpOptions(partial: Partial<HttpOptions> = {}): HttpOptions {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const options = { ...HTTP_DEFAULTS, ...defined } as HttpOptions;
-  for (const key of ['query_timeout_ms', 'row_budget', 'max_concurrent_queries', 'max_queued_queries', 'body_limit_bytes',
-    'shutdown_grace_ms'] as const) {
+  for (const key of ['query_timeout_ms', 'row_budget', 'live_max_records', 'max_concurrent_queries', 'max_queued_queries',
+    'body_limit_bytes', 'shutdown_grace_ms'] as const) {
     const minimum = key === 'max_queued_queries' || key === 'shutdown_grace_ms' ? 0 : 1;
     if (!Number.isInteger(options[key]) || options[key] < minimum) {
       throw new Error(`http.${key} must be an integer >= ${minimum}, got ${String(options[key])}`);
