@@ -12,7 +12,7 @@
 # built on Node-API work with any Node.js >= 20; an addon tied to one Node.js ABI pins the
 # package to the Node.js major version it was built with.
 #
-# Layout: /usr/lib/flowmesh-agent/{node_modules, agent/{package.json,dist}} (the npm workspace
+# Layout: /usr/lib/flowmesh-agent/{node_modules, agent/{package.json,dist,build|prebuilds}} (the npm workspace
 # layout, so module resolution is exactly the development one), /usr/bin/flowmesh-agent,
 # /usr/lib/systemd/system/flowmesh-agent.service, /etc/flowmesh/agent.yaml (conffile).
 # The maintainer scripts (postinst, prerm, postrm) create the user, the token and the state
@@ -145,6 +145,26 @@ native_addons() {
   done
 }
 
+# The agent's own capture addon (agent/native, against libpcap): this machine's build when the
+# target is this machine's architecture, else a prebuilt binary cross-compiled for the target
+# (agent/native/build.js --arch), which the agent's loader (node-gyp-build) picks there.
+agent_addon() {
+  local built
+  if [ "$arch" = "$host_arch" ]; then
+    for built in "$repo"/agent/build/Release/*.node; do
+      [ -f "$built" ] || fail "the agent's capture addon is not built (npm run build -w agent)"
+      install -D -m 0644 "$built" "$lib/agent/build/Release/$(basename "$built")"
+    done
+  else
+    step "cross-compiling the agent's capture addon for $arch"
+    (cd "$repo" && npm run --silent -w agent build-addon -- --arch "$npm_cpu" >&2) ||
+      fail "the capture addon for $arch did not build (for arm64 on amd64: dpkg --add-architecture arm64, then apt-get install g++-$gnu_triplet libpcap0.8-dev:arm64)"
+    for built in "$repo/agent/prebuilds/linux-$npm_cpu"/*.node; do
+      install -D -m 0644 "$built" "$lib/agent/prebuilds/linux-$npm_cpu/$(basename "$built")"
+    done
+  fi
+}
+
 assemble_tree() {
   step "assembling the package tree"
   install -d "$lib/agent" "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/etc/flowmesh" \
@@ -265,6 +285,7 @@ install_production_modules
 add_platform_packages
 native_addons
 assemble_tree
+agent_addon
 check_architecture
 compute_depends
 write_control

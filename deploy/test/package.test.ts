@@ -11,6 +11,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../agent/src/store/schema';
 import { twoNodeTunnel, type TwoNodeTunnel } from '../../lab/src/topology';
 import { ping, tcpTransfer } from '../../lab/src/traffic';
 import { sleep } from '../../lab/src/run';
@@ -165,6 +167,39 @@ async function waitForFlows(ns: Namespace, ca: string, token: string, protocol: 
   throw new Error(`no matching ${protocol} records within 30 s; got ${JSON.stringify(rows)}`);
 }
 
+/**
+ * Takes a database back to schema version 1, as an older package left it: every migration's
+ * added column dropped again (migrations so far only add columns; anything else fails here).
+ */
+async function downgradeToVersion1(db: string): Promise<void> {
+  const instance = await DuckDBInstance.create(db);
+  const connection = await instance.connect();
+  try {
+    for (const step of [...MIGRATIONS].reverse()) {
+      for (const statement of [...step.statements].reverse()) {
+        const added = /^ALTER TABLE (\w+) ADD COLUMN "?(\w+)"?/.exec(statement);
+        if (!added) throw new Error(`cannot undo migration statement: ${statement}`);
+        await connection.run(`ALTER TABLE ${added[1]} DROP COLUMN "${added[2]}"`);
+      }
+    }
+    await connection.run("UPDATE flowmesh_meta SET value = '1' WHERE key = 'schema_version'");
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function schemaVersion(db: string): Promise<string> {
+  const instance = await DuckDBInstance.create(db);
+  const connection = await instance.connect();
+  try {
+    return String((await connection.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'")).getRows()[0][0]);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
 /** The capability and identity lines of a running process. */
 function processStatus(pid: number): Record<string, string> {
   const fields: Record<string, string> = {};
@@ -283,10 +318,16 @@ privileged('the Debian package test')(`${PACKAGE} Debian package on this machine
     expect(agent.log()).toMatch(new RegExp(`cannot capture on interface '${wgName}': missing capability CAP_NET_RAW \\(opening the packet capture\\) and CAP_NET_ADMIN`));
   });
 
-  test('an upgrade keeps the edited configuration, the token and the database, and the new version serves the stored records', async () => {
+  test('an upgrade keeps the edited configuration, the token and the database; the new version migrates an older database on start and serves its records', async () => {
     machine();
+    const db = join(STATE, 'flows.duckdb');
+    // the database as a package with schema version 1 left it
+    if (SCHEMA_VERSION > 1) {
+      await downgradeToVersion1(db);
+      must('chown', ['flowmesh:flowmesh', db]);
+      expect(await schemaVersion(db)).toBe('1');
+    }
     const configBefore = readFileSync(CONFIG, 'utf8');
-    const dbBefore = statSync(join(STATE, 'flows.duckdb')).size;
     const unpacked = join(tunnel!.lab.workDir, 'unpacked');
     must('dpkg-deb', ['-R', deb, unpacked]);
     const control = join(unpacked, 'DEBIAN', 'control');
@@ -299,7 +340,6 @@ privileged('the Debian package test')(`${PACKAGE} Debian package on this machine
     expect(readFileSync(CONFIG, 'utf8')).toBe(configBefore);
     expect(existsSync(`${CONFIG}.dpkg-dist`) || existsSync(`${CONFIG}.dpkg-new`)).toBe(false);
     expect(readFileSync(TOKEN, 'utf8').trim()).toBe(token);
-    expect(statSync(join(STATE, 'flows.duckdb')).size).toBeGreaterThanOrEqual(dbBefore);
 
     const agent = startAsUnit(tunnel!.a.ns, 'agent-2.log');
     try {
@@ -309,6 +349,7 @@ privileged('the Debian package test')(`${PACKAGE} Debian package on this machine
     } finally {
       expect(await agent.stop()).toBe(0);
     }
+    expect(await schemaVersion(db)).toBe(String(SCHEMA_VERSION));
   });
 
   test('dpkg -r keeps configuration, token, database and user; dpkg -P removes them and leaves the machine as it was', () => {

@@ -63,6 +63,9 @@ describe('systemd unit', () => {
     const families = directive(unit, 'Service', 'RestrictAddressFamilies').split(/\s+/);
     expect(families).toEqual(expect.arrayContaining(['AF_PACKET', 'AF_NETLINK', 'AF_INET', 'AF_INET6', 'AF_UNIX']));
     expect(unit.Service.MemoryDenyWriteExecute).toBeUndefined(); // V8 needs writable executable memory
+    // the suggested spill directory is writable once it exists ('-': no error while it does not)
+    const spill = /^\s+#spill_dir: (\S+)/m.exec(readFileSync(join(DEBIAN_DIR, 'agent.yaml'), 'utf8'))?.[1];
+    expect(directive(unit, 'Service', 'ReadWritePaths')).toBe(`-${spill}`);
   });
 
   it('restarts on failure but not on a configuration error, and leaves room for the final flush', () => {

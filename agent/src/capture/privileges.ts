@@ -46,8 +46,8 @@ export class CapturePermissionError extends Error {
 }
 
 const PERMISSION_DENIED = /operation not permitted|permission|EPERM|EACCES/i;
-const HOW_TO_GRANT =
-  'grant it as the packaged systemd unit does (AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN), ' +
+const howToGrant = (count: number) =>
+  `grant ${count > 1 ? 'them' : 'it'} as the packaged systemd unit does (AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN), ` +
   'with setpriv --inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin, or in a container with ' +
   '--cap-add NET_RAW --cap-add NET_ADMIN; or run as root';
 
@@ -62,7 +62,7 @@ export function explainCaptureOpenError(err: unknown, iface: string, effective =
   if (missing.includes('CAP_NET_RAW')) {
     const detail = missing.map((name) => `${name} (${CAPTURE_CAPABILITIES[name].neededFor})`).join(' and ');
     return new CapturePermissionError(
-      `cannot capture on interface '${iface}': missing capability ${detail}; ${HOW_TO_GRANT} (${message})`,
+      `cannot capture on interface '${iface}': missing capability ${detail}; ${howToGrant(missing.length)} (${message})`,
       missing,
       { cause: err },
     );
