@@ -138,6 +138,16 @@ export interface AgentConfig {
   url: string;
 }
 
+/** Finding agents besides the configured list (plugin/pkg/models/settings.go Discovery). */
+export interface DiscoveryOptions {
+  /** Seconds between refreshes (backend default 60, 5-86400). */
+  refreshIntervalS?: number;
+  /** SRV records: each target host and port is an agent. */
+  dns?: { names?: string[]; resolver?: string; scheme?: 'http' | 'https' };
+  /** The targets of the Prometheus job that scrapes the agents. */
+  prometheus?: { url?: string; job?: string; nameLabel?: string; user?: string };
+}
+
 /** jsonData, as plugin/pkg/models/settings.go reads it. */
 export interface FlowmeshOptions extends DataSourceJsonData {
   agents?: AgentConfig[];
@@ -150,6 +160,9 @@ export interface FlowmeshOptions extends DataSourceJsonData {
   defaultDedupe?: 'none' | 'connection';
   /** Rows an agent may return per aggregate (backend default 50000). */
   rowBudget?: number;
+  /** Agent name -> SHA-256 fingerprint of the certificate it must present (configured or discovered agents). */
+  tlsPins?: Record<string, string>;
+  discovery?: DiscoveryOptions;
 }
 
 /**
@@ -160,9 +173,17 @@ export interface FlowmeshOptions extends DataSourceJsonData {
 export type FlowmeshSecureJsonData = Record<string, string>;
 
 export const SHARED_TOKEN_KEY = 'token';
+/** Password for discovery.prometheus.user (HTTP basic authentication). */
+export const PROMETHEUS_PASSWORD_KEY = 'prometheusPassword';
 export const agentTokenKey = (agentName: string) => `token.${agentName}`;
 
-export const OPTION_DEFAULTS = { timeoutMs: 10000, maxConcurrency: 8, defaultDedupe: 'none' } as const;
+export const OPTION_DEFAULTS = {
+  timeoutMs: 10000,
+  maxConcurrency: 8,
+  defaultDedupe: 'none',
+  refreshIntervalS: 60,
+  nameLabel: 'node',
+} as const;
 
 // ---- Backend resources (plugin/pkg/plugin/resources.go) ----
 
@@ -194,6 +215,9 @@ export interface AgentHealth {
   status: string;
   ok: boolean;
   message: string;
+  /** Where the agent came from: static (jsonData.agents), dns or prometheus, and what was asked. */
+  source?: string;
+  origin?: string;
 }
 
 export interface DimensionsResponse {
