@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { Logger } from 'pino';
 import { ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
+import { HttpOptionsError } from './http/options';
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
 import { LocalAddresses } from './flow/direction';
@@ -300,7 +301,7 @@ export function buildProgram(): Command {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  if (err instanceof ConfigError || err instanceof InventoryError) return 2;
+  if (err instanceof ConfigError || err instanceof InventoryError || err instanceof HttpOptionsError) return 2;
   if (err instanceof InterruptedError) return 128 + osConstants.signals[err.signal];
   return 1;
 }

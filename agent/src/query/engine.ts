@@ -21,7 +21,7 @@ import type {
 } from '../model/query';
 import { DIMENSIONS, METRICS } from '../model/query';
 import { FLOW_COLUMNS } from '../store/schema';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor, queryFingerprint, type CursorBinding } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
 import { compileFilters, dimensionExpression, Params, rollupCoversDimension, rollupCoversFilter } from './filters';
 import { ConnectionPool } from './pool';
@@ -54,6 +54,8 @@ export const QUERY_DEFAULTS: QueryEngineOptions = {
 };
 
 export interface RunOptions {
+  /** Who asks (the HTTP client's address): admission is fair across clients. */
+  client?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
   rowBudget?: number;
@@ -140,8 +142,12 @@ export class QueryEngine {
   /** How aggregate queries were answered (for metrics and tests). */
   readonly plans = { rollup: 0, raw: 0 };
   private readonly pool: ConnectionPool;
+  private databaseIdRead: Promise<string> | undefined;
 
-  constructor(instance: DuckDBInstance, options: Partial<QueryEngineOptions> = {}) {
+  constructor(
+    private readonly instance: DuckDBInstance,
+    options: Partial<QueryEngineOptions> = {},
+  ) {
     this.options = { ...QUERY_DEFAULTS, ...options };
     this.pool = new ConnectionPool(instance, this.options.maxConcurrent, this.options.maxQueued);
   }
@@ -149,6 +155,11 @@ export class QueryEngine {
   /** Running and waiting queries (for metrics). */
   get load(): { running: number; queued: number } {
     return this.pool.load;
+  }
+
+  /** Why a query of `client` would be refused now (BusyError), or null: lets a caller refuse before parsing. */
+  refusal(client: string, timeoutMs = this.options.timeoutMs): Error | null {
+    return this.pool.refusal(client, timeoutMs);
   }
 
   close(): void {
@@ -159,15 +170,35 @@ export class QueryEngine {
     const budget = runOptions.rowBudget ?? this.options.rowBudget;
     const timeoutMs = runOptions.timeoutMs ?? this.options.timeoutMs;
     const range = this.checkRange(query);
+    const databaseId = query.kind === 'flows' ? await this.databaseId() : '';
     // Validate and build everything before taking a connection: bad input costs no slot.
-    const prepared = this.prepare(query, range, budget);
-    return this.pool.withConnection(timeoutMs, runOptions.signal, (connection) => prepared(connection));
+    const prepared = this.prepare(query, range, budget, databaseId);
+    return this.pool.withConnection(runOptions.client ?? '', timeoutMs, runOptions.signal, (connection) => prepared(connection));
   }
 
-  private prepare(query: Query, range: Range, budget: number): (c: DuckDBConnection) => Promise<QueryResult> {
+  /** The store's database id (flowmesh_meta), read once: flows cursors are bound to it. */
+  private databaseId(): Promise<string> {
+    this.databaseIdRead ??= (async () => {
+      const connection = await this.instance.connect();
+      try {
+        const rows = (await connection.runAndReadAll("SELECT min(value) FROM flowmesh_meta WHERE key = 'database_id'")).getRows();
+        const id = rows[0]?.[0];
+        if (typeof id !== 'string') throw new Error('the database has no database_id in flowmesh_meta (open it through the store)');
+        return id;
+      } finally {
+        connection.closeSync();
+      }
+    })().catch((error: unknown) => {
+      this.databaseIdRead = undefined;
+      throw error;
+    });
+    return this.databaseIdRead;
+  }
+
+  private prepare(query: Query, range: Range, budget: number, databaseId: string): (c: DuckDBConnection) => Promise<QueryResult> {
     switch (query.kind) {
       case 'flows':
-        return this.flows(query, range, budget);
+        return this.flows(query, range, budget, { databaseId, query: queryFingerprint(query.order ?? 'newest', query.filters) });
       case 'top':
         return this.top(query, range, budget);
       case 'timeseries':
@@ -256,7 +287,7 @@ export class QueryEngine {
     }
   }
 
-  private flows(query: FlowsQuery, range: Range, budget: number) {
+  private flows(query: FlowsQuery, range: Range, budget: number, binding: CursorBinding) {
     const order = query.order ?? 'newest';
     if (order !== 'newest' && order !== 'oldest') throw new QueryInputError('order', 'newest or oldest');
     const limit = checkInteger(query.limit, 'limit', 1000, 1, 10_000);
@@ -274,7 +305,7 @@ export class QueryEngine {
     // Where the walk starts: the range edge, or the cursor's record.
     let edgeUs = newest ? range.toUs : range.fromUs;
     if (query.cursor !== undefined) {
-      const key = decodeCursor(query.cursor, order);
+      const key = decodeCursor(query.cursor, order, binding);
       edgeUs = key.startUs;
       const [cmp, cmpOrEq] = order === 'newest' ? ['<', '<='] : ['>', '>='];
       const s = `CAST(${params.add(key.startUs)} AS BIGINT)`;
@@ -324,7 +355,8 @@ export class QueryEngine {
       let nextCursor: string | null = null;
       if (rows.length > limit) {
         const last = records[records.length - 1];
-        nextCursor = encodeCursor({ order, startUs: last.start_us, flowId: last.flow_id, seq: last.seq, rid: num(page[page.length - 1][0]) });
+        const key = { order, startUs: last.start_us, flowId: last.flow_id, seq: last.seq, rid: num(page[page.length - 1][0]) };
+        nextCursor = encodeCursor(key, binding);
       }
       return { kind: 'flows', records, next_cursor: nextCursor };
     };

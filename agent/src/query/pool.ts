@@ -1,25 +1,47 @@
 /**
- * Query connections and admission: at most `maxConcurrent` queries run, each on its own
- * DuckDB connection (never the store's writer), at most `maxQueued` wait; beyond that a
- * query is refused at once (BusyError -> HTTP 429) rather than piling up. Every query has a
- * deadline that really stops DuckDB (connection.interrupt()), also while it is still queued.
+ * Query connections and admission. At most `maxConcurrent` queries run, each on its own
+ * DuckDB connection (never the store's writer); at most `maxQueued` wait. Overload is shed
+ * at admission, before any work is queued, and fairly across clients (the HTTP layer names
+ * the client: its address):
+ *
+ * - a freed slot goes to the waiting client with the fewest running queries, among equals
+ *   the one served longest ago (round robin), so a client with 200 connections cannot starve
+ *   one with a single query: each client is served in turn;
+ * - a query that would wait longer than its deadline, at the rate queries finish now, is
+ *   refused at once (BusyError -> 429 with Retry-After) instead of timing out in the queue;
+ * - when the queue is full, a client with fewer waiting queries than the busiest one takes
+ *   the busiest one's newest place (that query is refused); otherwise the newcomer is refused.
+ *
+ * `refusal()` answers the same question without side effects, so the HTTP layer can refuse
+ * before it reads and validates a request body. Every query has a deadline that really stops
+ * DuckDB (connection.interrupt()), also while it is still queued.
  */
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BusyError, QueryCancelledError, QueryTimeoutError } from './errors';
 
-export interface Lease {
-  connection: DuckDBConnection;
-}
-
 interface Waiter {
+  client: string;
   grant: (connection: DuckDBConnection) => void;
   reject: (error: Error) => void;
 }
 
+/** Weight of the newest sample in the average time a query holds its connection. */
+const SERVICE_SMOOTHING = 0.2;
+
+type Verdict = { admit: 'run' | 'queue' } | { admit: 'displace'; victim: Waiter } | { refuse: BusyError };
+
 export class ConnectionPool {
   private readonly idle: DuckDBConnection[] = [];
-  private readonly waiters: Waiter[] = [];
+  /** Waiters per client, oldest first. */
+  private readonly waiting = new Map<string, Waiter[]>();
+  private readonly runningBy = new Map<string, number>();
+  /** When each client with running or waiting queries was last given a slot (a sequence number). */
+  private readonly servedAt = new Map<string, number>();
+  private served = 0;
+  private queued = 0;
   private running = 0;
+  /** Smoothed time a query holds a connection (ms); null until one has finished. */
+  private serviceMs: number | null = null;
   private closed = false;
 
   constructor(
@@ -29,7 +51,13 @@ export class ConnectionPool {
   ) {}
 
   get load(): { running: number; queued: number } {
-    return { running: this.running, queued: this.waiters.length };
+    return { running: this.running, queued: this.queued };
+  }
+
+  /** Why a query of `client` with this deadline would be refused now, or null when it would be admitted. */
+  refusal(client: string, timeoutMs: number): BusyError | null {
+    const verdict = this.verdict(client, timeoutMs);
+    return 'refuse' in verdict ? verdict.refuse : null;
   }
 
   /**
@@ -37,13 +65,18 @@ export class ConnectionPool {
    * The deadline covers waiting in the queue too.
    */
   async withConnection<T>(
+    client: string,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     work: (connection: DuckDBConnection) => Promise<T>,
   ): Promise<T> {
     if (signal?.aborted) throw new QueryCancelledError();
-    if (this.running >= this.maxConcurrent && this.waiters.length >= this.maxQueued) {
-      throw new BusyError(this.running, this.waiters.length);
+    if (this.closed) throw new Error('query engine closed');
+    const verdict = this.verdict(client, timeoutMs);
+    if ('refuse' in verdict) throw verdict.refuse;
+    if (verdict.admit === 'displace') {
+      this.remove(verdict.victim);
+      verdict.victim.reject(new BusyError(this.running, this.queued, 1, 'a client with fewer waiting queries took its place in the full queue'));
     }
     let connection: DuckDBConnection | null = null;
     let stopReason: Error | null = null;
@@ -52,16 +85,15 @@ export class ConnectionPool {
       if (stopReason) return;
       stopReason = reason;
       if (connection) connection.interrupt();
-      else if (waiter) {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        waiter.reject(reason);
-      }
+      else if (waiter && this.remove(waiter)) waiter.reject(reason);
     };
     const timer = setTimeout(() => stop(new QueryTimeoutError(timeoutMs)), timeoutMs);
     const onAbort = () => stop(new QueryCancelledError());
     signal?.addEventListener('abort', onAbort, { once: true });
+    let started = 0;
     try {
-      connection = await this.acquire((w) => (waiter = w));
+      connection = await this.acquire(client, (w) => (waiter = w));
+      started = performance.now();
       if (stopReason) throw stopReason;
       let result: T;
       try {
@@ -75,44 +107,129 @@ export class ConnectionPool {
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      if (connection) this.release(connection);
+      if (connection) this.release(client, connection, performance.now() - started);
     }
   }
 
   close(): void {
     this.closed = true;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('query engine closed'));
+    for (const queue of this.waiting.values()) for (const waiter of queue) waiter.reject(new Error('query engine closed'));
+    this.waiting.clear();
+    this.queued = 0;
     for (const connection of this.idle.splice(0)) connection.closeSync();
   }
 
-  private async acquire(register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
-    if (this.closed) throw new Error('query engine closed');
-    if (this.running < this.maxConcurrent) {
-      this.running++;
+  private verdict(client: string, timeoutMs: number): Verdict {
+    if (this.running < this.maxConcurrent && this.queued === 0) return { admit: 'run' };
+    const mine = this.waiting.get(client)?.length ?? 0;
+    const waitMs = this.expectedWaitMs(mine);
+    if (waitMs > timeoutMs) {
+      const retryAfterS = Math.min(30, Math.max(1, Math.ceil((waitMs - timeoutMs) / 1000)));
+      return { refuse: new BusyError(this.running, this.queued, retryAfterS, `it would wait about ${Math.round(waitMs)} ms, past its ${timeoutMs} ms deadline`) };
+    }
+    if (this.queued < this.maxQueued) return { admit: 'queue' };
+    let busiest: Waiter[] | undefined;
+    for (const queue of this.waiting.values()) if (!busiest || queue.length > busiest.length) busiest = queue;
+    if (busiest && busiest.length > mine + 1) return { admit: 'displace', victim: busiest[busiest.length - 1]! };
+    return { refuse: new BusyError(this.running, this.queued, 1, 'the queue is full') };
+  }
+
+  /**
+   * How long a client's next query would wait for a slot: slots free up at maxConcurrent per
+   * service time, and the queries served before it are, per client, at most as many as it has
+   * waiting itself plus one (the order release() serves them in).
+   */
+  private expectedWaitMs(mine: number): number {
+    if (this.serviceMs === null) return 0;
+    let ahead = 0;
+    for (const queue of this.waiting.values()) ahead += Math.min(queue.length, mine + 1);
+    return ((ahead + 1) * this.serviceMs) / this.maxConcurrent;
+  }
+
+  private async acquire(client: string, register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
+    if (this.running < this.maxConcurrent && this.queued === 0) {
+      this.startRunning(client);
       const idle = this.idle.pop();
       if (idle) return idle;
       try {
         return await this.instance.connect();
       } catch (error) {
-        this.running--;
+        this.stopRunning(client);
         throw error;
       }
     }
     return new Promise<DuckDBConnection>((grant, reject) => {
-      const waiter: Waiter = { grant, reject };
-      this.waiters.push(waiter);
+      const waiter: Waiter = { client, grant, reject };
+      const queue = this.waiting.get(client);
+      if (queue) queue.push(waiter);
+      else this.waiting.set(client, [waiter]);
+      this.queued++;
       register(waiter);
     });
   }
 
-  private release(connection: DuckDBConnection): void {
-    const next = this.waiters.shift();
-    if (next && !this.closed) {
-      next.grant(connection); // the slot passes straight to the next query
+  private release(client: string, connection: DuckDBConnection, heldMs: number): void {
+    this.serviceMs = this.serviceMs === null ? heldMs : this.serviceMs + SERVICE_SMOOTHING * (heldMs - this.serviceMs);
+    this.stopRunning(client);
+    if (this.closed) {
+      connection.closeSync();
       return;
     }
+    const next = this.nextWaiter();
+    if (!next) {
+      this.idle.push(connection);
+      return;
+    }
+    this.remove(next);
+    this.startRunning(next.client);
+    next.grant(connection); // the slot passes straight to the next query
+  }
+
+  /** The oldest waiter of the client with the fewest running queries, among equals the one served longest ago. */
+  private nextWaiter(): Waiter | undefined {
+    let best: Waiter | undefined;
+    let bestRunning = Infinity;
+    let bestServed = Infinity;
+    for (const [client, queue] of this.waiting) {
+      const running = this.runningBy.get(client) ?? 0;
+      const served = this.servedAt.get(client) ?? -1;
+      if (running < bestRunning || (running === bestRunning && served < bestServed)) {
+        best = queue[0];
+        bestRunning = running;
+        bestServed = served;
+      }
+    }
+    return best;
+  }
+
+  /** Takes a waiter out of its queue; false when it was no longer waiting. */
+  private remove(waiter: Waiter): boolean {
+    const queue = this.waiting.get(waiter.client);
+    const index = queue?.indexOf(waiter) ?? -1;
+    if (index < 0) return false;
+    queue!.splice(index, 1);
+    if (queue!.length === 0) {
+      this.waiting.delete(waiter.client);
+      if (!this.runningBy.has(waiter.client)) this.servedAt.delete(waiter.client);
+    }
+    this.queued--;
+    return true;
+  }
+
+  private startRunning(client: string): void {
+    this.running++;
+    this.runningBy.set(client, (this.runningBy.get(client) ?? 0) + 1);
+    this.servedAt.set(client, this.served++);
+  }
+
+  private stopRunning(client: string): void {
     this.running--;
-    if (this.closed) connection.closeSync();
-    else this.idle.push(connection);
+    const count = (this.runningBy.get(client) ?? 1) - 1;
+    if (count > 0) {
+      this.runningBy.set(client, count);
+      return;
+    }
+    this.runningBy.delete(client);
+    if (!this.waiting.has(client)) this.servedAt.delete(client);
   }
 }

@@ -32,6 +32,10 @@ export async function createSchema(connection: DuckDBConnection): Promise<void> 
   } else if (Number(version.getRows()[0][0]) !== SCHEMA_VERSION) {
     throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION}; use a new --db file`);
   }
+  // An id of this database (flows cursors are bound to it); older files get theirs at their next open.
+  await connection.run(
+    "INSERT INTO flowmesh_meta SELECT 'database_id', CAST(uuid() AS VARCHAR) WHERE NOT EXISTS (SELECT 1 FROM flowmesh_meta WHERE key = 'database_id')",
+  );
 }
 
 /**
