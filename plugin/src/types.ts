@@ -130,6 +130,8 @@ export interface FlowmeshOptions extends DataSourceJsonData {
   defaultDedupe?: 'none' | 'connection';
   /** Rows an agent may return per aggregate (backend default 50000). */
   rowBudget?: number;
+  /** Memory one query's agent replies may take, split over the agents asked (backend default 256). */
+  maxQueryMemoryMB?: number;
 }
 
 /**
@@ -142,7 +144,7 @@ export type FlowmeshSecureJsonData = Record<string, string>;
 export const SHARED_TOKEN_KEY = 'token';
 export const agentTokenKey = (agentName: string) => `token.${agentName}`;
 
-export const OPTION_DEFAULTS = { timeoutMs: 10000, maxConcurrency: 8, defaultDedupe: 'none' } as const;
+export const OPTION_DEFAULTS = { timeoutMs: 10000, maxConcurrency: 8, maxQueryMemoryMB: 256, defaultDedupe: 'none' } as const;
 
 // ---- Backend resources (plugin/pkg/plugin/resources.go) ----
 

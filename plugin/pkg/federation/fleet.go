@@ -14,7 +14,9 @@ type Fleet struct {
 	Clients        []*agentclient.Client
 	MaxConcurrency int
 	RowBudget      int64
-	transport      *http.Transport
+	// QueryMemory bounds the agent replies of one query, all agents together (bytes).
+	QueryMemory int64
+	transport   *http.Transport
 }
 
 // NewFleet builds clients for every configured agent, sharing one transport.
@@ -23,7 +25,7 @@ func NewFleet(s *models.Settings) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{MaxConcurrency: s.MaxConcurrency, RowBudget: s.RowBudget, transport: transport}
+	f := &Fleet{MaxConcurrency: s.MaxConcurrency, RowBudget: s.RowBudget, QueryMemory: s.MaxQueryMemoryMB << 20, transport: transport}
 	timeout := time.Duration(s.TimeoutMs) * time.Millisecond
 	for _, a := range s.Agents {
 		f.Clients = append(f.Clients, agentclient.New(a, s.Tokens[a.Name], timeout, transport))
@@ -31,7 +33,10 @@ func NewFleet(s *models.Settings) (*Fleet, error) {
 	return f, nil
 }
 
-// Select returns the clients of the named agents, in configuration order.
+// Select returns the clients of the named agents for one query, in configuration order,
+// each with an equal share of the query's memory bound for replies (QueryMemory): a query
+// asks only the clients Select gave it, so whatever it asks, of however many agents, stays
+// within the bound, and an agent flooding its share leaves the others theirs.
 func (f *Fleet) Select(names []string) ([]*agentclient.Client, error) {
 	var out []*agentclient.Client
 	for _, c := range f.Clients {
@@ -41,6 +46,9 @@ func (f *Fleet) Select(names []string) ([]*agentclient.Client, error) {
 	}
 	if len(out) != len(names) {
 		return nil, fmt.Errorf("agents %v: not all are configured", names)
+	}
+	for i, share := range agentclient.NewShares(f.QueryMemory, len(out)) {
+		out[i] = out[i].WithBudget(share)
 	}
 	return out, nil
 }

@@ -18,6 +18,9 @@ const (
 	MaxMaxConcurrency     = 64
 	DefaultRowBudget      = 50000
 	MaxRowBudget          = MaxTopLimit
+	DefaultQueryMemoryMB  = 256
+	MinQueryMemoryMB      = 1
+	MaxQueryMemoryMB      = 65536
 	DedupeNone            = "none"
 	DedupeConnection      = "connection"
 )
@@ -37,6 +40,8 @@ type Settings struct {
 	TLSCACert      string        `json:"tlsCACert"`
 	DefaultDedupe  string        `json:"defaultDedupe"`
 	RowBudget      int64         `json:"rowBudget"`
+	// MaxQueryMemoryMB bounds what one query's agent replies may take, all agents together.
+	MaxQueryMemoryMB int64 `json:"maxQueryMemoryMB"`
 
 	// Tokens holds the bearer token per agent name ("" = send none).
 	Tokens map[string]string `json:"-"`
@@ -69,6 +74,9 @@ func (s *Settings) applyDefaults(secure map[string]string) {
 	}
 	if s.RowBudget == 0 {
 		s.RowBudget = DefaultRowBudget
+	}
+	if s.MaxQueryMemoryMB == 0 {
+		s.MaxQueryMemoryMB = DefaultQueryMemoryMB
 	}
 	if s.DefaultDedupe == "" {
 		s.DefaultDedupe = DedupeNone
@@ -109,7 +117,7 @@ func (s *Settings) Validate() error {
 		}
 		seen[a.Name] = i
 		if err := validateAgentURL(a.URL); err != nil {
-			add("agents[%d].url %q: %v", i, a.URL, err)
+			add("agents[%d].url %q: %v", i, RedactURL(a.URL), err)
 		}
 	}
 	if s.TimeoutMs < MinTimeoutMs || s.TimeoutMs > MaxTimeoutMs {
@@ -120,6 +128,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.RowBudget < 1 || s.RowBudget > MaxRowBudget {
 		add("rowBudget %d: must be between 1 and %d", s.RowBudget, MaxRowBudget)
+	}
+	if s.MaxQueryMemoryMB < MinQueryMemoryMB || s.MaxQueryMemoryMB > MaxQueryMemoryMB {
+		add("maxQueryMemoryMB %d: must be between %d and %d", s.MaxQueryMemoryMB, MinQueryMemoryMB, MaxQueryMemoryMB)
 	}
 	if s.DefaultDedupe != DedupeNone && s.DefaultDedupe != DedupeConnection {
 		add("defaultDedupe %q: must be %q or %q", s.DefaultDedupe, DedupeNone, DedupeConnection)
@@ -136,6 +147,10 @@ func validateAgentURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		var parseErr *url.Error
+		if errors.As(err, &parseErr) {
+			err = parseErr.Err // without the URL, which may hold credentials
+		}
 		return fmt.Errorf("not a URL (%v)", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {

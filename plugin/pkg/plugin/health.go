@@ -30,7 +30,7 @@ func (d *Datasource) agentsHealth(ctx context.Context) []AgentHealth {
 	})
 	out := make([]AgentHealth, len(outcomes))
 	for i, o := range outcomes {
-		h := AgentHealth{Name: o.Agent, URL: d.fleet.Clients[i].BaseURL}
+		h := AgentHealth{Name: o.Agent, URL: d.fleet.Clients[i].URL}
 		if o.Err != nil {
 			h.Status, h.Message = string(o.Err.Kind), o.Err.Message
 		} else {
