@@ -32,10 +32,10 @@ import { spread, type Spread } from './stats';
 import { formatTable, ms, ratio, spreadText } from './table';
 
 const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
-const TOKEN = 'flowmesh-bench-token';
+export const TOKEN = 'flowmesh-bench-token';
 /** The agent store benchmark's data: one day ending here. */
-const END_MS = Date.UTC(2026, 0, 10);
-const DAY_MS = 86_400_000;
+export const END_MS = Date.UTC(2026, 0, 10);
+export const DAY_MS = 86_400_000;
 
 export const FEDERATION_QUERIES = [
   { name: 'top 10 src_ip, 24 h', query: { refId: 'A', queryType: 'top', groupBy: ['src_ip'], metric: 'bytes', limit: 10 } },
@@ -133,7 +133,7 @@ interface Estimate {
 }
 
 /** A stored-flow database from the agent's store benchmark, cached across runs, with its `complete` marker. */
-async function agentDatabase(records: number): Promise<{ db: string; marker: string; dir: string }> {
+export async function agentDatabase(records: number): Promise<{ db: string; marker: string; dir: string }> {
   const dir = cacheDir(`federation-db-${records}`);
   const db = join(dir, 'bench.duckdb');
   const marker = join(dir, 'complete');
@@ -160,7 +160,7 @@ async function waitHealthy(url: string, child: ChildProcess, stderr: () => strin
 }
 
 /** Agents serving copies of these databases (one each, copied into `work`: serving may write to them). */
-async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[]): Promise<string[]> {
+export async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[]): Promise<string[]> {
   const urls: string[] = [];
   for (const [i, source] of databases.entries()) {
     const dir = mkdtempSync(join(work, `agent-${i + 1}-`));
@@ -177,7 +177,7 @@ async function startAgents(databases: readonly string[], work: string, agents: C
   return urls;
 }
 
-async function stopAgents(agents: ChildProcess[]): Promise<void> {
+export async function stopAgents(agents: ChildProcess[]): Promise<void> {
   await Promise.all(agents.map((a) => stopChild(a, 10_000)));
   agents.length = 0;
 }

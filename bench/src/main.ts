@@ -3,7 +3,7 @@
  *
  * Measures Flowmesh and the established tools on the same input in the same run and prints
  * ratios: offline ingest (+ flow agreement with ground truth), live capture drops, memory,
- * store and query latency, federation. Figures are medians of several runs with min and max;
+ * store and query latency, federation, overload and slow clients. Figures are medians of several runs with min and max;
  * nothing is asserted. Results go to bench/results/latest.json (gitignored).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,8 +22,9 @@ import { runLive, reportLive } from './live';
 import { runMemory, reportMemory } from './memory';
 import { runStore, reportStore } from './store';
 import { runFederation, reportFederation } from './federation';
+import { runOverload, reportOverload } from './overload';
 
-export const SECTIONS = ['ingest', 'live', 'memory', 'store', 'federation'] as const;
+export const SECTIONS = ['ingest', 'live', 'memory', 'store', 'federation', 'overload'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -48,7 +49,7 @@ function options(): Options {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench -- [--quick] [--only ingest,live,memory,store,federation] [--runs N] [--json FILE]\n' +
+      'usage: npm run bench -- [--quick] [--only ingest,live,memory,store,federation,overload] [--runs N] [--json FILE]\n' +
         '  --quick   small corpora and fewer runs (CI smoke run, about 3 minutes)\n' +
         '  --runs N  runs per figure (default 3, quick 2); figures are medians with min and max\n' +
         '  --profile also profile decode + flow table once (bench/results/decode-flow-table.cpuprofile)\n',
@@ -127,6 +128,11 @@ async function main(): Promise<void> {
     const federation = await runFederation(opts.quick, opts.quick ? 5 : 15);
     results.federation = federation;
     return reportFederation(federation);
+  });
+  await section('overload', async () => {
+    const overload = await runOverload(opts.quick);
+    results.overload = overload;
+    return reportOverload(overload);
   });
 
   results.seconds = (Date.now() - started) / 1000;

@@ -42,7 +42,7 @@ export interface QueryRunOptions {
 export interface QueryBackend {
   run(query: Query, options: QueryRunOptions): Promise<QueryResult>;
   /** The error a query of this client would be refused with right now, or null; asked before the body is read. */
-  refusal(client: string, timeoutMs: number): Error | null;
+  refusal(client: string): Error | null;
 }
 
 export interface HttpDeps {
@@ -175,7 +175,7 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
   // Overload is shed before a query's body is read and validated: refusing is then cheap.
   app.addHook('onRequest', async (request) => {
     if (request.method !== 'POST' || !QUERY_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const refusal = backend.refusal(clientKey(request.socket.remoteAddress), options.query_timeout_ms);
+    const refusal = backend.refusal(clientKey(request.socket.remoteAddress));
     if (refusal) throw refusal;
   });
   app.addHook('onResponse', async (request, reply) => {

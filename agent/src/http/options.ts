@@ -62,7 +62,7 @@ export const HTTP_DEFAULTS: HttpOptions = {
   request_timeout_ms: 30_000,
   keep_alive_timeout_ms: 10_000,
   max_connections: 512,
-  max_connections_per_client: 256,
+  max_connections_per_client: 384,
   shutdown_grace_ms: 5_000,
 };
 

@@ -158,8 +158,8 @@ export class QueryEngine {
   }
 
   /** Why a query of `client` would be refused now (BusyError), or null: lets a caller refuse before parsing. */
-  refusal(client: string, timeoutMs = this.options.timeoutMs): Error | null {
-    return this.pool.refusal(client, timeoutMs);
+  refusal(client: string): Error | null {
+    return this.pool.refusal(client);
   }
 
   close(): void {

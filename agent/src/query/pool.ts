@@ -1,26 +1,33 @@
 /**
  * Query connections and admission. At most `maxConcurrent` queries run, each on its own
- * DuckDB connection (never the store's writer); at most `maxQueued` wait. Overload is shed
- * at admission, before any work is queued, and fairly across clients (the HTTP layer names
- * the client: its address):
+ * DuckDB connection (never the store's writer); at most `maxQueued` wait for a slot. The
+ * HTTP layer names each query's client (its address), and overload is shed so that the
+ * slots keep doing useful work, fairly across clients:
  *
+ * - a query waits for a slot rather than being refused while there is room in the queue: a
+ *   client that retries a refusal at once (most do not honour Retry-After) would otherwise
+ *   spend the CPU the running queries need; its waiting costs nothing;
  * - a freed slot goes to the waiting client with the fewest running queries, among equals
  *   the one served longest ago (round robin), so a client with 200 connections cannot starve
- *   one with a single query: each client is served in turn;
- * - a query that would wait longer than its deadline, at the rate queries finish now, is
- *   refused at once (BusyError -> 429 with Retry-After) instead of timing out in the queue;
+ *   one with a single query;
  * - when the queue is full, a client with fewer waiting queries than the busiest one takes
- *   the busiest one's newest place (that query is refused); otherwise the newcomer is refused.
+ *   the busiest one's newest place (that query is refused); otherwise the newcomer is refused
+ *   (BusyError -> 429 with Retry-After). `refusal()` answers that without side effects, so
+ *   the HTTP layer refuses before it reads and validates a request body;
+ * - a query whose deadline passes while it waits is refused as overload (BusyError, not a
+ *   timeout: it never ran), and one granted a slot with less of its deadline left than a
+ *   query usually takes is refused instead of started, so no slot is spent on work that the
+ *   deadline would interrupt.
  *
- * `refusal()` answers the same question without side effects, so the HTTP layer can refuse
- * before it reads and validates a request body. Every query has a deadline that really stops
- * DuckDB (connection.interrupt()), also while it is still queued.
+ * Every query has a deadline that really stops DuckDB (connection.interrupt()).
  */
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { BusyError, QueryCancelledError, QueryTimeoutError } from './errors';
 
 interface Waiter {
   client: string;
+  /** performance.now() when its deadline passes. */
+  deadline: number;
   grant: (connection: DuckDBConnection) => void;
   reject: (error: Error) => void;
 }
@@ -54,9 +61,9 @@ export class ConnectionPool {
     return { running: this.running, queued: this.queued };
   }
 
-  /** Why a query of `client` with this deadline would be refused now, or null when it would be admitted. */
-  refusal(client: string, timeoutMs: number): BusyError | null {
-    const verdict = this.verdict(client, timeoutMs);
+  /** Why a query of `client` would be refused now, or null when it would be admitted. */
+  refusal(client: string): BusyError | null {
+    const verdict = this.verdict(client);
     return 'refuse' in verdict ? verdict.refuse : null;
   }
 
@@ -72,12 +79,13 @@ export class ConnectionPool {
   ): Promise<T> {
     if (signal?.aborted) throw new QueryCancelledError();
     if (this.closed) throw new Error('query engine closed');
-    const verdict = this.verdict(client, timeoutMs);
+    const verdict = this.verdict(client);
     if ('refuse' in verdict) throw verdict.refuse;
     if (verdict.admit === 'displace') {
       this.remove(verdict.victim);
-      verdict.victim.reject(new BusyError(this.running, this.queued, 1, 'a client with fewer waiting queries took its place in the full queue'));
+      verdict.victim.reject(this.busy('a client with fewer waiting queries took its place in the full queue'));
     }
+    const admitted = performance.now();
     let connection: DuckDBConnection | null = null;
     let stopReason: Error | null = null;
     let waiter: Waiter | null = null;
@@ -87,12 +95,15 @@ export class ConnectionPool {
       if (connection) connection.interrupt();
       else if (waiter && this.remove(waiter)) waiter.reject(reason);
     };
-    const timer = setTimeout(() => stop(new QueryTimeoutError(timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => {
+      const waited = performance.now() - admitted;
+      stop(connection ? new QueryTimeoutError(timeoutMs) : this.busy(`it waited ${Math.round(waited)} ms for a free slot, its whole deadline`));
+    }, timeoutMs);
     const onAbort = () => stop(new QueryCancelledError());
     signal?.addEventListener('abort', onAbort, { once: true });
     let started = 0;
     try {
-      connection = await this.acquire(client, (w) => (waiter = w));
+      connection = await this.acquire(client, admitted + timeoutMs, (w) => (waiter = w));
       started = performance.now();
       if (stopReason) throw stopReason;
       let result: T;
@@ -119,34 +130,23 @@ export class ConnectionPool {
     for (const connection of this.idle.splice(0)) connection.closeSync();
   }
 
-  private verdict(client: string, timeoutMs: number): Verdict {
+  private verdict(client: string): Verdict {
     if (this.running < this.maxConcurrent && this.queued === 0) return { admit: 'run' };
-    const mine = this.waiting.get(client)?.length ?? 0;
-    const waitMs = this.expectedWaitMs(mine);
-    if (waitMs > timeoutMs) {
-      const retryAfterS = Math.min(30, Math.max(1, Math.ceil((waitMs - timeoutMs) / 1000)));
-      return { refuse: new BusyError(this.running, this.queued, retryAfterS, `it would wait about ${Math.round(waitMs)} ms, past its ${timeoutMs} ms deadline`) };
-    }
     if (this.queued < this.maxQueued) return { admit: 'queue' };
+    const mine = this.waiting.get(client)?.length ?? 0;
     let busiest: Waiter[] | undefined;
     for (const queue of this.waiting.values()) if (!busiest || queue.length > busiest.length) busiest = queue;
     if (busiest && busiest.length > mine + 1) return { admit: 'displace', victim: busiest[busiest.length - 1]! };
-    return { refuse: new BusyError(this.running, this.queued, 1, 'the queue is full') };
+    return { refuse: this.busy('the queue is full') };
   }
 
-  /**
-   * How long a client's next query would wait for a slot: slots free up at maxConcurrent per
-   * service time, and the queries served before it are, per client, at most as many as it has
-   * waiting itself plus one (the order release() serves them in).
-   */
-  private expectedWaitMs(mine: number): number {
-    if (this.serviceMs === null) return 0;
-    let ahead = 0;
-    for (const queue of this.waiting.values()) ahead += Math.min(queue.length, mine + 1);
-    return ((ahead + 1) * this.serviceMs) / this.maxConcurrent;
+  /** An overload refusal; Retry-After is about how long the queue takes to drain now. */
+  private busy(why: string): BusyError {
+    const drainS = ((this.queued + 1) * (this.serviceMs ?? 0)) / this.maxConcurrent / 1000;
+    return new BusyError(this.running, this.queued, Math.min(30, Math.max(1, Math.ceil(drainS))), why);
   }
 
-  private async acquire(client: string, register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
+  private async acquire(client: string, deadline: number, register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.startRunning(client);
       const idle = this.idle.pop();
@@ -159,7 +159,7 @@ export class ConnectionPool {
       }
     }
     return new Promise<DuckDBConnection>((grant, reject) => {
-      const waiter: Waiter = { client, grant, reject };
+      const waiter: Waiter = { client, deadline, grant, reject };
       const queue = this.waiting.get(client);
       if (queue) queue.push(waiter);
       else this.waiting.set(client, [waiter]);
@@ -175,14 +175,17 @@ export class ConnectionPool {
       connection.closeSync();
       return;
     }
-    const next = this.nextWaiter();
-    if (!next) {
-      this.idle.push(connection);
+    for (let next = this.nextWaiter(); next; next = this.nextWaiter()) {
+      this.remove(next);
+      if (next.deadline - performance.now() < this.serviceMs) {
+        next.reject(this.busy('too little of its deadline was left when a slot came free for it to finish'));
+        continue;
+      }
+      this.startRunning(next.client);
+      next.grant(connection); // the slot passes straight to the next query
       return;
     }
-    this.remove(next);
-    this.startRunning(next.client);
-    next.grant(connection); // the slot passes straight to the next query
+    this.idle.push(connection);
   }
 
   /** The oldest waiter of the client with the fewest running queries, among equals the one served longest ago. */
