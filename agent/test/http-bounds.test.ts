@@ -235,6 +235,15 @@ describe('slow and idle clients', () => {
     expect(exchange.ms).toBeGreaterThanOrEqual(2000);
   });
 
+  test.each([
+    ['malformed HTTP', 'GARBAGE / NOT-HTTP\r\n\r\n', /^HTTP\/1\.1 400 /],
+    ['headers over 16 KiB', `GET /health HTTP/1.1\r\nHost: agent\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 431 /],
+  ])('%s: answered and closed', async (_name, request, status) => {
+    const exchange = await rawExchange(main.port, [request], { waitMs: 10_000 });
+    expect(exchange.received).toMatch(status);
+    expect(exchange.closedByAgent).toBe(true);
+  });
+
   test('an idle keep-alive connection is closed after http.keep_alive_timeout_ms', async () => {
     const exchange = await rawExchange(main.port, ['GET /health HTTP/1.1\r\nHost: agent\r\nConnection: keep-alive\r\n\r\n'], { waitMs: 15_000 });
     expect(exchange.received).toMatch(/^HTTP\/1\.1 200 /);

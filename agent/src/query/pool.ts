@@ -9,7 +9,11 @@
  *   spend the CPU the running queries need; its waiting costs nothing;
  * - a freed slot goes to the waiting client with the fewest running queries, among equals
  *   the one served longest ago (round robin), so a client with 200 connections cannot starve
- *   one with a single query;
+ *   one with a single query; within a client, its oldest query, unless that one has already
+ *   spent half its deadline waiting: then its newest (adaptive LIFO). Under a standing queue,
+ *   serving the oldest first would only serve queries about to time out, and slots would run
+ *   work the deadline then interrupts; the newest has time to finish, and the old ones time
+ *   out in the queue, where that costs nothing;
  * - when the queue is full, a client with fewer waiting queries than the busiest one takes
  *   the busiest one's newest place (that query is refused); otherwise the newcomer is refused
  *   (BusyError -> 429 with Retry-After). `refusal()` answers that without side effects, so
@@ -26,7 +30,8 @@ import { BusyError, QueryCancelledError, QueryTimeoutError } from './errors';
 
 interface Waiter {
   client: string;
-  /** performance.now() when its deadline passes. */
+  /** performance.now() when it was admitted, and when its deadline passes. */
+  admitted: number;
   deadline: number;
   grant: (connection: DuckDBConnection) => void;
   reject: (error: Error) => void;
@@ -103,7 +108,7 @@ export class ConnectionPool {
     signal?.addEventListener('abort', onAbort, { once: true });
     let started = 0;
     try {
-      connection = await this.acquire(client, admitted + timeoutMs, (w) => (waiter = w));
+      connection = await this.acquire(client, admitted, admitted + timeoutMs, (w) => (waiter = w));
       started = performance.now();
       if (stopReason) throw stopReason;
       let result: T;
@@ -146,7 +151,7 @@ export class ConnectionPool {
     return new BusyError(this.running, this.queued, Math.min(30, Math.max(1, Math.ceil(drainS))), why);
   }
 
-  private async acquire(client: string, deadline: number, register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
+  private async acquire(client: string, admitted: number, deadline: number, register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.startRunning(client);
       const idle = this.idle.pop();
@@ -159,7 +164,7 @@ export class ConnectionPool {
       }
     }
     return new Promise<DuckDBConnection>((grant, reject) => {
-      const waiter: Waiter = { client, deadline, grant, reject };
+      const waiter: Waiter = { client, admitted, deadline, grant, reject };
       const queue = this.waiting.get(client);
       if (queue) queue.push(waiter);
       else this.waiting.set(client, [waiter]);
@@ -188,21 +193,24 @@ export class ConnectionPool {
     this.idle.push(connection);
   }
 
-  /** The oldest waiter of the client with the fewest running queries, among equals the one served longest ago. */
+  /** The next query to run: see the header for the order. */
   private nextWaiter(): Waiter | undefined {
-    let best: Waiter | undefined;
+    let best: Waiter[] | undefined;
     let bestRunning = Infinity;
     let bestServed = Infinity;
     for (const [client, queue] of this.waiting) {
       const running = this.runningBy.get(client) ?? 0;
       const served = this.servedAt.get(client) ?? -1;
       if (running < bestRunning || (running === bestRunning && served < bestServed)) {
-        best = queue[0];
+        best = queue;
         bestRunning = running;
         bestServed = served;
       }
     }
-    return best;
+    if (!best) return undefined;
+    const oldest = best[0]!;
+    const halfSpent = performance.now() - oldest.admitted > (oldest.deadline - oldest.admitted) / 2;
+    return halfSpent ? best[best.length - 1] : oldest;
   }
 
   /** Takes a waiter out of its queue; false when it was no longer waiting. */
