@@ -45,6 +45,7 @@ pids+=($!)
 
 grafana_bin=${GRAFANA_BIN:-$(command -v grafana || command -v grafana-server || true)}
 if [ -n "$grafana_bin" ]; then
+  sh deploy/grafana/check-plugin-executable.sh plugin/dist
   gf_home=${GRAFANA_HOME:-$(dirname "$(dirname "$(readlink -f "$grafana_bin")")")}
   gf_data="$data_dir/grafana"
   gf_prov="$gf_data/provisioning"

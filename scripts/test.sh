@@ -10,7 +10,7 @@ step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
 [ "$(id -u)" -eq 0 ] || echo "!!! NOT ROOT: capture, network-namespace and WireGuard tests will SKIP. Run as root (CI does) for the full suite. !!!"
 
-step "plugin backend build (linux/amd64)"
+step "plugin backend build (linux, this machine's CPU)"
 bash scripts/build-plugin-backend.sh --host-only
 step "typecheck"
 npm run typecheck --workspaces --if-present

@@ -155,6 +155,8 @@ describe('top', () => {
     ['community_id', { group_by: ['community_id'], limit: 3 }],
     ['names', { group_by: ['src_name', 'dst_name'], metric: 'bytes_tx', limit: 12 }],
     ['ip_version', { group_by: ['ip_version'], metric: 'packets_rx' }],
+    // What connection dedupe asks: 4 user dimensions plus community_id and direction.
+    ['4 dims + connection dims', { group_by: ['community_id', 'direction', 'src_name', 'src_ip', 'dst_name', 'dst_ip'], limit: 0 }],
   ];
   test.each(cases)('%s', async (_name, extra) => {
     await bothMatchOracle({ kind: 'top', ...whole(), ...extra } as Query);
@@ -261,6 +263,7 @@ describe('input errors name the field', () => {
     ['too many buckets', { kind: 'timeseries', from: 0, to: 86_400_000, interval_ms: 1000 }, 'interval_ms'],
     ['garbage cursor', { kind: 'flows', ...whole(), cursor: 'not-a-cursor' }, 'cursor'],
     ['unknown dimension', { kind: 'top', ...whole(), group_by: ['colour' as never] }, 'group_by'],
+    ['5 dims besides community_id and direction', { kind: 'top', ...whole(), group_by: ['community_id', 'node', 'src_ip', 'dst_ip', 'src_port', 'dst_port'] }, 'group_by'],
   ];
   test.each(cases)('%s', async (_name, query, field) => {
     await expect(rolled.run(query)).rejects.toThrow(QueryInputError);

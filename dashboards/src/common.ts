@@ -69,7 +69,7 @@ export const directionVariable = () =>
     .current({ text: 'All', value: '$__all' });
 
 export const adHocVariable = () =>
-  new dashboard.AdHocVariableBuilder('filters').label('Filters').datasource(flowmeshDatasource);
+  new dashboard.AdHocVariableBuilder(AD_HOC_VARIABLE).label('Filters').datasource(flowmeshDatasource);
 
 /** Filters every overview query carries; multi-value variables expand to `in` in the plugin. */
 export const scopeFilters = (...names: ('node' | 'direction' | 'protocol')[]): Filter[] =>
@@ -182,6 +182,27 @@ const nodeLink = {
   value: [{ title: 'Node detail for ${__value.raw}', url: `/d/${DASHBOARD_UIDS.node}?var-node=\${__value.raw}&\${__url_time_range}` }],
 };
 
+/** The ad-hoc filter variable every Flowmesh dashboard defines (adHocVariable). */
+export const AD_HOC_VARIABLE = 'filters';
+
+/**
+ * A data link that filters the current dashboard by the clicked value: the same dashboard,
+ * time range and variables, plus an ad-hoc filter `dimension = value` (Grafana's URL form
+ * of an ad-hoc filter is `var-<name>=key|operator|value`, repeated per filter).
+ */
+export const filterLink = (dimension: string) => ({
+  id: 'links',
+  value: [
+    {
+      title: `Filter this dashboard: ${dimension} = \${__value.raw}`,
+      url: `/d/\${__dashboard.uid}?\${__url_time_range}&\${__all_variables}&var-${AD_HOC_VARIABLE}=${dimension}|=|\${__value.raw}`,
+    },
+  ],
+});
+
+/** Address columns of a table get a link that filters the dashboard by the address. */
+export const ADDRESS_DIMENSIONS = ['src_ip', 'dst_ip'] as const;
+
 const CONN_STATE_MAPPINGS = [
   {
     type: 'value',
@@ -230,6 +251,7 @@ export function flowTable(title: string, description: string, filters: Filter[],
     ]);
   }
   panel.overrideByName('Node', [nodeLink]);
+  for (const dimension of ADDRESS_DIMENSIONS) panel.overrideByName(FLOW_FIELDS[dimension], [filterLink(dimension)]);
   panel.overrideByName('State', [
     { id: 'mappings', value: CONN_STATE_MAPPINGS },
     { id: 'custom.cellOptions', value: { type: 'color-text' } },
@@ -272,6 +294,9 @@ export function topTable(
     ]);
   if (groupBy.includes('node')) {
     panel.overrideByName(DIMENSION_LABELS.node, [nodeLink]);
+  }
+  for (const dimension of ADDRESS_DIMENSIONS.filter((d) => groupBy.includes(d))) {
+    panel.overrideByName(DIMENSION_LABELS[dimension], [filterLink(dimension)]);
   }
   return panel;
 }

@@ -22,15 +22,14 @@ export function topologyDashboard() {
   const graph = new nodegraph.PanelBuilder()
     .title('Who talks to whom')
     .description(
-      'Each circle is an endpoint (its inventory name; unnamed addresses by IP) with the bytes it sent and received; each arrow ' +
-        'goes from initiator to destination, its thickness and main stat are bytes both ways, its second stat connections. ' +
+      'Each circle is an endpoint (its inventory name, or its address when the inventory does not name it) with the bytes it ' +
+        'sent and received; each arrow goes from initiator to destination, its thickness and main stat are bytes both ways, its ' +
+        'second stat connections (the plugin formats the stats, so the panel needs no units). ' +
         'Connections reported by several agents count once (connection de-duplication). The 50 busiest pairs are drawn.',
     )
     .datasource(flowmeshDatasource)
     .withTarget(q.topology('bytes', 'name', 50).dedupe('connection').filters(scope))
     .unit(UNITS.bytes)
-    .nodes(new nodegraph.NodeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.bytes))
-    .edges(new nodegraph.EdgeOptionsBuilder().mainStatUnit(UNITS.bytes).secondaryStatUnit(UNITS.flows))
     .zoomMode(nodegraph.ZoomMode.Cooperative);
 
   return layout(builder, [

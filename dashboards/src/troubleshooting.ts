@@ -5,8 +5,8 @@
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
-  DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, flowTable, layout, newDashboard, scopeFilters, topTable,
-  trafficSeries, valuesVariable,
+  DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, filterLink, flowTable, layout, newDashboard, scopeFilters,
+  topTable, trafficSeries, valuesVariable,
 } from './common';
 import { DIMENSION_LABELS } from './frames';
 import { flowmeshDatasource, q, type Filter } from './query';
@@ -53,7 +53,9 @@ function reportersTable(title: string, description: string, filters: Filter[]) {
       options: {
         renameByName: { [`${DIMENSION_LABELS.node} (distinctCount)`]: 'Reporters', [`${DIMENSION_LABELS.node} (allValues)`]: 'Reported by' },
       },
-    });
+    })
+    .overrideByName(DIMENSION_LABELS.src_ip, [filterLink('src_ip')])
+    .overrideByName(DIMENSION_LABELS.dst_ip, [filterLink('dst_ip')]);
 }
 
 export function troubleshootingDashboard() {
@@ -140,7 +142,7 @@ export function troubleshootingDashboard() {
           h: 8,
         },
         {
-          panel: topTable('Reset peers', 'Pairs whose connections end in RST most often.', ['src_name', 'dst_name', 'dst_port', 'conn_state'], 'flows', states(FAILED_STATES.reset)),
+          panel: topTable('Reset peers', 'Pairs whose connections end in RST most often, by destination port (the state per connection is in the chart on the left).', ['src_name', 'src_ip', 'dst_ip', 'dst_port'], 'flows', states(FAILED_STATES.reset)),
           w: 12,
           h: 8,
         },
@@ -162,7 +164,7 @@ export function troubleshootingDashboard() {
           h: 8,
         },
         {
-          panel: topTable('Top egress users', 'Who sends the most through egress routes, and to which route.', ['src_name', 'src_ip', 'dst_name'], 'bytes', egress),
+          panel: topTable('Top egress users', 'Who sends the most through egress routes, and to which route and address.', ['src_name', 'src_ip', 'dst_name', 'dst_ip'], 'bytes', egress),
           w: 12,
           h: 8,
         },

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { Inventory } from '../../agent/src/inventory';
 import { fromRoot, provisionedDatasources, readYaml, repoRoot, run, whenToolPresent } from './helpers';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -52,9 +53,9 @@ describe('resolved stack', () => {
     if (maybe !== test.skip) config = resolved({ FLOWMESH_TOKEN: 'test-token-123' });
   });
 
-  maybe('Grafana: official image pinned at >= 12.3, unsigned allowance for exactly the plugin', () => {
+  maybe('Grafana: built on the official image pinned at >= 12.3, unsigned allowance for exactly the plugin', () => {
     const grafana = config.services.grafana;
-    const [, tag] = /^grafana\/grafana:(\d+\.\d+\.\d+)$/.exec(grafana.image) ?? [];
+    const [, tag] = /^grafana\/grafana:(\d+\.\d+\.\d+)$/.exec(grafana.build.args.GRAFANA_IMAGE) ?? [];
     expect(tag).toBeDefined();
     const [major, minor] = tag.split('.').map(Number);
     expect(major > 12 || (major === 12 && minor >= 3)).toBe(true);
@@ -63,12 +64,30 @@ describe('resolved stack', () => {
     if (existsSync(pluginJson)) expect(JSON.parse(readFileSync(pluginJson, 'utf8')).id).toBe(PLUGIN_ID);
   });
 
-  maybe('Grafana: plugin/dist mounted read-only as the plugin directory', () => {
-    expect(mountAt(config.services.grafana, `/var/lib/grafana/plugins/${PLUGIN_ID}`)).toEqual({
-      source: fromRoot('plugin/dist'),
-      target: `/var/lib/grafana/plugins/${PLUGIN_ID}`,
-      readOnly: true,
-    });
+  maybe('Grafana: an image built here with the plugin for this CPU, no host build mounted over it', () => {
+    const grafana = config.services.grafana;
+    expect(grafana.build).toMatchObject({ context: repoRoot, dockerfile: 'deploy/grafana/Dockerfile' });
+    expect(mounts(grafana).filter((m: Json) => m.target.startsWith('/var/lib/grafana/plugins'))).toEqual([]);
+    // The Dockerfile's default base image is the one compose pins.
+    const dockerfile = readFileSync(fromRoot('deploy/grafana/Dockerfile'), 'utf8');
+    expect(dockerfile).toContain(`ARG GRAFANA_IMAGE=${grafana.build.args.GRAFANA_IMAGE}`);
+  });
+
+  maybe('agents: name addresses from the demo inventory (node names, the monitoring services, the demo destinations)', () => {
+    const inventory = Inventory.fromFile(fromRoot('deploy/compose/inventory.yaml'));
+    const name = (ip: string) => inventory.lookup(Uint8Array.from(ip.split('.').map(Number)), 4);
+    for (const service of ['agent-a', 'agent-b']) {
+      const agent = config.services[service];
+      const file = flag(agent.command, '--inventory');
+      expect(mountAt(agent, file)).toEqual({ source: fromRoot('deploy/compose/inventory.yaml'), target: file, readOnly: true });
+      expect(name(agent.networks.mesh.ipv4_address)).toEqual({ name: flag(agent.command, '--node'), type: 'node' });
+    }
+    for (const service of ['prometheus', 'grafana', 'alert-sink']) {
+      expect(name(config.services[service].networks.mesh.ipv4_address)).toEqual({ name: service, type: 'user' });
+    }
+    // Every address the demo client contacts has a name.
+    const script = config.services['demo-client'].command.join(' ');
+    for (const [ip] of script.matchAll(/\b\d+\.\d+\.\d+\.\d+\b/g)) expect([ip, name(ip).name]).not.toEqual([ip, '']);
   });
 
   maybe('Grafana: every provisioning folder and the dashboards folder the provider reads are mounted', () => {
@@ -178,4 +197,65 @@ test('the agent Dockerfile: node 20 bookworm-slim with libpcap, npm ci, build, e
   for (const workspace of rootPackage.workspaces as string[]) {
     if (ignore.includes(`${workspace}/*`)) expect(ignore).toContain(`!${workspace}/package.json`);
   }
+});
+
+describe('the Grafana image: the plugin backend for the CPU it is built for', () => {
+  const dockerfile = readFileSync(fromRoot('deploy/grafana/Dockerfile'), 'utf8');
+  const stages = [...dockerfile.matchAll(/^FROM (.+)$/gm)].map((m) => m[1]);
+
+  test('the backend stage cross-compiles for TARGETARCH on the build machine, with the same script as the host build', () => {
+    expect(stages[0]).toMatch(/^--platform=\$BUILDPLATFORM golang:(\d+\.\d+)-bookworm AS backend$/);
+    // The Go image is at least the go.mod version (its minor release).
+    const goMod = readFileSync(fromRoot('plugin/go.mod'), 'utf8');
+    const [, required] = /^go (\d+\.\d+)/m.exec(goMod) ?? [];
+    const [, image] = /golang:(\d+\.\d+)/.exec(stages[0]) ?? [];
+    expect(Number(image.split('.')[1])).toBeGreaterThanOrEqual(Number(required.split('.')[1]));
+    expect(dockerfile).toMatch(/^ARG TARGETARCH$/m);
+    expect(dockerfile).toMatch(/RUN bash scripts\/build-plugin-backend\.sh --arch "\$\{TARGETARCH/);
+    expect(stages[1]).toMatch(/^--platform=\$BUILDPLATFORM node:20-bookworm-slim AS frontend$/);
+    expect(stages[2]).toBe('${GRAFANA_IMAGE}');
+    expect(dockerfile).toContain('COPY --from=backend /src/plugin/dist/ ${FLOWMESH_PLUGIN_DIR}/');
+    expect(dockerfile).toContain('COPY --from=frontend /src/plugin/dist/ ${FLOWMESH_PLUGIN_DIR}/');
+    expect(dockerfile).toMatch(/^ENV FLOWMESH_PLUGIN_DIR=\/var\/lib\/grafana\/plugins\/flowmesh-flows-datasource$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/entrypoint.sh"\]$/m);
+    // The files each stage copies survive the context filter.
+    const ignore = readFileSync(fromRoot('deploy/grafana/Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    for (const needed of ['plugin', 'plugin/pkg', 'plugin/src', 'package.json', 'package-lock.json', 'deploy/grafana']) expect(ignore).not.toContain(needed);
+    expect(ignore).toContain('!scripts/build-plugin-backend.sh');
+    expect(ignore).toContain('!deploy/grafana');
+  });
+
+  const go = whenToolPresent('go', 'golang (or Go from go.dev on the PATH)', 'the plugin backend build targets check', ['version']);
+  go('every CPU the build script accepts maps to a build target the plugin SDK has; any other CPU is refused by name', () => {
+    const script = readFileSync(fromRoot('scripts/build-plugin-backend.sh'), 'utf8');
+    const targets = [...script.matchAll(/\[(\w+)\]=(build:\w+)/g)].map((m) => [m[1], m[2]]);
+    expect(targets.map(([arch]) => arch)).toEqual(['amd64', 'arm64', 'arm']);
+    const listed = run('go', ['tool', 'mage', '-l'], fromRoot('plugin'));
+    expect(listed.status).toBe(0);
+    for (const [, target] of targets) expect(listed.output).toMatch(new RegExp(`^\\s+${target}\\s`, 'm'));
+    const refused = run('bash', [fromRoot('scripts/build-plugin-backend.sh'), '--arch', 'riscv64']);
+    expect(refused.status).toBe(1);
+    expect(refused.output).toContain("Grafana has no linux backend build for CPU 'riscv64' (amd64, arm64, arm)");
+  });
+
+  test('at start the image refuses to run Grafana without the backend for its CPU, and says which one is missing', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'flowmesh-plugin-'));
+    const check = (cpu: string) => run('sh', [fromRoot('deploy/grafana/check-plugin-executable.sh'), dir, cpu]);
+    try {
+      expect(check('x86_64').output).toContain('plugin.json is missing or names no backend executable');
+      writeFileSync(path.join(dir, 'plugin.json'), JSON.stringify({ id: PLUGIN_ID, backend: true, executable: 'gpx_flowmesh' }));
+      writeFileSync(path.join(dir, 'gpx_flowmesh_linux_amd64'), '', { mode: 0o755 });
+      expect(check('x86_64')).toEqual({ status: 0, output: '' });
+      const arm = check('aarch64');
+      expect(arm.status).toBe(1);
+      expect(arm.output).toContain(`this machine's CPU is aarch64, so Grafana needs ${dir}/gpx_flowmesh_linux_arm64, which is not there (present: gpx_flowmesh_linux_amd64)`);
+      writeFileSync(path.join(dir, 'gpx_flowmesh_linux_arm64'), '', { mode: 0o755 });
+      expect(check('aarch64').status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const entrypoint = readFileSync(fromRoot('deploy/grafana/entrypoint.sh'), 'utf8');
+    expect(entrypoint).toMatch(/^check-plugin-executable\.sh "\$FLOWMESH_PLUGIN_DIR"$/m);
+    expect(entrypoint).toMatch(/^exec \/run\.sh "\$@"$/m);
+  });
 });

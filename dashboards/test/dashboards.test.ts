@@ -214,6 +214,14 @@ describe('Flowmesh queries use only what the plugin and the agent understand', (
   });
 });
 
+test.each(shipped)('%s: readable without an inventory: a table grouping by a name also shows its address', (file, d) => {
+  for (const t of flowmeshTargets(d).filter((x) => x.queryType === 'top')) {
+    for (const side of ['src', 'dst']) {
+      if (t.groupBy.includes(`${side}_name`)) expect({ file, groupBy: t.groupBy, address: t.groupBy.includes(`${side}_ip`) }).toEqual({ file, groupBy: t.groupBy, address: true });
+    }
+  }
+});
+
 test.each(shipped)('%s: every numeric panel sets a unit', (file, d) => {
   for (const p of dataPanels(d)) {
     const unit = p.fieldConfig?.defaults?.unit;

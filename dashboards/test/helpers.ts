@@ -92,8 +92,8 @@ export function run(cmd: string, args: string[], cwd = repoRoot, env: NodeJS.Pro
  * tool is missing they skip with a loud warning naming the package; under CI that is a
  * failure, so CI can never pass with them left out.
  */
-export function whenToolPresent(tool: string, debianPackage: string, what: string): jest.It {
-  if (run(tool, ['--version']).status === 0) return test;
+export function whenToolPresent(tool: string, debianPackage: string, what: string, versionArgs = ['--version']): jest.It {
+  if (run(tool, versionArgs).status === 0) return test;
   if (process.env.CI) throw new Error(`CI must run ${what}, but ${tool} is missing (Debian package "${debianPackage}")`);
   console.warn(`\n!!! SKIPPING ${what}: ${tool} not found (install the Debian package "${debianPackage}")\n`);
   return test.skip;

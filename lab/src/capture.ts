@@ -4,6 +4,7 @@
  * the pcap with tshark (IP-layer lengths, the unit the agent's counters use).
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Namespace } from './netns';
 import { runSync, stopChild } from './run';
@@ -133,4 +134,27 @@ export function conversationTotals(
     }
   }
   return { forward, reverse };
+}
+
+/**
+ * Moves every packet of a pcap file (not pcapng) by `seconds` in time, in place: standing
+ * for traffic captured earlier (e.g. yesterday's). Either byte order, micro- or nanosecond
+ * timestamps; only the seconds of each record header change.
+ */
+export function shiftPcapTime(file: string, seconds: number): number {
+  const buf = readFileSync(file);
+  const magic = buf.readUInt32LE(0);
+  const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  if (!little && buf.readUInt32BE(0) !== 0xa1b2c3d4 && buf.readUInt32BE(0) !== 0xa1b23c4d) {
+    throw new Error(`${file}: not a pcap file (magic 0x${magic.toString(16)})`);
+  }
+  const read = (at: number) => (little ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const write = (value: number, at: number) => (little ? buf.writeUInt32LE(value, at) : buf.writeUInt32BE(value, at));
+  let packets = 0;
+  for (let at = 24; at + 16 <= buf.length; at += 16 + read(at + 8)) {
+    write(read(at) + seconds, at);
+    packets += 1;
+  }
+  writeFileSync(file, buf);
+  return packets;
 }

@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAgent, waitForHealth, type AgentProcess } from './agent';
+import { AGENT_CLI, startAgent, waitForHealth, type AgentProcess } from './agent';
 import type { MeshLab, MeshMember } from './mesh';
+import { runAsync } from './run';
 
 export const AGENT_PORT = 9477;
 
@@ -52,26 +53,37 @@ export function meshInventory(mesh: MeshLab): object {
   }
   addresses[mesh.lanCidr] = { name: 'office-lan', type: 'egress' };
   addresses[mesh.lanHost.ip] = { name: 'files.corp', type: 'egress' };
+  addresses[mesh.absentNode.ip] = { name: mesh.absentNode.name, type: 'node' };
   addresses[mesh.inetHost.ip] = { name: 'example-net', type: 'external' };
   return { addresses, wireguard_peers: peers };
 }
 
-/** Starts an agent on every mesh member and waits until each answers /health. */
+/**
+ * Starts an agent on every mesh member and waits until each answers /health. `history`:
+ * capture files (member name -> files) imported into that member's store first, as its own
+ * earlier traffic (its tunnel address is its local address), e.g. a capture with shifted
+ * timestamps standing for yesterday.
+ */
 export async function startMeshAgents(
   mesh: MeshLab,
-  options: { token?: string; timeouts?: FlowTimeoutsConfig; extraArgs?: string[] } = {},
+  options: { token?: string; timeouts?: FlowTimeoutsConfig; extraArgs?: string[]; history?: Record<string, string[]> } = {},
 ): Promise<MeshAgents> {
   const token = options.token ?? randomBytes(16).toString('hex');
   const inventoryFile = join(mesh.lab.workDir, 'inventory.json');
   writeFileSync(inventoryFile, `${JSON.stringify(meshInventory(mesh), null, 2)}\n`);
   const configFile = join(mesh.lab.workDir, 'agent-config.json');
   writeFileSync(configFile, `${JSON.stringify({ flows: options.timeouts ?? LAB_TIMEOUTS }, null, 2)}\n`);
+  const dataDir = (member: MeshMember) => join(mesh.lab.workDir, `data-${member.name}`);
+  const common = (member: MeshMember) => ['--config', configFile, '--node', member.name, '--inventory', inventoryFile, '--data-dir', dataDir(member)];
+  for (const [name, files] of Object.entries(options.history ?? {})) {
+    const member = mesh.byName(name);
+    const args = [AGENT_CLI, 'import', ...files, ...common(member), '--local-address', `${member.wg.ip}/32`, '--log-level', 'warn'];
+    const imported = await runAsync(process.execPath, args, { timeoutMs: 30_000 });
+    if (imported.code !== 0) throw new Error(`importing ${files.join(', ')} into ${name}'s store failed (${imported.code}): ${imported.stderr}`);
+  }
   const agents = mesh.members.map((member): MeshAgent => {
     const listen = `${member.underlayIp}:${AGENT_PORT}`;
-    const args = [
-      'run', '--config', configFile, '--interface', member.wg.name, '--node', member.name, '--listen', listen, '--token', token,
-      '--inventory', inventoryFile, '--data-dir', join(mesh.lab.workDir, `data-${member.name}`), ...(options.extraArgs ?? []),
-    ];
+    const args = ['run', ...common(member), '--interface', member.wg.name, '--listen', listen, '--token', token, ...(options.extraArgs ?? [])];
     return { member, process: startAgent(member.ns, args, `agent-${member.name}.log`), url: `http://${listen}` };
   });
   await Promise.all(agents.map((a) => waitForHealth(a.process, `${a.url}/health`)));

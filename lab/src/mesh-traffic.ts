@@ -3,8 +3,10 @@
  * the internet host; DNS on the LAN host) and rounds of a fixed traffic mix between mesh
  * members, so every dashboard panel and troubleshooting question has something to show:
  * node-to-node and user-to-node HTTP, DNS lookups followed by connections to the answer,
- * ping, a firewalled port (SYN only), a refused port (SYN then RST), site-to-LAN and
- * internet egress through the gateway.
+ * ping, a firewalled port (SYN only), a refused port (SYN then RST), a connection reset by
+ * its client, a SYN to an inventory node that does not exist (seen at one end only),
+ * site-to-LAN and internet egress through the gateway, and every member both initiating and
+ * receiving something (so each node's dashboard has inbound and outbound traffic).
  */
 import type { MeshLab } from './mesh';
 import { ping, runClient, startServer, tcpConnect, type ToolResult } from './traffic';
@@ -30,6 +32,7 @@ export async function startServices(mesh: MeshLab, lifetimeMs: number): Promise<
     startServer(nodeA.ns, 'http-serve', { host: nodeA.wg.ip, port: SERVICE_PORTS.http, ...common }),
     startServer(mesh.lanHost.ns, 'http-serve', { host: mesh.lanHost.ip, port: SERVICE_PORTS.http, ...common }),
     startServer(mesh.inetHost.ns, 'http-serve', { host: mesh.inetHost.ip, port: SERVICE_PORTS.http, ...common }),
+    startServer(mesh.inetHost.ns, 'http-serve', { host: mesh.freshInetIp, port: SERVICE_PORTS.http, ...common }),
     startServer(mesh.lanHost.ns, 'dns-serve', { host: mesh.lanHost.ip, port: SERVICE_PORTS.dns, records, ...common }),
   ]);
 }
@@ -45,6 +48,7 @@ export async function trafficRound(mesh: MeshLab): Promise<StepOutcome[]> {
   const laptop = mesh.byName('laptop');
   const nodeA = mesh.byName('node-a');
   const nodeB = mesh.byName('node-b');
+  const gw = mesh.byName('gw');
   const dns = mesh.lanHost.ip;
   const http = SERVICE_PORTS.http;
   const outcomes: StepOutcome[] = [];
@@ -77,6 +81,26 @@ export async function trafficRound(mesh: MeshLab): Promise<StepOutcome[]> {
   await step('laptop ping node-b', async () => {
     const r = await ping(laptop.ns, nodeB.wg.ip, 3);
     return [r.received === 3, `${r.received}/${r.transmitted} answered`];
+  });
+  await step('gw -> node-a HTTP (the gateway as a client)', async () => {
+    const got = await httpGet(gw, `http://${nodeA.wg.ip}:${http}/bytes/20000`);
+    return [got.bytes === 20_000, `${String(got.bytes)} bytes`];
+  });
+  await step('laptop ping gw', async () => {
+    const r = await ping(laptop.ns, gw.wg.ip, 1);
+    return [r.received === 1, `${r.received}/${r.transmitted} answered`];
+  });
+  await step('node-b ping laptop', async () => {
+    const r = await ping(nodeB.ns, laptop.wg.ip, 1);
+    return [r.received === 1, `${r.received}/${r.transmitted} answered`];
+  });
+  await step(`laptop -> node-a:${http} reset by the client (RSTO)`, async () => {
+    const outcome = await tcpConnect(laptop.ns, nodeA.wg.ip, http, 700, true);
+    return [outcome === 'reset', outcome];
+  });
+  await step(`node-a -> ${mesh.absentNode.name} (no such machine: SYN only, seen by node-a alone)`, async () => {
+    const outcome = await tcpConnect(nodeA.ns, mesh.absentNode.ip, 443);
+    return [outcome === 'timeout', outcome];
   });
   await step(`laptop -> node-b:${mesh.blockedPorts[0]} (firewalled: SYN only)`, async () => {
     const outcome = await tcpConnect(laptop.ns, nodeB.wg.ip, mesh.blockedPorts[0]);

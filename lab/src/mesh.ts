@@ -12,6 +12,9 @@
  *        │     ├── lan veth 192.168.50.1/24 ── lan host 192.168.50.10 (HTTP :8080, DNS :53)
  *        │     └── egress veth 203.0.113.1/24 ── inet host 203.0.113.10 (HTTP :8080), masqueraded
  *        └── laptop  10.203.0.10  wg 100.64.0.10/24  a user's device
+ *   (node-c 100.64.0.20 is in the inventory as a node but runs nowhere: traffic to it is
+ *    reported by the sender's agent only, like a peer whose tunnel is down)
+ *   (the internet host also answers on 203.0.113.20, an address no earlier traffic used)
  *
  * The WireGuard mesh is full (every member peers with every other); the gateway's peer entry
  * also carries the LAN and egress prefixes, and every member routes those into its tunnel.
@@ -58,6 +61,10 @@ export interface MeshLab {
   egressCidr: string;
   /** TCP ports node-b silently drops. */
   blockedPorts: readonly number[];
+  /** An inventory node with no machine behind it (no WireGuard peer, no agent). */
+  absentNode: { name: string; ip: string };
+  /** A second address of the internet host, for "first contact" traffic. */
+  freshInetIp: string;
 }
 
 export const MESH_PLAN = {
@@ -72,7 +79,9 @@ export const MESH_PLAN = {
   egressCidr: '203.0.113.0/24',
   gwEgressIp: '203.0.113.1',
   inetHostIp: '203.0.113.10',
+  freshInetIp: '203.0.113.20',
   blockedPorts: [5432],
+  absentNode: { name: 'node-c', octet: 20 },
   members: [
     { name: 'node-a', role: 'node', short: 'a', octet: 1 },
     { name: 'node-b', role: 'node', short: 'b', octet: 2 },
@@ -155,7 +164,8 @@ export function buildMeshLab(lab: Lab): MeshLab {
   lab.veth(gw.ns, 'gw-lan', `${plan.gwLanIp}/24`, lanNs, 'lan-e', `${plan.lanHostIp}/24`);
   lanNs.addRoute('default', { gateway: plan.gwLanIp });
   const inetNs = lab.namespace('inet');
-  const [gwEgress] = lab.veth(gw.ns, 'gw-out', `${plan.gwEgressIp}/24`, inetNs, 'inet-e', `${plan.inetHostIp}/24`);
+  const [gwEgress, inetEnd] = lab.veth(gw.ns, 'gw-out', `${plan.gwEgressIp}/24`, inetNs, 'inet-e', `${plan.inetHostIp}/24`);
+  inetNs.addAddress(inetEnd, `${plan.freshInetIp}/24`);
   gw.ns.nft(
     `table ip fm_lab_nat {\n  chain postrouting {\n    type nat hook postrouting priority 100; policy accept;\n    oifname "${gwEgress}" masquerade\n  }\n}\n`,
   );
@@ -173,5 +183,7 @@ export function buildMeshLab(lab: Lab): MeshLab {
     lanCidr: plan.lanCidr,
     egressCidr: plan.egressCidr,
     blockedPorts: plan.blockedPorts,
+    absentNode: { name: plan.absentNode.name, ip: `${plan.tunnelPrefix}.${plan.absentNode.octet}` },
+    freshInetIp: plan.freshInetIp,
   };
 }

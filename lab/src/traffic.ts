@@ -101,11 +101,15 @@ export async function udpExchange(
   return { clientPort: Number(cli.localPort), received: Number(cli.received) };
 }
 
-export type ConnectOutcome = 'connected' | 'refused' | 'timeout' | 'error';
+export type ConnectOutcome = 'connected' | 'reset' | 'refused' | 'timeout' | 'error';
 
-/** Opens a TCP connection and reports how it went; gives up after `waitMs` (before the first SYN retransmission). */
-export async function tcpConnect(ns: Namespace, host: string, port: number, waitMs = 700): Promise<ConnectOutcome> {
-  const result = await runClient(ns, 'tcp-connect', { host, port, wait: waitMs, timeout: waitMs + 2000 });
+/**
+ * Opens a TCP connection and reports how it went; gives up after `waitMs` (before the first
+ * SYN retransmission). `reset`: abort an established connection with an RST (the
+ * originator's reset, Zeek's RSTO) instead of closing it.
+ */
+export async function tcpConnect(ns: Namespace, host: string, port: number, waitMs = 700, reset = false): Promise<ConnectOutcome> {
+  const result = await runClient(ns, 'tcp-connect', { host, port, wait: waitMs, timeout: waitMs + 2000, ...(reset ? { reset: 1 } : {}) });
   return (result.outcome as ConnectOutcome | undefined) ?? 'error';
 }
 

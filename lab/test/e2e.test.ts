@@ -1,9 +1,10 @@
 /**
- * End-to-end (root, CI): the mesh lab (nodes, a gateway with a LAN and an internet host, a
- * user's laptop) with an agent capturing on every member, one round of the traffic mix, then
- * the questions an operator asks in Grafana, answered through the REAL plugin backend
- * executable (plugin/dist/gpx_flowmesh_linux_amd64 launched over go-plugin, gRPC QueryData /
- * CheckHealth / CallResource) federating all four agents:
+ * End-to-end (root, CI): the product as a Grafana user meets it, without a Grafana server.
+ * One mesh lab (nodes, a gateway with a LAN and an internet host, a user's laptop) with an
+ * agent capturing on every member, one round of the traffic mix, and the REAL plugin backend
+ * executable (plugin/dist/gpx_flowmesh_linux_<arch> launched over go-plugin, gRPC QueryData
+ * / CheckHealth / CallResource) configured with the provisioned data source
+ * (provisioning/grafana/datasources, agent URLs replaced by the lab's). Then:
  *  - health: every agent ok;
  *  - node-b -> node-a on TCP 443 (a known exchange: 20 000 bytes up, 60 000 down): outbound on
  *    node-b, inbound on node-a, one record each, same Community ID, counters mirrored exactly;
@@ -12,8 +13,15 @@
  *    by exactly the bytes of the second reports (oracle: every record of every agent);
  *  - firewalled port: SYN only, nothing back, S0; closed port: SYN then RST, REJ;
  *  - each agent's Prometheus counters equal what it stored (asked directly and via the plugin);
- *  - the provisioned alert rules (traffic spike, failed-connection spike) evaluated through the
- *    backend: not firing after the normal mix, firing for exactly the nodes of a generated spike.
+ *  - every shipped dashboard played as Grafana plays it (src/e2e/dashboards.ts): variables
+ *    resolved three ways, every Flowmesh panel query answered without error, with data, in
+ *    the shape its panel needs, with links to variables that exist; clicking an address
+ *    filters the view;
+ *  - every provisioned alert rule, queried as Grafana's alerting queries it, its frames read
+ *    as server-side expressions read them: quiet after the normal mix, firing for exactly
+ *    the culprits of a generated spike of its kind (a 24 MiB transfer, a burst of blocked
+ *    connection attempts, a port scan, a first contact with an external address), and the
+ *    "other" row of a top never alerting.
  * Determinism: every check runs once the agents have settled (flow tables empty, nothing
  * waiting to be written, store rows = rows written), so totals no longer move; short flow
  * timeouts make that happen within seconds. Everything is torn down, also on failure.
@@ -21,11 +29,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { agentBuilt, AGENT_CLI } from '../src/agent';
+import { shiftPcapTime, startCapture } from '../src/capture';
 import { agentSummary, scrapeMetrics, sumOf, waitUntilSettled, type AgentTally } from '../src/e2e/agent-state';
 import { evaluateRule, loadAlertRules, type AlertRule, type RuleEvaluation } from '../src/e2e/alerting';
+import { dashboardRange, loadDashboards, playDashboards, rerunWithAdHoc, type DashboardReport } from '../src/e2e/dashboards';
 import {
   BACKEND_EXECUTABLE, buildDriver, frameRows, goBinary, newestBackendSourceMs, notices, PluginBackend, type TimeRange,
 } from '../src/e2e/plugin-backend';
+import { provisionedDataSource, type ProvisionedDataSource } from '../src/e2e/provisioned';
+import { expressionInput } from '../src/grafana/expressions';
+import { adHocFiltersFromUrl, panelLinks } from '../src/grafana/links';
 import { buildMeshLab, type MeshLab } from '../src/mesh';
 import { startMeshAgents, type FlowTimeoutsConfig, type MeshAgents } from '../src/mesh-agents';
 import { SERVICE_PORTS, startServices, trafficRound, type StepOutcome } from '../src/mesh-traffic';
@@ -41,11 +54,14 @@ const TIMEOUTS: FlowTimeoutsConfig = {
   idle_timeout_s: { tcp: 60, tcp_unestablished: 2, udp: 2, icmp: 2, other: 2 },
 };
 const RULES_FILE = resolve(__dirname, '..', '..', 'provisioning', 'grafana', 'alerting', 'flowmesh-rules.yaml');
-const DATASOURCE_UID = 'flowmesh';
 /** The traffic-spike rule fires above 10 MiB in 5 minutes per node: the spike moves 24 MiB. */
 const SPIKE_BYTES = 24 * 1024 * 1024;
 /** The failed-connection rule fires above 50 per node in 5 minutes: the burst makes 60. */
 const BURST_ATTEMPTS = 60;
+/** The port-scan rule fires above 100 failed attempts from one source in 5 minutes: the scan knocks on 120 closed ports. */
+const SCAN_PORTS = { first: 20_000, count: 120 } as const;
+/** The laptop's history: one download from the internet host two hours before the test. */
+const HISTORY_SHIFT_S = -2 * 3600;
 /** The node-to-node exchange checked for mirrored counters: small, so no tunnel queue can overflow and drop a segment. */
 const EXCHANGE = { port: 443, up: 20_000, down: 60_000 } as const;
 const BURST_SCRIPT = resolve(__dirname, '..', 'src', 'e2e', 'connect-burst.js');
@@ -53,23 +69,28 @@ const DIRECTION_RANK: Record<string, number> = { outbound: 0, forwarded: 1, inbo
 
 type Row = Record<string, unknown>;
 
-describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable', () => {
+describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable, as Grafana uses it', () => {
   let lab: Lab | undefined;
   let mesh: MeshLab;
   let agents: MeshAgents | undefined;
   let backend: PluginBackend | undefined;
+  let datasource: ProvisionedDataSource;
   let outcomes: StepOutcome[] = [];
   let exchange: TcpTransferResult;
   let settled: AgentTally[] = [];
   let rules: Map<string, AlertRule>;
   const startMs = Date.now();
-  const range = (): TimeRange => ({ from: startMs - 60_000, to: Date.now() + 60_000 });
+  /** Records of the live traffic start here (the laptop's imported history is older). */
+  const sinceMs = startMs - 60_000;
+  const range = (): TimeRange => ({ from: sinceMs, to: Date.now() + 60_000 });
   const members = () => mesh.members.map((m) => m.name).sort();
   const ip = (name: string) => mesh.byName(name).wg.ip;
+  const b = () => backend as PluginBackend;
+  const a = () => agents as MeshAgents;
 
   /** Flows rows through the plugin and the frame's notices (one page holds all: the lab makes well under 10000 records). */
   async function flowsPage(query: object): Promise<{ rows: Row[]; notices: string[] }> {
-    const [frame] = await (backend as PluginBackend).frames({ queryType: 'flows', limit: 10000, order: 'oldest', dedupe: 'none', ...query }, range());
+    const [frame] = await b().frames({ queryType: 'flows', limit: 10000, order: 'oldest', dedupe: 'none', ...query }, range());
     expect(frame.schema.meta?.custom?.nextCursor).toBe('');
     return { rows: frameRows(frame), notices: notices([frame]) };
   }
@@ -82,21 +103,36 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
   }
 
   async function top(groupBy: string[], metric: string, dedupe: string): Promise<Map<string, number>> {
-    const [frame] = await (backend as PluginBackend).frames({ queryType: 'top', groupBy, metric, dedupe, limit: 0 }, range());
+    const [frame] = await b().frames({ queryType: 'top', groupBy, metric, dedupe, limit: 0 }, range());
     expect(notices([frame])).toEqual([]);
     expect(frame.schema.meta?.custom?.otherGroups).toBe(0);
     return new Map(frameRows(frame).map((r) => [groupBy.map((d) => String(r[d])).join(' -> '), Number(r[metric])]));
   }
 
-  async function evaluate(uid: string): Promise<RuleEvaluation> {
-    const rule = rules.get(uid);
-    if (!rule) throw new Error(`no alert rule ${uid} in ${RULES_FILE}`);
-    return evaluateRule(rule, DATASOURCE_UID, (queries, r, headers) => (backend as PluginBackend).query(queries, r, headers));
+  function rule(uid: string): AlertRule {
+    const found = rules.get(uid);
+    if (!found) throw new Error(`no alert rule ${uid} in ${RULES_FILE}`);
+    return found;
   }
 
-  const byNode = (evaluation: RuleEvaluation, refId: string) =>
-    Object.fromEntries((evaluation.numbers.get(refId) ?? []).map((n) => [n.labels.node, n.value]));
-  const firingNodes = (evaluation: RuleEvaluation) => evaluation.firing.map((l) => l.node).sort();
+  const evaluate = (r: AlertRule): Promise<RuleEvaluation> =>
+    evaluateRule(r, datasource.uid, (queries, tr, headers) => b().query(queries, tr, headers));
+
+  const byLabel = (evaluation: RuleEvaluation, refId: string, label: string) =>
+    Object.fromEntries((evaluation.numbers.get(refId) ?? []).map((n) => [n.labels[label], n.value]));
+  const firing = (evaluation: RuleEvaluation, label: string) => evaluation.firing.map((l) => l[label]).sort();
+  const settle = () => waitUntilSettled(a().agents, a().token, sinceMs);
+
+  /** The laptop's download from the internet host, captured now and moved two hours back. */
+  async function captureHistory(): Promise<string> {
+    const laptop = mesh.byName('laptop');
+    const capture = await startCapture(laptop.ns, laptop.wg.name, 'laptop-history.pcap');
+    const got = await runClient(laptop.ns, 'http-get', { url: `http://${mesh.inetHost.ip}:${SERVICE_PORTS.http}/bytes/5000`, timeout: 10_000 });
+    await capture.stop();
+    if (got.bytes !== 5000) throw new Error(`history download failed: ${JSON.stringify(got)}`);
+    shiftPcapTime(capture.file, HISTORY_SHIFT_S);
+    return capture.file;
+  }
 
   beforeAll(async () => {
     if (!agentBuilt()) throw new Error(`the agent is not built (${AGENT_CLI} missing): run \`npm run build -w agent\``);
@@ -114,38 +150,42 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
     const driverBuild = buildDriver(go, lab.workDir);
     driverBuild.catch(() => undefined); // awaited below; a failure must not be an unhandled rejection meanwhile
     mesh = buildMeshLab(lab);
-    await startServices(mesh, 170_000);
-    agents = await startMeshAgents(mesh, { timeouts: TIMEOUTS });
-    const jsonData = { agents: agents.agents.map((a) => ({ name: a.member.name, url: a.url })), timeoutMs: 30_000 };
-    backend = await PluginBackend.start(lab, await driverBuild, { jsonData, secureJsonData: { token: agents.token } });
+    await startServices(mesh, 200_000);
+    const history = await captureHistory();
+    agents = await startMeshAgents(mesh, { timeouts: TIMEOUTS, history: { laptop: [history] } });
+    const running = agents.agents.map((x) => ({ name: x.member.name, url: x.url }));
+    datasource = provisionedDataSource(running, { FLOWMESH_TOKEN: agents.token });
+    backend = await PluginBackend.start(lab, await driverBuild, datasource.settings);
     outcomes = await trafficRound(mesh);
     exchange = await tcpTransfer(mesh.byName('node-b').ns, mesh.byName('node-a').ns, ip('node-a'), EXCHANGE.port, EXCHANGE.up, EXCHANGE.down);
-    settled = await waitUntilSettled(agents.agents, agents.token);
+    settled = await settle();
   }, 150_000);
 
   afterAll(async () => {
     await backend?.stop().catch(() => undefined);
-    if (agents) await Promise.all(agents.agents.map((a) => a.process.stop().catch(() => undefined)));
+    if (agents) await Promise.all(agents.agents.map((x) => x.process.stop().catch(() => undefined)));
     lab?.destroy();
   });
 
-  test('the traffic mix behaved as designed (precondition of every exact check)', () => {
+  test('the traffic mix behaved as designed, on the provisioned data source settings (precondition of every exact check)', () => {
     expect(outcomes.filter((o) => !o.ok)).toEqual([]);
     for (const t of settled) expect([t.node, sumOf(t.metrics, 'flowmesh_capture_kernel_drops_total')]).toEqual([t.node, 0]);
+    // Only the agent list differs from the shipped file (it names the compose services).
+    expect(datasource.settings.jsonData).toMatchObject({ timeoutMs: 10000, maxConcurrency: 8, rowBudget: 50000, defaultDedupe: 'connection' });
+    expect(datasource.settings.secureJsonData).toEqual({ token: a().token });
   });
 
   test('CheckHealth and the agents / values resources: every agent ok and reporting', async () => {
-    const b = backend as PluginBackend;
-    const health = await b.health();
+    const health = await b().health();
     expect(health.status).toBe('OK');
-    expect((health.details?.agents ?? []).map((a) => `${a.name}: ${a.status}`).sort()).toEqual(members().map((n) => `${n}: ok`));
-    const res = await b.resource('GET', 'agents');
+    expect((health.details?.agents ?? []).map((x) => `${x.name}: ${x.status}`).sort()).toEqual(members().map((n) => `${n}: ok`));
+    const res = await b().resource('GET', 'agents');
     expect(res.status).toBe(200);
     const listed = (JSON.parse(res.body) as { agents: { name: string; ok: boolean }[] }).agents;
-    expect(listed.filter((a) => a.ok).map((a) => a.name).sort()).toEqual(members());
+    expect(listed.filter((x) => x.ok).map((x) => x.name).sort()).toEqual(members());
     // The editor's value suggestions: every reporting node, with its connection count as stored.
     const { from, to } = range();
-    const values = await b.resource('POST', 'values', { dimension: 'node', from, to });
+    const values = await b().resource('POST', 'values', { dimension: 'node', from, to });
     expect(values.status).toBe(200);
     const suggested = JSON.parse(values.body) as { values: { value: string; count: number }[]; complete: boolean };
     expect(suggested.values.map((v) => v.value).sort()).toEqual(members());
@@ -223,7 +263,7 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
       add(wantFlowsOnce, pair(kept), 1);
       secondReports += rs.filter((r) => r !== kept).reduce((acc, r) => acc + bytes(r), 0);
     }
-    const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    const total = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
     const none = await top(['src_ip', 'dst_ip'], 'bytes', 'none');
     const once = await top(['src_ip', 'dst_ip'], 'bytes', 'connection');
     expect(none).toEqual(wantNone);
@@ -236,6 +276,10 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
     expect((await top(['dst_ip', 'dst_port'], 'bytes', 'none')).get(service)).toBe(2 * serviceOnce);
     expect(serviceOnce).toBeGreaterThan(EXCHANGE.up + EXCHANGE.down);
     expect(await top(['src_ip', 'dst_ip'], 'flows', 'connection')).toEqual(wantFlowsOnce);
+    // The same once-per-connection totals from a deduplicated time series (two-step dedupe).
+    const series = await b().frames({ queryType: 'timeseries', metric: 'bytes', dedupe: 'connection', intervalMs: 5000 }, range());
+    expect(notices(series)).toEqual([]);
+    expect(series.flatMap((f) => f.data.values[1] as number[]).reduce((x, y) => x + y, 0)).toBe(total(wantOnce));
   });
 
   test('firewalled port: SYN only and nothing back (S0); closed port: SYN then RST (REJ); at both ends', async () => {
@@ -255,12 +299,11 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
   });
 
   test("each agent's Prometheus counters equal its stored totals (direct and through the plugin)", async () => {
-    const b = backend as PluginBackend;
-    const a = agents as MeshAgents;
+    const since = { from: sinceMs, to: Date.now() + 60_000 };
     let sumAll = 0;
-    for (const agent of a.agents) {
+    for (const agent of a().agents) {
       const metrics = await scrapeMetrics(agent);
-      const stored = await agentSummary(agent, a.token);
+      const stored = await agentSummary(agent, a().token, sinceMs);
       const counted = {
         bytes: sumOf(metrics, 'flowmesh_traffic_bytes_total'),
         packets: sumOf(metrics, 'flowmesh_traffic_packets_total'),
@@ -268,50 +311,176 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable'
       };
       expect([agent.member.name, counted]).toEqual([agent.member.name, { bytes: stored.total.bytes, packets: stored.total.packets, flows: stored.total.flows }]);
       expect(counted.bytes).toBeGreaterThan(0);
-      const [frame] = await b.frames({ queryType: 'summary', agents: [agent.member.name], dedupe: 'none' }, { from: 0, to: Date.now() + 60_000 });
+      const [frame] = await b().frames({ queryType: 'summary', agents: [agent.member.name], dedupe: 'none' }, since);
       expect([agent.member.name, frameRows(frame)[0].bytes]).toEqual([agent.member.name, counted.bytes]);
       sumAll += counted.bytes;
     }
-    const [all] = await b.frames({ queryType: 'summary', dedupe: 'none' }, { from: 0, to: Date.now() + 60_000 });
+    const [all] = await b().frames({ queryType: 'summary', dedupe: 'none' }, since);
     expect(frameRows(all)[0].bytes).toBe(sumAll);
   });
 
-  test('traffic-spike rule: quiet after the normal mix, fires for exactly node-a and node-b during a 24 MiB transfer', async () => {
-    const before = await evaluate('flowmesh-traffic-spike');
-    expect(Object.keys(byNode(before, 'C')).sort()).toEqual(members()); // every node reported traffic, all below the line
-    expect(before.firing).toEqual([]);
+  let report: DashboardReport;
 
-    const got = await runClient(mesh.byName('node-b').ns, 'http-get', { url: `http://${ip('node-a')}:${SERVICE_PORTS.http}/bytes/${SPIKE_BYTES}`, timeout: 60_000 });
-    expect(got.bytes).toBe(SPIKE_BYTES);
-    await waitUntilSettled((agents as MeshAgents).agents, (agents as MeshAgents).token);
+  describe('the shipped dashboards, played as Grafana plays them', () => {
+    beforeAll(async () => {
+      report = await playDashboards(b(), datasource.uid);
+    }, 180_000);
 
-    const after = await evaluate('flowmesh-traffic-spike');
-    expect(firingNodes(after)).toEqual(['node-a', 'node-b']);
-    const moved = byNode(after, 'C');
-    expect(moved['node-a'] as number).toBeGreaterThan(SPIKE_BYTES);
-    expect(moved.laptop).toBe(byNode(before, 'C').laptop);
-  }, 90_000);
+    test('every Flowmesh panel query of every dashboard: answered, with data, in its panel\'s shape, links to existing variables', () => {
+      const targets = Object.values(report.targets).reduce((x, y) => x + y, 0);
+      console.log(`[e2e] ${targets} Flowmesh panel queries on ${Object.keys(report.targets).length} dashboards; runs per scenario (a run repeating an earlier scenario's values is not repeated): ${JSON.stringify(report.scenarios)}`);
+      expect(targets).toBeGreaterThanOrEqual(35);
+      expect(Object.keys(report.scenarios).sort()).toEqual(['all', 'defaults', 'value']);
+      expect(report.problems).toEqual([]);
+    });
 
-  test('failed-connection rule: quiet after the normal mix, fires for exactly laptop and node-b after a burst of 60 blocked attempts', async () => {
-    const before = await evaluate('flowmesh-failed-connections');
-    // The mix made one blocked (laptop -> node-b) and one refused (laptop -> node-a) attempt.
-    expect(byNode(before, 'B')).toEqual({ laptop: 2, 'node-b': 1, 'node-a': 1 });
-    expect(before.firing).toEqual([]);
+    test('the node graph shows the mesh by name, with readable stats, and falls back to addresses', () => {
+      const run = report.runs.find((r) => r.panelJson.type === 'nodeGraph' && r.scenario === 'defaults');
+      expect(run).toBeDefined();
+      const [nodes, edges] = run?.response.frames ?? [];
+      const ids = frameRows(nodes).map((r) => String(r.id));
+      expect(ids).toEqual(expect.arrayContaining(['laptop', 'node-a', 'node-b', 'gw', 'files.corp', 'example-net']));
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(frameRows(edges).find((e) => e.id === 'node-b->node-a')?.mainstat).toMatch(/^\d+(\.\d+)? (B|KiB|MiB)$/);
+      expect(frameRows(nodes).every((n) => / (sent)$/.test(String(n.mainstat)))).toBe(true);
+    });
 
-    const laptop = mesh.byName('laptop');
-    const burst = await laptop.ns.runAsync(process.execPath, [BURST_SCRIPT, ip('node-b'), String(mesh.blockedPorts[0]), String(BURST_ATTEMPTS), '700'], { timeoutMs: 20_000 });
-    expect(JSON.parse(burst.stdout)).toEqual({ event: 'done', connected: 0, refused: 0, unanswered: BURST_ATTEMPTS, errors: 0 });
-    await waitUntilSettled((agents as MeshAgents).agents, (agents as MeshAgents).token);
+    test('clicking an address in a flow table filters the dashboard to it (ad-hoc Filters variable)', async () => {
+      const run = report.runs.find((r) => r.dashboard === 'flowmesh-overview.json' && r.panel === 'Newest flows' && r.scenario === 'defaults');
+      if (!run) throw new Error('no run of Flows overview / Newest flows');
+      const link = panelLinks(run.panelJson).find((l) => l.url.includes('var-filters=src_ip'));
+      if (!link) throw new Error('the Source IP column has no filter link');
+      const clicked = ip('laptop');
+      expect(frameRows((run.response.frames ?? [])[0]).some((r) => r.src_ip === clicked)).toBe(true);
+      const url = link.url.replaceAll('${__value.raw}', clicked);
+      const adHoc = adHocFiltersFromUrl(url, 'filters');
+      expect(adHoc).toEqual([{ key: 'src_ip', operator: '=', value: clicked }]);
+      const overview = loadDashboards().find((d) => d.file === 'flowmesh-overview.json');
+      const filtered = await rerunWithAdHoc(b(), run, adHoc, dashboardRange(overview?.json ?? {}));
+      const rows = frameRows((filtered.frames ?? [])[0]);
+      expect(rows.length).toBeGreaterThan(0);
+      expect(new Set(rows.map((r) => r.src_ip))).toEqual(new Set([clicked]));
+    });
+  });
 
-    const after = await evaluate('flowmesh-failed-connections');
-    expect(byNode(after, 'B')).toEqual({ laptop: 2 + BURST_ATTEMPTS, 'node-b': 1 + BURST_ATTEMPTS, 'node-a': 1 });
-    expect(firingNodes(after)).toEqual(['laptop', 'node-b']);
-  }, 60_000);
+  describe('the provisioned alert rules, evaluated as Grafana alerting does', () => {
+    test('traffic spike: quiet after the normal mix, fires for exactly node-a and node-b during a 24 MiB transfer', async () => {
+      const spike = rule('flowmesh-traffic-spike');
+      const before = await evaluate(spike);
+      expect(Object.keys(byLabel(before, 'C', 'node')).sort()).toEqual(members()); // every node reported traffic, all below the line
+      expect(before.firing).toEqual([]);
+
+      const got = await runClient(mesh.byName('node-b').ns, 'http-get', { url: `http://${ip('node-a')}:${SERVICE_PORTS.http}/bytes/${SPIKE_BYTES}`, timeout: 60_000 });
+      expect(got.bytes).toBe(SPIKE_BYTES);
+      await settle();
+
+      const after = await evaluate(spike);
+      expect(firing(after, 'node')).toEqual(['node-a', 'node-b']);
+      const moved = byLabel(after, 'C', 'node');
+      expect(moved['node-a'] as number).toBeGreaterThan(SPIKE_BYTES);
+      expect(moved.laptop).toBe(byLabel(before, 'C', 'node').laptop);
+    }, 90_000);
+
+    test('failed-connection spike: quiet after the normal mix, fires for exactly laptop and node-b after a burst of 60 blocked attempts', async () => {
+      const failed = rule('flowmesh-failed-connections');
+      const before = await evaluate(failed);
+      // The mix: laptop -> node-b blocked (S0 at both ends), laptop -> node-a refused (REJ at
+      // both ends), node-a -> node-c unanswered (S0 at node-a only).
+      expect(byLabel(before, 'B', 'node')).toEqual({ laptop: 2, 'node-b': 1, 'node-a': 2 });
+      expect(before.firing).toEqual([]);
+
+      const laptop = mesh.byName('laptop');
+      const burst = await laptop.ns.runAsync(process.execPath, [BURST_SCRIPT, ip('node-b'), String(mesh.blockedPorts[0]), String(BURST_ATTEMPTS), '700'], { timeoutMs: 20_000 });
+      expect(JSON.parse(burst.stdout)).toEqual({ event: 'done', connected: 0, refused: 0, unanswered: BURST_ATTEMPTS, errors: 0 });
+      await settle();
+
+      const after = await evaluate(failed);
+      expect(byLabel(after, 'B', 'node')).toEqual({ laptop: 2 + BURST_ATTEMPTS, 'node-b': 1 + BURST_ATTEMPTS, 'node-a': 2 });
+      expect(firing(after, 'node')).toEqual(['laptop', 'node-b']);
+    }, 60_000);
+
+    test('port scan: quiet below 100 failed attempts per source, fires for exactly the laptop scanning 120 closed ports; never for "other"', async () => {
+      const scan = rule('flowmesh-port-scan');
+      const before = await evaluate(scan);
+      // Each attempt counts once (dedupe connection): the laptop's 2 + 60 blocked, node-a's 1.
+      expect(byLabel(before, 'B', 'src_ip')).toEqual({ [ip('laptop')]: 2 + BURST_ATTEMPTS, [ip('node-a')]: 1 });
+      expect(before.firing).toEqual([]);
+
+      const last = SCAN_PORTS.first + SCAN_PORTS.count - 1;
+      const laptop = mesh.byName('laptop');
+      const out = await laptop.ns.runAsync(process.execPath, [BURST_SCRIPT, ip('node-a'), `${SCAN_PORTS.first}-${last}`, String(SCAN_PORTS.count), '700'], { timeoutMs: 20_000 });
+      expect(JSON.parse(out.stdout)).toEqual({ event: 'done', connected: 0, refused: SCAN_PORTS.count, unanswered: 0, errors: 0 });
+      await settle();
+
+      const after = await evaluate(scan);
+      expect(byLabel(after, 'B', 'src_ip')).toEqual({ [ip('laptop')]: 2 + BURST_ATTEMPTS + SCAN_PORTS.count, [ip('node-a')]: 1 });
+      expect(firing(after, 'src_ip')).toEqual([ip('laptop')]);
+
+      // The same rule over the top 1 source and a threshold of 0: node-a's attempt is beyond
+      // the limit, in the table's "other" row, which alert frames leave out.
+      const strict = structuredClone(scan);
+      for (const d of strict.data) {
+        if (d.refId === 'A') d.model.limit = 1;
+        if (d.refId === 'C') (d.model.conditions as { evaluator: { params: number[] } }[])[0].evaluator.params = [0];
+      }
+      expect(firing(await evaluate(strict), 'src_ip')).toEqual([ip('laptop')]);
+    }, 60_000);
+
+    test('new external destination: quiet for an address seen two hours ago, fires for exactly a first contact', async () => {
+      const fresh = rule('flowmesh-new-external-destination');
+      const before = await evaluate(fresh);
+      // example-net: in the last 10 minutes, and in the laptop's imported history.
+      const seen = byLabel(before, 'C', 'dst_ip');
+      expect(Object.keys(seen)).toEqual([mesh.inetHost.ip]);
+      expect(seen[mesh.inetHost.ip] as number).toBeGreaterThan(byLabel(before, 'D', 'dst_ip')[mesh.inetHost.ip] as number);
+      expect(before.firing).toEqual([]);
+
+      const got = await runClient(mesh.byName('laptop').ns, 'http-get', { url: `http://${mesh.freshInetIp}:${SERVICE_PORTS.http}/bytes/1000`, timeout: 10_000 });
+      expect(got.bytes).toBe(1000);
+      await settle();
+
+      // The graph by name, filtered to the gateway's reports (ad-hoc Filters: node = gw), shows
+      // the address nothing names as itself, not as "(unnamed)".
+      const graph = report.runs.find((r) => r.panelJson.type === 'nodeGraph' && r.scenario === 'defaults');
+      if (!graph) throw new Error('no run of the node graph');
+      const topology = loadDashboards().find((d) => d.file === graph.dashboard);
+      const redrawn = await rerunWithAdHoc(b(), graph, [{ key: 'node', operator: '=', value: 'gw' }], dashboardRange(topology?.json ?? {}));
+      const nodes = frameRows((redrawn.frames ?? [])[0]);
+      expect(nodes.find((n) => n.id === mesh.freshInetIp)).toMatchObject({ title: mesh.freshInetIp, subtitle: 'unnamed' });
+
+      const after = await evaluate(fresh);
+      const counts = (refId: string) => byLabel(after, refId, 'dst_ip');
+      expect({ firing: firing(after, 'dst_ip'), C: counts('C'), D: counts('D') }).toEqual({
+        firing: [mesh.freshInetIp],
+        C: { [mesh.inetHost.ip]: seen[mesh.inetHost.ip], [mesh.freshInetIp]: 1 },
+        D: { [mesh.inetHost.ip]: byLabel(before, 'D', 'dst_ip')[mesh.inetHost.ip], [mesh.freshInetIp]: 1 },
+      });
+    }, 60_000);
+
+    test('Summary and Top as alert queries: frames server-side expressions accept (one number; one number per label set)', async () => {
+      const alertRange = { from: Date.now() - 300_000, to: Date.now() };
+      const answer = await b().query(
+        [
+          { refId: 'S', queryType: 'summary', metric: 'flows' },
+          { refId: 'T', queryType: 'top', groupBy: ['node', 'protocol'], metric: 'bytes', limit: 3 },
+        ],
+        alertRange,
+        { FromAlert: 'true' },
+      );
+      const summary = expressionInput(answer.S.frames ?? [], 'S');
+      expect(summary).toMatchObject({ kind: 'numbers', items: [{ labels: {} }] });
+      const topInput = expressionInput(answer.T.frames ?? [], 'T');
+      expect(topInput.kind).toBe('numbers');
+      if (topInput.kind !== 'numbers') return;
+      expect(topInput.items).toHaveLength(3);
+      expect(topInput.items.some((i) => Object.values(i.labels).includes('other'))).toBe(false);
+    });
+  });
 
   test('tear-down: backend, agents and every lab interface and namespace are gone', async () => {
     const id = (lab as Lab).id;
-    await (backend as PluginBackend).stop();
-    await Promise.all((agents as MeshAgents).agents.map((a) => a.process.stop()));
+    await b().stop();
+    await Promise.all(a().agents.map((x) => x.process.stop()));
     expect((lab as Lab).destroy()).toEqual([]);
     expect(runSync('ip', ['-br', 'link']).includes(`fm-${id}-`)).toBe(false);
     expect(runSync('ip', ['netns', 'list']).includes(`fm-${id}-`)).toBe(false);

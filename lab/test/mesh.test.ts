@@ -53,7 +53,7 @@ describePrivileged('mesh lab', () => {
 
   test('one round of the traffic mix behaves as designed', () => {
     expect(outcomes.filter((o) => !o.ok)).toEqual([]);
-    expect(outcomes).toHaveLength(8);
+    expect(outcomes).toHaveLength(13);
   });
 
   test('the root namespace reaches every agent on the underlay', () => {

@@ -31,6 +31,15 @@ export const NUMERIC_FIELDS = [
 ] as const;
 export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as const;
 
+/** Most dimensions a top query groups by, not counting CONNECTION_DIMENSIONS. */
+export const MAX_GROUP_BY = 4;
+/**
+ * Dimensions that identify one report of a connection. Connection dedupe in the plugin groups
+ * by these on top of the user's dimensions and keeps one reporter per connection, so a top
+ * query may carry them beyond MAX_GROUP_BY.
+ */
+export const CONNECTION_DIMENSIONS = ['community_id', 'direction'] as const;
+
 export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;
 export type Metric = (typeof METRICS)[number];
 
@@ -124,7 +133,13 @@ export const TopQuerySchema = Type.Object(
   {
     kind: Type.Literal('top'),
     ...Common,
-    group_by: Type.Array(lit(DIMENSIONS), { minItems: 1, maxItems: 4 }),
+    group_by: Type.Array(lit(DIMENSIONS), {
+      minItems: 1,
+      maxItems: MAX_GROUP_BY + CONNECTION_DIMENSIONS.length,
+      description:
+        `At most ${MAX_GROUP_BY} dimensions besides community_id and direction, which a federating client adds to ` +
+        'count a connection reported by several agents once (so up to 6 in all)',
+    }),
     metric: Type.Optional(lit(METRICS, { default: 'bytes' })),
     limit: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 100000, default: 10, description: '0 = every group (within the row budget)' }),

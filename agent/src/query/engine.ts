@@ -19,7 +19,7 @@ import type {
   Dimension, FlowsQuery, FlowsResult, GroupKey, Metric, Query, QueryResult, SummaryQuery, SummaryResult,
   TimeseriesQuery, TimeseriesResult, TopQuery, TopResult, Totals, ValuesQuery, ValuesResult,
 } from '../model/query';
-import { DIMENSIONS, METRICS } from '../model/query';
+import { CONNECTION_DIMENSIONS, DIMENSIONS, MAX_GROUP_BY, METRICS } from '../model/query';
 import { FLOW_COLUMNS } from '../store/schema';
 import { decodeCursor, encodeCursor, queryFingerprint, type CursorBinding } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
@@ -363,7 +363,11 @@ export class QueryEngine {
   }
 
   private top(query: TopQuery, range: Range, budget: number) {
-    const groupBy = checkDimensions(query.group_by, 'group_by', 1, 4);
+    const groupBy = checkDimensions(query.group_by, 'group_by', 1, MAX_GROUP_BY + CONNECTION_DIMENSIONS.length);
+    const userDimensions = groupBy.filter((d) => !(CONNECTION_DIMENSIONS as readonly string[]).includes(d));
+    if (userDimensions.length > MAX_GROUP_BY) {
+      throw new QueryInputError('group_by', `at most ${MAX_GROUP_BY} dimensions besides ${CONNECTION_DIMENSIONS.join(' and ')}`);
+    }
     const metric = checkMetric(query.metric);
     const limit = checkInteger(query.limit, 'limit', 10, 0, 100_000);
     const params = new Params();

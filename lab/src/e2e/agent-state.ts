@@ -44,17 +44,17 @@ export async function scrapeMetrics(agent: MeshAgent): Promise<Sample[]> {
   return parsePrometheusText(await res.text());
 }
 
-/** The agent's summary of everything it stored (the `summary` query over all time, asked directly). */
+/** The agent's summary of what it stored since `sinceMs` (the `summary` query, asked directly; 0 = all time). */
 export interface AgentSummary {
   total: { bytes: number; packets: number; flows: number };
   records: number;
 }
 
-export async function agentSummary(agent: MeshAgent, token: string): Promise<AgentSummary> {
+export async function agentSummary(agent: MeshAgent, token: string, sinceMs = 0): Promise<AgentSummary> {
   const res = await fetch(`${agent.url}/api/v1/query`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ kind: 'summary', from: 0, to: Date.now() + 3_600_000 }),
+    body: JSON.stringify({ kind: 'summary', from: sinceMs, to: Date.now() + 3_600_000 }),
     signal: AbortSignal.timeout(10_000),
   });
   if (!res.ok) throw new Error(`summary from ${agent.member.name}: HTTP ${res.status} ${await res.text()}`);
@@ -69,24 +69,32 @@ export interface AgentTally {
 }
 
 /**
- * Settled: nothing left in the flow table, nothing waiting to be written, and the store holds
- * every record written (summary record count = flowmesh_store_rows_written_total; the stores
- * are fresh). Traffic must have stopped; returns when every agent is settled (bounded).
+ * Settled: no packet arrived since the previous look (capture delivers packets in batches,
+ * so a connection that just ended may not have reached the agent yet), nothing left in the
+ * flow table, nothing waiting to be written, and the store holds every record written
+ * (summary record count = flowmesh_store_rows_written_total). The count covers records that
+ * started since `sinceMs`: stores hold nothing else from before, except history imported
+ * before the agents started. Traffic must have stopped; returns when every agent is settled
+ * (bounded).
  */
-export async function waitUntilSettled(agents: readonly MeshAgent[], token: string, timeoutMs = 30_000): Promise<AgentTally[]> {
+export async function waitUntilSettled(agents: readonly MeshAgent[], token: string, sinceMs = 0, timeoutMs = 30_000): Promise<AgentTally[]> {
   const deadline = Date.now() + timeoutMs;
   let unsettled: string[] = [];
+  const packetsBefore = new Map<string, number>();
   while (Date.now() < deadline) {
     const tallies = await Promise.all(
-      agents.map(async (a): Promise<AgentTally> => ({ node: a.member.name, metrics: await scrapeMetrics(a), summary: await agentSummary(a, token) })),
+      agents.map(async (a): Promise<AgentTally> => ({ node: a.member.name, metrics: await scrapeMetrics(a), summary: await agentSummary(a, token, sinceMs) })),
     );
     unsettled = tallies.flatMap((t) => {
+      const packets = sumOf(t.metrics, 'flowmesh_capture_packets_total');
+      const arriving = packetsBefore.get(t.node) !== packets;
+      packetsBefore.set(t.node, packets);
       const inTable = sumOf(t.metrics, 'flowmesh_flow_table_flows');
       const backlog = sumOf(t.metrics, 'flowmesh_store_backlog_records');
       const written = sumOf(t.metrics, 'flowmesh_store_rows_written_total');
-      return inTable === 0 && backlog === 0 && written === t.summary.records
+      return !arriving && inTable === 0 && backlog === 0 && written === t.summary.records
         ? []
-        : [`${t.node}: ${inTable} flows in the table, ${backlog} records waiting, ${written} written vs ${t.summary.records} stored`];
+        : [`${t.node}: ${arriving ? 'packets still arriving, ' : ''}${inTable} flows in the table, ${backlog} records waiting, ${written} written vs ${t.summary.records} stored`];
     });
     if (unsettled.length === 0) return tallies;
     await sleep(250);

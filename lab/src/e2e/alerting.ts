@@ -2,15 +2,18 @@
  * Grafana-managed alert rules as provisioned (provisioning/grafana/alerting/*.yaml), evaluated
  * the way Grafana's alerting does it, without a Grafana server: the rule's data-source queries
  * go to the plugin backend in one request (with the FromAlert header, each with its own
- * relative time range), then the server-side expressions run in order. Implemented: the
- * expression types the Flowmesh rules use — reduce (sum, mean, last, min, max, count; mode
- * dropNN or strict), math ($A refs, numbers, + - * / %, comparisons, && || !, parentheses;
- * series joined by labels like Grafana's union) and threshold (gt, lt, within_range,
- * outside_range). A rule fires for each label set whose condition value is non-zero.
+ * relative time range), each query's frames are read as server-side expressions read them
+ * (../grafana/expressions.ts: refused shapes and repeated label sets fail the rule), then
+ * the expressions run in order. Implemented: the expression types the Flowmesh rules use —
+ * reduce (sum, mean, last, min, max, count; mode dropNN or strict), math ($A refs, numbers,
+ * + - * / %, comparisons, && || !, parentheses; series joined by labels like Grafana's union)
+ * and threshold (gt, lt, within_range, outside_range). A rule fires for each label set whose
+ * condition value is non-zero.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { frameSeries, type DataResponse, type TimeRange } from './plugin-backend';
+import { expressionInput } from '../grafana/expressions';
+import type { DataResponse, TimeRange } from './plugin-backend';
 
 export const EXPRESSION_DATASOURCE = '__expr__';
 
@@ -70,7 +73,8 @@ export async function evaluateRule(rule: AlertRule, dataSourceUid: string, run: 
   for (const q of queries) {
     const response = responses[q.refId];
     if (!response || response.error) throw new Error(`rule ${rule.uid} query ${q.refId} failed: ${response?.error ?? 'no response'}`);
-    results.set(q.refId, { kind: 'series', series: (response.frames ?? []).flatMap(frameSeries) });
+    const input = expressionInput(response.frames ?? [], `${rule.uid} ${q.refId}`);
+    results.set(q.refId, input.kind === 'nodata' ? { kind: 'series', series: [] } : input);
   }
   for (const d of rule.data.filter((x) => x.datasourceUid === EXPRESSION_DATASOURCE)) {
     results.set(d.refId, expression(d.model, results, rule.uid));

@@ -1,6 +1,6 @@
 /**
  * The plugin backend as Grafana runs it, for end-to-end tests: the BUILT executable
- * (plugin/dist/gpx_flowmesh_linux_amd64) launched over hashicorp go-plugin by the Go driver
+ * (plugin/dist/gpx_flowmesh_linux_<arch>) launched over hashicorp go-plugin by the Go driver
  * plugin/test/e2e/driver, which relays health / query / resource calls as JSON lines. Frames
  * come back in Grafana's /api/ds/query JSON shape; the readers below turn them into rows
  * and series. The driver runs in the root namespace (it reaches the agents on the underlay)
@@ -14,8 +14,10 @@ import type { Lab } from '../netns';
 import { runAsync, stopProcessSync } from '../run';
 
 export const PLUGIN_DIR = resolve(__dirname, '..', '..', '..', 'plugin');
-/** What Grafana loads: built by `bash scripts/build-plugin-backend.sh --host-only` (npm test does it first). */
-export const BACKEND_EXECUTABLE = join(PLUGIN_DIR, 'dist', 'gpx_flowmesh_linux_amd64');
+/** Go's name for this machine's CPU (Grafana picks the executable by it). */
+const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm' };
+/** What Grafana loads on this machine: built by `bash scripts/build-plugin-backend.sh --host-only` (npm test does it first). */
+export const BACKEND_EXECUTABLE = join(PLUGIN_DIR, 'dist', `gpx_flowmesh_linux_${GO_ARCH[process.arch] ?? process.arch}`);
 const DRIVER_PACKAGE = './test/e2e/driver';
 const REQUEST_TIMEOUT_MS = 70_000;
 
@@ -50,13 +52,29 @@ export interface DataSourceSettings {
   secureJsonData: Record<string, string>;
 }
 
+/** A field's config as the plugin sets it (Grafana's FieldConfig JSON). */
+export interface FieldConfigJson {
+  displayName?: string;
+  displayNameFromDS?: string;
+  unit?: string;
+  filterable?: boolean;
+  links?: { title?: string; url: string }[];
+  [key: string]: unknown;
+}
+
 /** A data frame in Grafana's JSON shape. */
 export interface FrameJson {
   schema: {
     name?: string;
     refId?: string;
-    meta?: { type?: string; notices?: { severity: string; text: string }[]; custom?: Record<string, unknown> };
-    fields: { name: string; type: string; labels?: Record<string, string>; config?: Record<string, unknown> }[];
+    meta?: {
+      type?: string;
+      typeVersion?: number[];
+      preferredVisualisationType?: string;
+      notices?: { severity: string; text: string }[];
+      custom?: Record<string, unknown>;
+    };
+    fields: { name: string; type: string; labels?: Record<string, string>; config?: FieldConfigJson }[];
   };
   data: { values: unknown[][] };
 }
@@ -233,22 +251,4 @@ export function frameRows(frame: FrameJson): Record<string, unknown>[] {
 /** Notices the backend attached (e.g. partial data when an agent did not answer). */
 export function notices(frames: readonly FrameJson[]): string[] {
   return frames.flatMap((f) => (f.schema.meta?.notices ?? []).map((n) => `${n.severity}: ${n.text}`));
-}
-
-/** A time series frame (time + one numeric field with labels) as labels and values. */
-export interface Series {
-  labels: Record<string, string>;
-  times: number[];
-  values: (number | null)[];
-}
-
-export function frameSeries(frame: FrameJson): Series[] {
-  const fields = frame.schema.fields;
-  const timeIndex = fields.findIndex((f) => f.type === 'time');
-  if (timeIndex < 0) throw new Error(`frame ${frame.schema.name ?? ''} has no time field`);
-  return fields.flatMap((f, i) =>
-    f.type === 'number'
-      ? [{ labels: f.labels ?? {}, times: frame.data.values[timeIndex] as number[], values: frame.data.values[i] as (number | null)[] }]
-      : [],
-  );
 }

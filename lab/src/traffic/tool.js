@@ -13,8 +13,9 @@
  *        per connection: read until the client half-closes, then send BYTES and close
  *   tcp-send   --host H --port P --bytes N
  *        connect, send exactly N bytes, half-close, read the reply until the server closes
- *   tcp-connect --host H --port P
- *        just connect: reports connected | refused | timeout (closes a connected socket)
+ *   tcp-connect --host H --port P [--reset 1]
+ *        just connect: reports connected | refused | timeout (closes a connected socket;
+ *        with --reset 1 aborts it with an RST instead of a FIN: outcome reset)
  *   udp-serve  --host H --port P [--reply BYTES] [--count N]
  *        answer each datagram with one datagram of BYTES
  *   udp-send   --host H --port P --bytes N
@@ -137,11 +138,13 @@ function tcpConnect(args, timeoutMs) {
     socket.destroy();
     finish({ outcome: 'timeout' });
   }, Math.min(timeoutMs - 100, intArg(args, 'wait', 700)));
+  const reset = intArg(args, 'reset', 0) === 1;
   socket.on('connect', () => {
     clearTimeout(giveUp);
     const localPort = socket.localPort;
-    socket.end();
-    socket.on('close', () => finish({ outcome: 'connected', localPort }));
+    socket.on('close', () => finish({ outcome: reset ? 'reset' : 'connected', localPort }));
+    if (reset) socket.resetAndDestroy();
+    else socket.end();
   });
   socket.on('error', (error) => {
     clearTimeout(giveUp);

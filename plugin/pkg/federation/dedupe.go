@@ -8,17 +8,17 @@ import (
 
 // Connection dedupe: a connection (community_id) reported by several agents counts once.
 // The kept reporter is the initiator's node (direction outbound), else a forwarding node,
-// else the receiver (inbound); ties by agent name. Aggregates therefore ask each agent to
-// group by [community_id, direction, ...user dims] and the plugin picks reporters here:
+// else the receiver (inbound); ties by agent name. Top queries ask each agent to group by
+// [community_id, direction, ...user dims] and the plugin picks reporters here (DedupeTop).
+// Time series would need one series per connection that way (series x buckets), so they
+// go in two steps: a top by [community_id, direction] finds every agent's second reports
+// (SecondReports), then each agent is asked for its series without them. Either way about
 // one row per connection and reporter travels over the network, which is why dedupe is
 // bounded by the row budget (see TruncationNotice).
 
-// DedupeDims are the dimensions prepended to the user's when dedupe is on.
-var DedupeDims = []string{"community_id", "direction"}
-
 // WithDedupeDims returns [community_id, direction, ...dims] without duplicates.
 func WithDedupeDims(dims []string) []string {
-	out := slices.Clone(DedupeDims)
+	out := slices.Clone(models.ConnectionDimensions)
 	for _, d := range dims {
 		if !models.Contains(out, d) {
 			out = append(out, d)
@@ -89,35 +89,31 @@ func DedupeTop(results []AgentTop, userDims []string) []AgentTop {
 	return out
 }
 
-// DedupeSeries does for time series what DedupeTop does for top: per community_id only
-// the preferred reporter's series survive, re-keyed by userDims.
-func DedupeSeries(results []AgentSeries, userDims []string) []AgentSeries {
+// SecondReports lists, per agent, the connections (community_id) that another agent
+// reported with a better preference: leaving them out of that agent's aggregates counts
+// every connection once. results answer a top grouped by ConnectionDimensions. An agent
+// that is the preferred reporter of a connection keeps all of its reports of it (one agent
+// reporting one connection in two directions is not deduplicated against itself).
+func SecondReports(results []AgentTop) map[string][]string {
 	best := preferredReporters(func(yield func(cid, direction, agent string)) {
 		for _, r := range results {
-			for _, s := range r.Result.Series {
-				if !s.Other {
-					yield(FormatValue(s.Key["community_id"]), FormatValue(s.Key["direction"]), r.Agent)
-				}
+			for _, row := range r.Result.Rows {
+				yield(FormatValue(row.Key["community_id"]), FormatValue(row.Key["direction"]), r.Agent)
 			}
 		}
 	})
-	out := make([]AgentSeries, len(results))
-	for i, r := range results {
-		kept := r.Result
-		kept.SplitBy = userDims
-		kept.Series = nil
-		for _, s := range r.Result.Series {
-			cid := FormatValue(s.Key["community_id"])
-			if !s.Other {
-				b := best[cid]
-				if cid != "" && (b.agent != r.Agent || b.rank != DirectionRank(FormatValue(s.Key["direction"]))) {
-					continue
-				}
-				s.Key = project(s.Key, userDims)
+	out := map[string][]string{}
+	for _, r := range results {
+		seen := map[string]bool{}
+		for _, row := range r.Result.Rows {
+			cid := FormatValue(row.Key["community_id"])
+			if cid == "" || seen[cid] || best[cid].agent == r.Agent {
+				continue
 			}
-			kept.Series = append(kept.Series, s)
+			seen[cid] = true
+			out[r.Agent] = append(out[r.Agent], cid)
 		}
-		out[i] = AgentSeries{Agent: r.Agent, Result: kept}
+		slices.Sort(out[r.Agent])
 	}
 	return out
 }

@@ -234,3 +234,23 @@ func TestMergeSummaryAndValues(t *testing.T) {
 		t.Fatalf("values %+v complete=%v", vals, complete)
 	}
 }
+
+func TestSecondReportsLeavesOnePreferredReporter(t *testing.T) {
+	row := func(cid, dir string) models.TopRow {
+		return models.TopRow{Key: models.GroupKey{"community_id": cid, "direction": dir}, Value: 1, Totals: totals(1)}
+	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop {
+		return AgentTop{Agent: agent, Result: models.TopResult{Kind: "top", GroupBy: models.ConnectionDimensions, Rows: rows}}
+	}
+	got := SecondReports([]AgentTop{
+		// c1: outbound on laptop beats inbound on gw; c2: forwarded on gw and relay, gw wins by name;
+		// c3: only relay; c4: gw reports it twice (two directions) and is the preferred reporter.
+		mk("gw", row("c1", "inbound"), row("c2", "forwarded"), row("c4", "forwarded"), row("c4", "inbound"), row("", "inbound")),
+		mk("laptop", row("c1", "outbound"), row("c4", "inbound")),
+		mk("relay", row("c2", "forwarded"), row("c3", "inbound")),
+	})
+	want := map[string][]string{"gw": {"c1"}, "laptop": {"c4"}, "relay": {"c2"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("second reports %v, want %v", got, want)
+	}
+}

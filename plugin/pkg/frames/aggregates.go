@@ -14,12 +14,15 @@ import (
 
 var typeVersion = data.FrameTypeVersion{0, 1}
 
-// Top builds the top table: one string column per dimension, the metric, then totals.
-// forAlerting drops the totals so the frame has exactly one numeric column, the shape
-// Grafana's server-side expressions read as one number per label set.
+// Top builds the top table: one string column per dimension, the metric, then totals,
+// and an "other" row summing the groups beyond the limit. forAlerting drops the totals so
+// the frame has exactly one numeric column, the shape Grafana's server-side expressions
+// read as one number per label set, and drops the "other" row: it is a sum over many
+// groups, not a group, and an alert must not fire on it (a top-N port-scan rule would
+// otherwise fire when the sources beyond N add up, with no single scanner).
 func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	rows := len(m.Rows)
-	withOther := m.Other.Groups > 0
+	withOther := m.Other.Groups > 0 && !forAlerting
 	if withOther {
 		rows++
 	}
@@ -110,8 +113,17 @@ func seriesName(metric string, splitBy []string, labels data.Labels) string {
 	return strings.Join(parts, " ")
 }
 
-// Summary builds a single-row numeric frame (NumericWide, so alert rules can use it).
-func Summary(s models.SummaryResult, n Notices) data.Frames {
+// Summary builds a single-row numeric frame (NumericWide). For alerting it holds only the
+// query's metric: server-side expressions read every numeric field of a NumericWide frame
+// as a number identified by its labels, and a dozen unlabelled numbers repeat the same
+// (empty) label set, which Grafana refuses.
+func Summary(s models.SummaryResult, metric string, forAlerting bool, n Notices) data.Frames {
+	if forAlerting {
+		frame := data.NewFrame("summary", data.NewField(metric, nil, []float64{s.Total.Metric(metric)}).SetConfig(config(MetricLabel(metric), MetricUnit(metric))))
+		meta := &data.FrameMeta{Type: data.FrameTypeNumericWide, TypeVersion: typeVersion}
+		frame.SetMeta(meta)
+		return attach(data.Frames{frame}, n, meta)
+	}
 	frame := data.NewFrame("summary")
 	add := func(name, display, unit string, v float64) {
 		frame.Fields = append(frame.Fields, data.NewField(name, nil, []float64{v}).SetConfig(config(display, unit)))

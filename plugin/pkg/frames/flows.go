@@ -10,18 +10,10 @@ import (
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
-// Address links: clicking an address opens the same dashboard with the src_ip / dst_ip
-// variable set (dashboards define these as textbox or query variables). Grafana
-// interpolates ${__dashboard.uid}, ${__url_time_range} and ${__value.raw} in the browser.
-// The address fields are also filterable, so a dashboard with an ad-hoc filter variable
-// on this data source gets Grafana's "filter for / filter out value" buttons, which add
-// an ad-hoc filter keyed by the field name (src_ip / dst_ip, valid agent dimensions).
-func addressLinks(variable, what string) []data.DataLink {
-	return []data.DataLink{{
-		Title: "Show only this " + what + " (${__value.raw})",
-		URL:   "/d/${__dashboard.uid}?${__url_time_range}&var-" + variable + "=${__value.raw}",
-	}}
-}
+// Address fields are filterable: on a dashboard with an ad-hoc filter variable for this
+// data source, Grafana's "filter for / filter out value" buttons add an ad-hoc filter keyed
+// by the field name (src_ip / dst_ip, valid agent dimensions). Data links are left to the
+// dashboards, which know their own variables (a link to an undefined variable does nothing).
 
 // Flows builds the flows table. nextCursor ("" on the last page) goes to meta.custom.
 func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frames {
@@ -48,10 +40,6 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		community[i], flowID[i] = r.CommunityID, r.FlowID
 	}
 	filterable := func(c *data.FieldConfig) *data.FieldConfig { return c.SetFilterable(true) }
-	srcIPConfig := filterable(config("Source IP", ""))
-	srcIPConfig.Links = addressLinks("src_ip", "source")
-	dstIPConfig := filterable(config("Destination IP", ""))
-	dstIPConfig.Links = addressLinks("dst_ip", "destination")
 	frame := data.NewFrame("flows",
 		data.NewField("start", nil, start).SetConfig(config("Start", "")),
 		data.NewField("end", nil, end).SetConfig(config("End", "")),
@@ -67,9 +55,9 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		data.NewField("tcp_flags_src", nil, flagsSrc).SetConfig(config("Source TCP flags", "")),
 		data.NewField("tcp_flags_dst", nil, flagsDst).SetConfig(config("Destination TCP flags", "")),
 		data.NewField("conn_state", nil, connState).SetConfig(filterable(config("Connection state", ""))),
-		data.NewField("src_ip", nil, srcIP).SetConfig(srcIPConfig),
+		data.NewField("src_ip", nil, srcIP).SetConfig(filterable(config("Source IP", ""))),
 		data.NewField("src_port", nil, srcPort).SetConfig(filterable(config("Source port", "none"))),
-		data.NewField("dst_ip", nil, dstIP).SetConfig(dstIPConfig),
+		data.NewField("dst_ip", nil, dstIP).SetConfig(filterable(config("Destination IP", ""))),
 		data.NewField("dst_port", nil, dstPort).SetConfig(filterable(config("Destination port", "none"))),
 		data.NewField("dst_domain", nil, domain).SetConfig(filterable(config("Domain", ""))),
 		data.NewField("community_id", nil, community).SetConfig(filterable(config("Community ID", ""))),

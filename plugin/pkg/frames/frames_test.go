@@ -69,6 +69,25 @@ func TestTopFrameForAlertingHasOneNumericColumn(t *testing.T) {
 	if numeric != 1 {
 		t.Errorf("%d numeric fields, alerting needs exactly 1", numeric)
 	}
+	// The "other" row sums the groups beyond the limit: no alert instance may stand for it.
+	if rows, _ := frames[0].RowLen(); rows != len(sampleTop().Rows) {
+		t.Errorf("%d rows for alerting, want the %d groups without other", rows, len(sampleTop().Rows))
+	}
+	if tableRows := len(frameValues(Top(sampleTop(), false, Notices{})[0], "src_ip")); tableRows != len(sampleTop().Rows)+1 {
+		t.Errorf("the table keeps the other row: %d rows", tableRows)
+	}
+}
+
+func frameValues(f *data.Frame, name string) []any {
+	field, _ := f.FieldByName(name)
+	if field == nil {
+		return nil
+	}
+	out := make([]any, field.Len())
+	for i := range out {
+		out[i] = field.At(i)
+	}
+	return out
 }
 
 func sampleSeries() federation.SeriesMerged {
@@ -108,14 +127,34 @@ func TestTimeseriesNoDataIsNoFrames(t *testing.T) {
 	}
 }
 
-func TestSummaryFrameGolden(t *testing.T) {
+func sampleSummary() models.SummaryResult {
 	first, last := int64(1700000000000000), int64(1700000100000000)
-	golden(t, "summary", Summary(models.SummaryResult{Kind: "summary",
+	return models.SummaryResult{Kind: "summary",
 		Total:   models.Totals{Bytes: 1000, BytesTx: 600, BytesRx: 400, Packets: 10, PacketsTx: 6, PacketsRx: 4, Flows: 3},
 		Records: 4, FirstUs: &first, LastUs: &last, DistinctSrcIPs: 2, DistinctDstIPs: 3,
 		ByDirection: map[string]models.Totals{"outbound": {Bytes: 700}, "inbound": {Bytes: 300}},
 		ByProtocol:  map[string]models.Totals{"tcp": {Bytes: 900}, "udp": {Bytes: 100}},
-	}, Notices{Infos: []string{"Dedupe connection: totals count each connection once"}}))
+	}
+}
+
+func TestSummaryFrameGolden(t *testing.T) {
+	golden(t, "summary", Summary(sampleSummary(), "bytes", false, Notices{Infos: []string{"Dedupe connection: totals count each connection once"}}))
+}
+
+// Alerting reads a NumericWide frame as one number per numeric field, identified by its
+// labels: the alert frame must hold one number (the query's metric), not a dozen unlabelled ones.
+func TestSummaryFrameForAlertingIsOneNumber(t *testing.T) {
+	frames := Summary(sampleSummary(), "flows", true, Notices{})
+	golden(t, "summary_alerting", frames)
+	if len(frames) != 1 || len(frames[0].Fields) != 1 || frames[0].Fields[0].Name != "flows" {
+		t.Fatalf("want one frame with the one field flows: %+v", frames)
+	}
+	if v := frames[0].Fields[0].At(0).(float64); v != 3 {
+		t.Errorf("flows = %v, want 3", v)
+	}
+	if frames[0].Meta.Type != data.FrameTypeNumericWide || frames[0].Meta.TypeVersion.IsZero() {
+		t.Errorf("meta %+v: alerting needs a typed, versioned frame", frames[0].Meta)
+	}
 }
 
 func TestTopologyFramesGolden(t *testing.T) {
@@ -134,6 +173,66 @@ func TestTopologyFramesGolden(t *testing.T) {
 	for i := 0; i < sent.Len(); i++ {
 		if s := sent.At(i).(float64) + recv.At(i).(float64); s < 0.999 || s > 1.001 {
 			t.Errorf("node %d arcs sum to %v", i, s)
+		}
+	}
+}
+
+// Without an inventory names are empty: endpoints fall back to their addresses (one node
+// per address, never one "(unnamed)" node), and address pairs joining the same two
+// endpoints become one edge.
+func TestTopologyByNameFallsBackToAddresses(t *testing.T) {
+	key := func(sn, si, dn, di string) models.GroupKey {
+		return models.GroupKey{"src_name": sn, "src_ip": si, "dst_name": dn, "dst_ip": di}
+	}
+	m := federation.TopMerged{GroupBy: []string{"src_name", "src_ip", "dst_name", "dst_ip"}, Metric: "bytes",
+		Rows: []models.TopRow{
+			{Key: key("", "10.0.0.1", "", "10.0.0.2"), Value: 3 << 20, Totals: models.Totals{Bytes: 3 << 20, Packets: 2100, Flows: 2}},
+			{Key: key("gw", "10.0.0.3", "lan", "192.168.1.5"), Value: 1536, Totals: models.Totals{Bytes: 1536, Packets: 4, Flows: 1}},
+			{Key: key("gw", "fd00::3", "lan", "192.168.1.5"), Value: 512, Totals: models.Totals{Bytes: 512, Packets: 2, Flows: 1}},
+		}}
+	frames := Topology(m, models.TopologyByName, Notices{})
+	if got := frameValues(frames[0], "id"); !equalAny(got, "10.0.0.1", "10.0.0.2", "gw", "lan") {
+		t.Errorf("node ids %v", got)
+	}
+	if got := frameValues(frames[1], "id"); !equalAny(got, "10.0.0.1->10.0.0.2", "gw->lan") {
+		t.Errorf("edge ids %v", got)
+	}
+	if got := frameValues(frames[1], "mainstat"); !equalAny(got, "3.00 MiB", "2.00 KiB") {
+		t.Errorf("edge main stats %v", got)
+	}
+	if got := frameValues(frames[1], "secondarystat"); !equalAny(got, "2 conns", "2 conns") {
+		t.Errorf("edge second stats %v", got)
+	}
+	if got := frameValues(frames[0], "mainstat"); !equalAny(got, "3.00 MiB sent", "0 B sent", "2.00 KiB sent", "0 B sent") {
+		t.Errorf("node main stats %v", got)
+	}
+	if got := frameValues(frames[1], "detail__packets"); !equalAny(got, "2.10K pkts", "6 pkts") {
+		t.Errorf("edge packets %v", got)
+	}
+}
+
+func equalAny(got []any, want ...string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFormat(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{FormatBytes(0), "0 B"}, {FormatBytes(1023), "1023 B"}, {FormatBytes(1024), "1.00 KiB"},
+		{FormatBytes(1048576), "1.00 MiB"}, {FormatBytes(15.5 * 1024 * 1024 * 1024), "15.5 GiB"},
+		{FormatCount(999), "999"}, {FormatCount(1234), "1.23K"}, {FormatCount(456789012), "457M"},
+		{FormatMetric("flows", 12), "12 conns"}, {FormatMetric("packets_tx", 1500), "1.50K pkts"},
+		{FormatMetric("bytes_rx", 2048), "2.00 KiB"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
 		}
 	}
 }

@@ -42,27 +42,45 @@ func Topology(m federation.TopMerged, by string, n Notices) data.Frames {
 		}
 		return g
 	}
-	var edgeID, edgeSrc, edgeDst []string
-	var edgeMain, edgeFlows, edgeBytes, edgePackets, edgeThickness []float64
-	maxValue := 0.0
-	for _, r := range m.Rows {
-		maxValue = math.Max(maxValue, r.Value)
+	// By name, several address pairs can join the same two endpoints: one edge each.
+	type edge struct {
+		id, src, dst string
+		value        float64
+		totals       models.Totals
 	}
+	edges := map[string]*edge{}
+	var order []*edge
 	for _, r := range m.Rows {
 		sid, stitle, ssub := endpoint(r.Key, "src", by)
 		did, dtitle, dsub := endpoint(r.Key, "dst", by)
 		node(sid, stitle, ssub).sent += r.Value
 		node(did, dtitle, dsub).received += r.Value
-		edgeID = append(edgeID, sid+"->"+did)
-		edgeSrc = append(edgeSrc, sid)
-		edgeDst = append(edgeDst, did)
-		edgeMain = append(edgeMain, r.Value)
-		edgeFlows = append(edgeFlows, r.Totals.Flows)
-		edgeBytes = append(edgeBytes, r.Totals.Bytes)
-		edgePackets = append(edgePackets, r.Totals.Packets)
+		id := sid + "->" + did
+		e := edges[id]
+		if e == nil {
+			e = &edge{id: id, src: sid, dst: did}
+			edges[id] = e
+			order = append(order, e)
+		}
+		e.value += r.Value
+		e.totals.Add(r.Totals)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return order[i].value > order[j].value })
+	maxValue := 0.0
+	for _, e := range order {
+		maxValue = math.Max(maxValue, e.value)
+	}
+	var edgeID, edgeSrc, edgeDst, edgeMain, edgeFlows, edgeBytes, edgePackets []string
+	var edgeThickness []float64
+	for _, e := range order {
+		edgeID, edgeSrc, edgeDst = append(edgeID, e.id), append(edgeSrc, e.src), append(edgeDst, e.dst)
+		edgeMain = append(edgeMain, FormatMetric(m.Metric, e.value))
+		edgeFlows = append(edgeFlows, FormatMetric("flows", e.totals.Flows))
+		edgeBytes = append(edgeBytes, FormatBytes(e.totals.Bytes))
+		edgePackets = append(edgePackets, FormatMetric("packets", e.totals.Packets))
 		thickness := 1.0
 		if maxValue > 0 {
-			thickness = 1 + 7*r.Value/maxValue
+			thickness = 1 + 7*e.value/maxValue
 		}
 		edgeThickness = append(edgeThickness, math.Round(thickness*10)/10)
 	}
@@ -71,12 +89,13 @@ func Topology(m federation.TopMerged, by string, n Notices) data.Frames {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	var nID, nTitle, nSub []string
-	var nSent, nRecv, arcSent, arcRecv []float64
+	var nID, nTitle, nSub, nSent, nRecv []string
+	var arcSent, arcRecv []float64
 	for _, id := range ids {
 		g := nodes[id]
 		nID, nTitle, nSub = append(nID, g.id), append(nTitle, g.title), append(nSub, g.subtitle)
-		nSent, nRecv = append(nSent, g.sent), append(nRecv, g.received)
+		nSent = append(nSent, FormatMetric(m.Metric, g.sent)+" sent")
+		nRecv = append(nRecv, FormatMetric(m.Metric, g.received)+" recv")
 		total := g.sent + g.received
 		s, r := 0.0, 0.0
 		if total > 0 {
@@ -84,19 +103,19 @@ func Topology(m federation.TopMerged, by string, n Notices) data.Frames {
 		}
 		arcSent, arcRecv = append(arcSent, s), append(arcRecv, r)
 	}
-	unit := MetricUnit(m.Metric)
 	label := MetricLabel(m.Metric)
 	arc := func(name, display, color string, values []float64) *data.Field {
 		cfg := config(display, "")
 		cfg.Color = map[string]any{"mode": "fixed", "fixedColor": color}
 		return data.NewField(name, nil, values).SetConfig(cfg)
 	}
+	// Stats and details are text (see format.go): the panel prints numbers unformatted.
 	nodeFrame := data.NewFrame("nodes",
 		data.NewField("id", nil, nID),
 		data.NewField("title", nil, nTitle).SetConfig(config("Endpoint", "")),
 		data.NewField("subtitle", nil, nSub).SetConfig(config("Detail", "")),
-		data.NewField("mainstat", nil, nSent).SetConfig(config(label+" sent", unit)),
-		data.NewField("secondarystat", nil, nRecv).SetConfig(config(label+" received", unit)),
+		data.NewField("mainstat", nil, nSent).SetConfig(config(label+" sent", "")),
+		data.NewField("secondarystat", nil, nRecv).SetConfig(config(label+" received", "")),
 		arc("arc__sent", "Sent", "blue", arcSent),
 		arc("arc__received", "Received", "green", arcRecv),
 	)
@@ -104,11 +123,12 @@ func Topology(m federation.TopMerged, by string, n Notices) data.Frames {
 		data.NewField("id", nil, edgeID),
 		data.NewField("source", nil, edgeSrc),
 		data.NewField("target", nil, edgeDst),
-		data.NewField("mainstat", nil, edgeMain).SetConfig(config(label, unit)),
-		data.NewField("secondarystat", nil, edgeFlows).SetConfig(config("Flows", "short")),
+		data.NewField("mainstat", nil, edgeMain).SetConfig(config(label, "")),
+		data.NewField("secondarystat", nil, edgeFlows).SetConfig(config("Connections", "")),
 		data.NewField("thickness", nil, edgeThickness),
-		data.NewField("detail__bytes", nil, edgeBytes).SetConfig(config("Bytes", "bytes")),
-		data.NewField("detail__packets", nil, edgePackets).SetConfig(config("Packets", "short")),
+		data.NewField("detail__bytes", nil, edgeBytes).SetConfig(config("Bytes", "")),
+		data.NewField("detail__packets", nil, edgePackets).SetConfig(config("Packets", "")),
+		data.NewField("detail__flows", nil, edgeFlows).SetConfig(config("Connections", "")),
 	)
 	nodeMeta := &data.FrameMeta{PreferredVisualization: data.VisTypeNodeGraph}
 	nodeFrame.SetMeta(nodeMeta)

@@ -18,13 +18,18 @@ const (
 const (
 	MaxFlowsPageSize   = 10000
 	MaxTopLimit        = 100000
-	MaxGroupBy         = 4
+	MaxGroupBy         = 4 // besides ConnectionDimensions (MAX_GROUP_BY)
 	MaxSplitBy         = 3
 	MaxValuesLimit     = 10000
 	MinIntervalMs      = 1000
 	MaxFilters         = 100
+	MaxFilterValues    = 10000 // values of one in/nin filter
 	DefaultValuesLimit = 100
 )
+
+// ConnectionDimensions identify one agent's report of a connection; a top query may group by
+// them on top of MaxGroupBy other dimensions (CONNECTION_DIMENSIONS in query.ts).
+var ConnectionDimensions = []string{"community_id", "direction"}
 
 // Dimensions a query can filter, group or split by (DIMENSIONS in query.ts).
 var Dimensions = []string{

@@ -300,6 +300,15 @@ func TestGoTypesMatchAgentOpenAPI(t *testing.T) {
 	queryProps := r.properties(schemas["Query"])
 	sameSet(t, "dimensions (Query.group_by)", Dimensions, r.enumStrings(queryProps["group_by"]))
 	sameSet(t, "metrics (Query.metric)", Metrics, r.enumStrings(queryProps["metric"]))
+	// Limits the planner relies on: dedupe adds ConnectionDimensions to a top's MaxGroupBy.
+	for _, limit := range []struct {
+		prop string
+		want int
+	}{{"group_by", MaxGroupBy + len(ConnectionDimensions)}, {"split_by", MaxSplitBy}} {
+		if got, _ := r.deref(queryProps[limit.prop])["maxItems"].(float64); int(got) != limit.want {
+			t.Errorf("Query.%s maxItems: schema %v, plugin expects %d", limit.prop, got, limit.want)
+		}
+	}
 	sameSet(t, "query kinds", []string{KindFlows, KindTop, KindTimeseries, KindSummary, KindValues}, r.enumStrings(queryProps["kind"]))
 	flowProps := r.properties(schemas["FlowRecord"])
 	sameSet(t, "directions", Directions, r.enumStrings(flowProps["direction"]))

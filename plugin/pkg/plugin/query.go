@@ -47,7 +47,7 @@ func toFrames(res *query.Result, forAlerting bool) data.Frames {
 	case res.Series != nil:
 		return frames.Timeseries(*res.Series, n)
 	case res.Summary != nil:
-		return frames.Summary(*res.Summary, n)
+		return frames.Summary(*res.Summary, res.Plan.Metric, forAlerting, n)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
@@ -118,9 +117,6 @@ func (p *Plan) planTop(q models.PluginQuery, s *models.Settings) error {
 	if p.GroupBy, err = dimensions(q.GroupBy, "groupBy", 1, models.MaxGroupBy); err != nil {
 		return err
 	}
-	if p.Dedupe && len(federation.WithDedupeDims(p.GroupBy)) > models.MaxGroupBy {
-		return fmt.Errorf("groupBy %v: with dedupe 'connection' at most %d dimensions besides direction (each agent groups by community_id and direction too, and agents group by at most %d)", p.GroupBy, models.MaxGroupBy-2, models.MaxGroupBy)
-	}
 	p.Limit, err = intIn(q.Limit, models.DefaultTopLimit, 0, int(s.RowBudget), "limit")
 	return err
 }
@@ -129,9 +125,6 @@ func (p *Plan) planTimeseries(q models.PluginQuery, qc Context, vars macros) err
 	var err error
 	if p.SplitBy, err = dimensions(q.SplitBy, "splitBy", 0, models.MaxSplitBy); err != nil {
 		return err
-	}
-	if p.Dedupe && len(federation.WithDedupeDims(p.SplitBy)) > models.MaxSplitBy {
-		return fmt.Errorf("splitBy %v: with dedupe 'connection' at most 1 dimension besides direction (each agent splits by community_id and direction too, and agents split by at most %d)", p.SplitBy, models.MaxSplitBy)
 	}
 	if p.SplitLimit, err = intIn(q.SplitLimit, models.DefaultSplitLimit, 0, 1000, "splitLimit"); err != nil {
 		return err
@@ -149,12 +142,8 @@ func (p *Plan) planTopology(q models.PluginQuery, s *models.Settings) error {
 	case models.TopologyByIP:
 		p.GroupBy = []string{"src_ip", "dst_ip"}
 	case models.TopologyByName:
-		// Names may be empty (unknown endpoints): keep the address to fall back on. With
-		// dedupe the dimension budget only allows the names themselves.
+		// Names may be empty (no inventory entry): keep the address to fall back on.
 		p.GroupBy = []string{"src_name", "src_ip", "dst_name", "dst_ip"}
-		if p.Dedupe {
-			p.GroupBy = []string{"src_name", "dst_name"}
-		}
 	default:
 		return fmt.Errorf("topologyBy %q: use ip or name", q.TopologyBy)
 	}

@@ -101,7 +101,7 @@ func TestParseRejectsBadQueriesClearly(t *testing.T) {
 		`{}`:                   `queryType: missing`,
 		`{"queryType":"top"}`:  `groupBy: 0 dimensions given`,
 		`{"queryType":"top","groupBy":["src_mac"]}`:                                                       `groupBy: "src_mac" is not a dimension`,
-		`{"queryType":"top","groupBy":["src_ip","dst_ip","dst_port"]}`:                                    `with dedupe 'connection' at most 2 dimensions`,
+		`{"queryType":"top","groupBy":["src_ip","dst_ip","dst_port","node","protocol"]}`:                  `groupBy: 5 dimensions given, use 1 to 4`,
 		`{"queryType":"top","groupBy":["src_ip"],"metric":"bits"}`:                                        `metric "bits"`,
 		`{"queryType":"flows","limit":20000}`:                                                             `limit (rows per page) 20000: must be between 1 and 10000`,
 		`{"queryType":"flows","order":"random"}`:                                                          `order "random"`,
@@ -119,6 +119,25 @@ func TestParseRejectsBadQueriesClearly(t *testing.T) {
 		if _, err := parse(t, js); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", js, err, want)
 		}
+	}
+}
+
+// Dedupe is never a trap: every grouping the editor offers (up to 4 top dimensions, up to
+// 3 split dimensions, topology by name) plans under the provisioned default dedupe.
+func TestDedupeAcceptsEveryGroupingTheEditorOffers(t *testing.T) {
+	for _, js := range []string{
+		`{"queryType":"top","groupBy":["src_name","src_ip","dst_name","dst_ip"]}`,
+		`{"queryType":"top","groupBy":["community_id","direction","node","dst_port"]}`,
+		`{"queryType":"timeseries","splitBy":["node","protocol","dst_port"]}`,
+		`{"queryType":"topology","topologyBy":"name"}`,
+	} {
+		p, err := parse(t, js)
+		if err != nil || !p.Dedupe {
+			t.Errorf("%s: dedupe %v, error %v", js, p.Dedupe, err)
+		}
+	}
+	if p := mustParse(t, `{"queryType":"topology","topologyBy":"name"}`); strings.Join(p.GroupBy, ",") != "src_name,src_ip,dst_name,dst_ip" {
+		t.Errorf("topology by name groups by %v: the addresses are the fallback for empty names", p.GroupBy)
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
@@ -66,9 +69,14 @@ func (p Plan) base(kind string) models.Query {
 
 // ask fans q out and decodes each reply into a fresh T; failures are recorded on r.
 func ask[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, q models.Query) ([]federation.AgentResult[T], error) {
+	return askEach[T](ctx, r, fleet, clients, func(*agentclient.Client) models.Query { return q })
+}
+
+// askEach is ask with a query built per agent.
+func askEach[T any](ctx context.Context, r *Result, fleet *federation.Fleet, clients []*agentclient.Client, queryFor func(*agentclient.Client) models.Query) ([]federation.AgentResult[T], error) {
 	outcomes := federation.FanOut(ctx, clients, fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (T, error) {
 		var out T
-		err := c.QueryChecked(ctx, q, &out)
+		err := c.QueryChecked(ctx, queryFor(c), &out)
 		return out, err
 	})
 	ok, failed := federation.Split(outcomes)
@@ -170,9 +178,6 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 	q := p.base(models.KindTimeseries)
 	q.Metric, q.IntervalMs = p.Metric, p.IntervalMs
 	q.SplitBy = p.SplitBy
-	if p.Dedupe {
-		q.SplitBy = federation.WithDedupeDims(p.SplitBy)
-	}
 	seriesBudget := fleet.RowBudget
 	if len(q.SplitBy) > 0 {
 		// Every series of every agent, so merged ranks are exact, within the row budget
@@ -181,12 +186,18 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 		seriesBudget = max(1, fleet.RowBudget/buckets)
 		q.SplitLimit = models.Int64(seriesBudget)
 	}
-	results, err := ask[models.TimeseriesResult](ctx, r, fleet, clients, q)
+	queryFor := func(*agentclient.Client) models.Query { return q }
+	if p.Dedupe && len(clients) > 1 { // one agent has no second reports from another
+		excluded, answered, err := r.secondReports(ctx, fleet, clients)
+		if err != nil {
+			return err
+		}
+		clients = answered
+		queryFor = func(c *agentclient.Client) models.Query { return withoutConnections(q, excluded[c.Name]) }
+	}
+	results, err := askEach[models.TimeseriesResult](ctx, r, fleet, clients, queryFor)
 	if err != nil {
 		return err
-	}
-	if p.Dedupe {
-		results = federation.DedupeSeries(results, p.SplitBy)
 	}
 	merged := federation.MergeTimeseries(results, p.SplitBy, p.Metric, p.SplitLimit)
 	if n := federation.TruncationNotice(merged.Truncated, seriesBudget, "series (row budget / buckets)"); n != "" {
@@ -194,6 +205,66 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 	}
 	r.Series = &merged
 	return nil
+}
+
+// MaxExcludedConnections bounds the second reports left out of one agent's time series
+// query: they travel as community_id "not in" filters of at most 10000 values each, about
+// 33 bytes a value, which keeps the request well under the agent's 1 MiB body limit.
+const MaxExcludedConnections = 20000
+
+// secondReports is the first step of a deduplicated time series: every agent's connections
+// (a top by community_id and direction over the same range and filters), and from them the
+// connections each agent must leave out because another agent reported them better. Only
+// the agents that answered take part in the second step.
+func (r *Result) secondReports(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) (map[string][]string, []*agentclient.Client, error) {
+	q := r.Plan.base(models.KindTop)
+	q.GroupBy, q.Metric, q.Limit = models.ConnectionDimensions, "flows", models.Int64(fleet.RowBudget)
+	results, err := ask[models.TopResult](ctx, r, fleet, clients, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	answered := make([]*agentclient.Client, 0, len(results))
+	var truncated []string
+	for _, res := range results {
+		answered = append(answered, clientNamed(clients, res.Agent))
+		if res.Result.Other.Groups > 0 {
+			truncated = append(truncated, res.Agent)
+		}
+	}
+	if len(truncated) > 0 {
+		sort.Strings(truncated)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Row budget reached: agents %v reported more than %d connections, so dedupe could not list them all; the rest count without dedupe (narrow the time range or filters, or raise rowBudget)", truncated, fleet.RowBudget))
+	}
+	excluded := federation.SecondReports(results)
+	room := min(MaxExcludedConnections, (models.MaxFilters-len(r.Plan.Filters))*models.MaxFilterValues)
+	var capped []string
+	for agent, cids := range excluded {
+		if len(cids) > room {
+			capped = append(capped, fmt.Sprintf("%s (%d more)", agent, len(cids)-room))
+			excluded[agent] = cids[:room]
+		}
+	}
+	if len(capped) > 0 {
+		sort.Strings(capped)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Dedupe connection: more than %d connections of one agent were also reported by another; these second reports still count: %s (narrow the time range or filters)", room, strings.Join(capped, ", ")))
+	}
+	return excluded, answered, nil
+}
+
+// withoutConnections adds community_id "not in" filters for cids to q (a copy).
+func withoutConnections(q models.Query, cids []string) models.Query {
+	if len(cids) == 0 {
+		return q
+	}
+	q.Filters = slices.Clone(q.Filters)
+	for chunk := range slices.Chunk(cids, models.MaxFilterValues) {
+		values := make([]any, len(chunk))
+		for i, cid := range chunk {
+			values[i] = cid
+		}
+		q.Filters = append(q.Filters, models.Filter{Field: "community_id", Op: "nin", Values: values})
+	}
+	return q
 }
 
 func (r *Result) runSummary(ctx context.Context, fleet *federation.Fleet, clients []*agentclient.Client) error {

@@ -106,8 +106,12 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             />
           </InlineField>
         )}
-        {(queryType === 'top' || queryType === 'timeseries' || queryType === 'topology') && (
-          <InlineField label="Metric" labelWidth={LABEL_WIDTH}>
+        {queryType !== 'flows' && (
+          <InlineField
+            label="Metric"
+            labelWidth={LABEL_WIDTH}
+            tooltip={queryType === 'summary' ? 'The one number an alert rule gets (panels show every total)' : undefined}
+          >
             <Combobox
               id="flowmesh-metric"
               width={16}

@@ -44,29 +44,77 @@ func TestDedupeCountsEachConnectionOnce(t *testing.T) {
 		}
 	}
 
-	// timeseries total, deduplicated, equals one agent's. Each agent sends one series per
-	// connection, bounded by rowBudget / buckets: wide buckets keep every series.
-	seriesSum := func(interval string) (float64, []string) {
-		frames := mustOK(t, run(t, c, s, o.tr, map[string]any{"queryType": "timeseries", "metric": "bytes", "dedupe": "connection", "interval": interval}))
-		sum := 0.0
+	// Top by all four endpoint dimensions (what topology by name asks) with dedupe: each
+	// agent groups by six dimensions, and the result is still one agent's grouping.
+	frames = mustOK(t, run(t, c, s, o.tr, map[string]any{"queryType": "top", "groupBy": []string{"src_name", "src_ip", "dst_name", "dst_ip"}, "metric": "flows", "limit": 0, "dedupe": "connection"}))
+	wantPairs := (&oracle{all: o.perAgent[one]}).top("flows", func(r models.FlowRecord) string { return r.SrcIP + ">" + r.DstIP })
+	if got := field(t, frames[0], "src_ip").Len(); got != len(wantPairs) {
+		t.Errorf("dedupe top by 4 dimensions: %d groups, want %d", got, len(wantPairs))
+	}
+
+	// Time series, deduplicated, equal one agent's, at any bucket width: the plugin first
+	// lists each agent's connections, then asks each agent for its series without the
+	// connections another agent reported better (no series per connection).
+	series := func(interval string, splitBy []string) (map[string]float64, []string) {
+		frames := mustOK(t, run(t, c, s, o.tr, map[string]any{"queryType": "timeseries", "metric": "bytes", "dedupe": "connection", "interval": interval, "splitBy": splitBy, "splitLimit": 0}))
+		sums := map[string]float64{}
 		var texts []string
 		for _, f := range frames {
-			for i := 0; f.Fields != nil && i < f.Fields[1].Len(); i++ {
-				sum += floatAt(f.Fields[1], i)
+			if len(f.Fields) < 2 {
+				continue
+			}
+			key := f.Fields[1].Labels.String()
+			for i := 0; i < f.Fields[1].Len(); i++ {
+				sums[key] += floatAt(f.Fields[1], i)
 			}
 		}
 		for _, n := range notices(frames) {
 			texts = append(texts, n.Text)
 		}
-		return sum, texts
+		return sums, texts
 	}
-	if sum, _ := seriesSum("36500d"); sum != single {
-		t.Errorf("deduplicated time series sums to %v, want %v", sum, single)
+	for _, interval := range []string{"36500d", ""} {
+		sums, texts := series(interval, nil)
+		if sums[""] != single || len(texts) > 0 {
+			t.Errorf("interval %q: deduplicated time series sums to %v (notices %v), want %v", interval, sums[""], texts, single)
+		}
 	}
-	// The corpus spans decades: at 2000 buckets the budget allows 25 series per agent, so
-	// the excess is summed without dedupe and a notice says so.
-	if sum, texts := seriesSum(""); sum != single && !strings.Contains(strings.Join(texts, " "), "Row budget reached") {
-		t.Errorf("inexact dedupe (%v vs %v) without a row budget notice: %v", sum, single, texts)
+	byPort, texts := series("", []string{"dst_port"})
+	wantPorts := (&oracle{all: o.perAgent[one]}).top("bytes", func(r models.FlowRecord) string { return fmt.Sprint(r.DstPort) })
+	if len(byPort) != len(wantPorts) || len(texts) > 0 {
+		t.Errorf("split by dst_port: %d series (notices %v), want %d", len(byPort), texts, len(wantPorts))
+	}
+	for _, w := range wantPorts {
+		if got := byPort["dst_port="+w.key]; got != w.value {
+			t.Errorf("dst_port %s: %v, want %v", w.key, got, w.value)
+		}
+	}
+}
+
+// Past the row budget dedupe cannot list every connection: the connections it could not list
+// count without dedupe (never fewer than once, never more than every report), and a warning
+// says so and what to change.
+func TestDedupeTimeSeriesPastTheRowBudgetSaysSo(t *testing.T) {
+	h := need(t)
+	o := newOracle(t, h.Dedupe...)
+	single := (&oracle{all: o.perAgent[h.Dedupe[0].Name]}).total("bytes")
+	frames := mustOK(t, run(t, inProcessClient(t), settingsFor(h.Dedupe, map[string]any{"rowBudget": 5}), o.tr,
+		map[string]any{"queryType": "timeseries", "metric": "bytes", "dedupe": "connection", "interval": "36500d"}))
+	sum := 0.0
+	for _, f := range frames {
+		for i := 0; len(f.Fields) > 1 && i < f.Fields[1].Len(); i++ {
+			sum += floatAt(f.Fields[1], i)
+		}
+	}
+	if sum <= single || sum > 2*single {
+		t.Errorf("past the budget: %v bytes, want more than once (%v) and at most every report (%v)", sum, single, 2*single)
+	}
+	var texts []string
+	for _, n := range notices(frames) {
+		texts = append(texts, n.Text)
+	}
+	if !strings.Contains(strings.Join(texts, " "), "could not list them all; the rest count without dedupe (narrow the time range or filters, or raise rowBudget)") {
+		t.Errorf("no row budget warning: %v", texts)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 
+	flowframes "github.com/flowmesh/flowmesh/plugin/pkg/frames"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
@@ -265,9 +266,11 @@ func TestTopologyNodesAndEdgesMatchUnion(t *testing.T) {
 	if ids.Len() != min(20, len(want)) {
 		t.Fatalf("%d edges, want %d", ids.Len(), min(20, len(want)))
 	}
+	// The main stat is text (the Node Graph panel prints numbers unformatted): the union's
+	// bytes, formatted, in the union's order.
 	for i := 0; i < ids.Len(); i++ {
-		if ids.At(i).(string) != want[i].key || floatAt(main, i) != want[i].value {
-			t.Errorf("edge %d: %s=%v, union %s=%v", i, ids.At(i), floatAt(main, i), want[i].key, want[i].value)
+		if ids.At(i).(string) != want[i].key || main.At(i).(string) != flowframes.FormatBytes(want[i].value) {
+			t.Errorf("edge %d: %s=%v, union %s=%v", i, ids.At(i), main.At(i), want[i].key, flowframes.FormatBytes(want[i].value))
 		}
 	}
 	nodeIDs := map[string]bool{}

@@ -10,7 +10,6 @@ import { FlowmeshVariableQuery } from '../../src/types';
 import { fakeBackendSrv, fakeTemplateSrv, makeDataSource } from './fakeGrafana';
 import { stubLayout } from './layout';
 
-jest.setTimeout(30000);
 beforeAll(stubLayout);
 
 const range = {

@@ -3,7 +3,7 @@
 // (lab/test/e2e.test.ts) can query real agents through the real executable without a
 // Grafana server.
 //
-//	go run ./test/e2e/driver --executable dist/gpx_flowmesh_linux_amd64
+//	go run ./test/e2e/driver --executable dist/gpx_flowmesh_linux_<arch>
 //
 // stdout: first {"event":"ready","pid":<backend pid>}, then one answer line per request
 // line read from stdin, in order. stdin EOF, SIGINT or SIGTERM stop the backend and exit.
@@ -83,7 +83,7 @@ type resource struct {
 const requestTimeout = 60 * time.Second
 
 func main() {
-	executable := flag.String("executable", "", "the built backend executable (plugin/dist/gpx_flowmesh_linux_amd64)")
+	executable := flag.String("executable", "", "the built backend executable (plugin/dist/gpx_flowmesh_linux_<arch>)")
 	flag.Parse()
 	if *executable == "" {
 		fmt.Fprintln(os.Stderr, "driver: --executable is required")
