@@ -241,7 +241,8 @@ func TestCredentialsInAgentURLsAreNeverShown(t *testing.T) {
 		{Name: "dead", URL: withCredentials(closedPortURL(t)), Token: sharedToken},
 		{Name: "silent", URL: withCredentials(silentListener(t)), Token: sharedToken},
 	}
-	s := settingsFor(agents, map[string]any{"timeoutMs": 300})
+	// Long enough for the real agent on a loaded machine; the silent one costs this much per call.
+	s := settingsFor(agents, map[string]any{"timeoutMs": 3000})
 
 	frames := mustOK(t, run(t, p, s, o.tr, map[string]any{"queryType": "summary"}))
 	ns := notices(frames)
