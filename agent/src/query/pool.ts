@@ -101,8 +101,9 @@ export class ConnectionPool {
       else if (waiter && this.remove(waiter)) waiter.reject(reason);
     };
     const timer = setTimeout(() => {
-      const waited = performance.now() - admitted;
-      stop(connection ? new QueryTimeoutError(timeoutMs) : this.busy(`it waited ${Math.round(waited)} ms for a free slot, its whole deadline`));
+      const stillWaiting = waiter !== null && this.isWaiting(waiter);
+      const waited = Math.round(performance.now() - admitted);
+      stop(stillWaiting ? this.busy(`it waited ${waited} ms for a free slot, its whole deadline`) : new QueryTimeoutError(timeoutMs));
     }, timeoutMs);
     const onAbort = () => stop(new QueryCancelledError());
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -211,6 +212,10 @@ export class ConnectionPool {
     const oldest = best[0]!;
     const halfSpent = performance.now() - oldest.admitted > (oldest.deadline - oldest.admitted) / 2;
     return halfSpent ? best[best.length - 1] : oldest;
+  }
+
+  private isWaiting(waiter: Waiter): boolean {
+    return this.waiting.get(waiter.client)?.includes(waiter) ?? false;
   }
 
   /** Takes a waiter out of its queue; false when it was no longer waiting. */
