@@ -159,8 +159,11 @@ async function waitHealthy(url: string, child: ChildProcess, stderr: () => strin
   throw new Error(`agent at ${url} not healthy within 60 s`);
 }
 
-/** Agents serving copies of these databases (one each, copied into `work`: serving may write to them). */
-export async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[]): Promise<string[]> {
+/**
+ * Agents serving copies of these databases (one each, copied into `work`: serving may write to
+ * them); `extraArgs` go to every agent's command line.
+ */
+export async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[], extraArgs: readonly string[] = []): Promise<string[]> {
   const urls: string[] = [];
   for (const [i, source] of databases.entries()) {
     const dir = mkdtempSync(join(work, `agent-${i + 1}-`));
@@ -168,7 +171,7 @@ export async function startAgents(databases: readonly string[], work: string, ag
     copyFileSync(source, db);
     const port = await freePort('tcp');
     const url = `http://127.0.0.1:${port}`;
-    const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn']);
+    const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn', ...extraArgs]);
     const output = collectOutput(child);
     agents.push(child);
     await waitHealthy(url, child, output.stderr);

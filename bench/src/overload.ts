@@ -7,7 +7,10 @@
  *   1-minute time series and summary over 24 h, a filtered flows page) from N keep-alive
  *   connections of one client in a closed loop with no think time, refusals (429) not waited
  *   out; the share of the peak that 256 connections keep is the figure to watch (target
- *   ≥ 80 %). The connection counts are measured in interleaved rounds (every N once per
+ *   ≥ 80 %). Beside it, the same load on a second agent configured to refuse at once when a
+ *   short queue is full (`max_queued_queries: 16`, what the agent did before), so the effect
+ *   of waiting instead of refusing is measured in the same conditions. The connection counts
+ *   and both agents are measured in interleaved rounds (every N on each agent once per
  *   round), so load from whatever else shares the machine falls on all of them alike;
  * - a separate client (another source address) asking 24 queries one after the other while
  *   the 256 connections run, and while 1,100 connections without a token stall their bodies:
@@ -15,7 +18,7 @@
  * - slow clients: when the agent closed the 1,100 stalled connections (and, in the full run,
  *   200 connections whose headers never finish).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -39,6 +42,8 @@ const MIXED_QUERIES = [
 ];
 const SEPARATE_QUERY = { kind: 'top', from: FROM, to: END_MS, group_by: ['dst_port'], metric: 'bytes', limit: 10 };
 const SEPARATE_CLIENT = '127.0.0.2';
+/** The comparison agent's queue: it refuses at once when this many wait (the agent's behaviour before it queued). */
+const REFUSING_QUEUE = 16;
 
 interface LoopResult {
   statuses: Record<string, number>;
@@ -59,6 +64,8 @@ export interface ThroughputRow {
   connections: number;
   /** Over the rounds. */
   answersPerS: Spread;
+  /** The same load on the agent that refuses at once when its short queue is full, over the rounds. */
+  refusingAnswersPerS: Spread;
   /** The rest is of the first round. */
   refusedPerS: number;
   /** Anything else (timeouts, errors), per second. */
@@ -132,11 +139,20 @@ export async function runOverload(quick: boolean): Promise<OverloadResult> {
   const result: OverloadResult = { records, seconds, rounds, throughput: [], separate: [], slow: [] };
   try {
     const [url] = await startAgents([source.db], work, agents);
+    const refusingConfig = join(work, 'refusing.json');
+    writeFileSync(refusingConfig, JSON.stringify({ http: { max_queued_queries: REFUSING_QUEUE } }));
+    const [refusingUrl] = await startAgents([source.db], work, agents, ['--config', refusingConfig]);
     const target = { url, token: TOKEN };
-    await worker({ kind: 'loop', ...target, connections: 4, seconds: 1, queries: MIXED_QUERIES }, 60); // warm up
+    for (const warm of [url, refusingUrl]) {
+      await worker({ kind: 'loop', url: warm, token: TOKEN, connections: 4, seconds: 1, queries: MIXED_QUERIES }, 60);
+    }
     const answers = new Map<number, number[]>(connectionCounts.map((n) => [n, []]));
+    const refusing = new Map<number, number[]>(connectionCounts.map((n) => [n, []]));
     for (let round = 1; round <= rounds; round++) {
       for (const connections of connectionCounts) {
+        log.step(`overload round ${round}/${rounds}: ${connections} connection(s), mixed queries, ${seconds} s, refusing agent`);
+        const refused = await worker<LoopResult>({ kind: 'loop', url: refusingUrl, token: TOKEN, connections, seconds, queries: MIXED_QUERIES }, seconds + 120);
+        refusing.get(connections)!.push((refused.statuses['200'] ?? 0) / refused.seconds);
         log.step(`overload round ${round}/${rounds}: ${connections} connection(s), mixed queries, ${seconds} s`);
         const loop = worker<LoopResult>({ kind: 'loop', ...target, connections, seconds, queries: MIXED_QUERIES }, seconds + 120);
         const separate = connections === 256 && round === 1
@@ -150,6 +166,7 @@ export async function runOverload(quick: boolean): Promise<OverloadResult> {
         result.throughput.push({
           connections,
           answersPerS: spread([]),
+          refusingAnswersPerS: spread([]),
           refusedPerS: (done.statuses['429'] ?? 0) / done.seconds,
           otherPerS: other / done.seconds,
           statuses: done.statuses,
@@ -159,7 +176,10 @@ export async function runOverload(quick: boolean): Promise<OverloadResult> {
         });
       }
     }
-    for (const row of result.throughput) row.answersPerS = spread(answers.get(row.connections)!);
+    for (const row of result.throughput) {
+      row.answersPerS = spread(answers.get(row.connections)!);
+      row.refusingAnswersPerS = spread(refusing.get(row.connections)!);
+    }
 
     log.step('overload: 1,100 connections without a token stalling their bodies');
     const stalled = worker<SlowResult>({ kind: 'slow', ...target, connections: 1100, seconds: 30, stall: 'body' }, 120);
@@ -195,9 +215,11 @@ export function reportOverload(o: OverloadResult): string {
   const throughput = formatTable(
     `Overload: useful throughput of one agent (${o.records.toLocaleString('en')} records, mixed queries, closed loop, ${o.seconds} s each, ` +
       `429 not waited out; median (min–max) of ${o.rounds} interleaved round(s), the other columns of the first)`,
-    ['connections', 'answers/s', 'of the peak', 'refused (429)/s', 'other failures/s', 'answer p50', 'answer p95', 'all answers'],
+    ['connections', 'answers/s', 'of the peak', 'refused (429)/s', 'other failures/s', 'answer p50', 'answer p95', 'all answers',
+      `answers/s refusing at once (queue ${REFUSING_QUEUE})`],
     o.throughput.map((t) => [t.connections, spreadText(t.answersPerS, (n) => n.toFixed(1)), pct(t.answersPerS.median / peak, 0),
-      t.refusedPerS.toFixed(1), t.otherPerS.toFixed(1), ms(t.p50Ms), ms(t.p95Ms), tally(t.statuses)]),
+      t.refusedPerS.toFixed(1), t.otherPerS.toFixed(1), ms(t.p50Ms), ms(t.p95Ms), tally(t.statuses),
+      spreadText(t.refusingAnswersPerS, (n) => n.toFixed(1))]),
   );
   const target = at256
     ? `\n256 connections keep ${pct(at256.answersPerS.median / peak, 0)} of the peak useful throughput (target ≥ 80 %: ` +

@@ -4,7 +4,7 @@
  * prints one JSON result line.
  *
  * - `loop`: `connections` keep-alive connections, each sending the next query as soon as the
- *   last answer arrived (closed loop, no think time), cycling through `queries`, for
+ *   last answer arrived (closed loop, no think time), each cycling through `queries`, for
  *   `seconds`. A 429 is not waited out (Retry-After ignored): the worst case for the agent.
  * - `sequential`: `count` queries one after the other on one connection (a separate client).
  * - `slow`: `connections` connections that each send request headers announcing a body and
@@ -52,7 +52,10 @@ async function loop(job: Extract<Job, { kind: 'loop' }>) {
   const end = performance.now() + job.seconds * 1000;
   const started = performance.now();
   await Promise.all(Array.from({ length: job.connections }, async (_, c) => {
-    for (let i = c; performance.now() < end; i += job.connections) {
+    // Each connection goes through every query in turn, so the answers have the same mix at
+    // every connection count (a connection that always asked the same query would let the
+    // cheap queries come round more often when few connections wait, flattering small counts).
+    for (let i = c; performance.now() < end; i++) {
       const { status, ms } = await post(job, agent, bodies[i % bodies.length]!);
       count(statuses, status);
       if (status === 200) okMs.push(ms);
