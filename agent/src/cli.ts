@@ -13,13 +13,16 @@ import { Command, CommanderError } from 'commander';
 import type { Logger } from 'pino';
 import { ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
 import { HttpOptionsError } from './http/options';
+import { libpcapVersion } from './capture';
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
 import { LocalAddresses } from './flow/direction';
+import { LiveFlows } from './live';
 import { formatSummary, Pipeline, type PipelineSummary } from './pipeline';
 import { JsonLinesSink, teeSink } from './sinks/jsonl';
 import type { FlowSink } from './model/flow';
 import type { AgentService } from './server/service';
+import type { DropReason, FlowStore, StoreCounters } from './store/flow-store';
 import { registerGenPcapCommand } from './synth';
 
 interface CommonFlags {
@@ -116,11 +119,13 @@ async function importCommand(files: string[], flags: CommonFlags & { filter?: st
   const local = localAddresses(config, false);
   const sinks: FlowSink[] = [];
   if (flags.jsonl) sinks.push(new JsonLinesSink(flags.jsonl));
+  let store: FlowStore | undefined;
   if (flags.db || !flags.jsonl) {
     const options = storeOptions(config);
     ensureParentDir(options.path);
     const { FlowStore } = loadStore();
-    sinks.push(await FlowStore.open({ ...options, logger }));
+    store = await FlowStore.open({ ...options, logger });
+    sinks.push(store);
   }
   const sink = sinks.length === 1 ? sinks[0] : teeSink(...sinks);
   const pipeline = newPipeline(config, sink, logger, local, inventory);
@@ -131,13 +136,31 @@ async function importCommand(files: string[], flags: CommonFlags & { filter?: st
   } catch (err) {
     failure = err;
   }
-  // flows seen before a failure or an interruption are kept: flush them before reporting it
-  await pipeline.finish();
+  // Flows seen before a failure or an interruption are kept: the import waits until the store
+  // has written them (while it cannot write: until it can, or until interrupted), then reports.
+  try {
+    await pipeline.finish(interrupt.signal);
+  } catch (err) {
+    failure ??= err;
+  }
   await sink.close();
   interrupt.dispose();
   reportSummary(logger, pipeline.summary());
   if (failure) throw failure;
+  if (store) throwIfRecordsLost(store.counters(), ['full', 'shutdown']);
 }
+
+/** Records the store had to drop for these reasons fail the command (run: only those lost at exit). */
+function throwIfRecordsLost(counters: StoreCounters, reasons: DropReason[]): void {
+  const lost = reasons.reduce((sum, reason) => sum + counters.dropped[reason], 0);
+  if (lost === 0) return;
+  const why = reasons.map((reason) => `${counters.dropped[reason].toLocaleString('en')} ${DROP_TEXT[reason]}`).join(', ');
+  throw new Error(`${lost.toLocaleString('en')} flow records could not be stored and were dropped (${why}); last store error: ${counters.lastError ?? 'none'}`);
+}
+
+const DROP_TEXT: Record<DropReason, string> = {
+  full: 'while the backlog and spill were full', invalid: 'invalid', shutdown: 'still held at exit, no spill room',
+};
 
 /** An import stopped by a signal: exit code 128 + the signal number, as shells report it. */
 class InterruptedError extends Error {
@@ -227,6 +250,8 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
     throw err;
   }
   if (service) {
+    // include_open queries read the flow table and the store's unwritten records
+    service.engine.attachLive(new LiveFlows(pipeline.table, service.store, service.options.live_max_records));
     service.metrics.setProviders({
       ...pipeline.metricsProviders(),
       capture: {
@@ -237,7 +262,7 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
       },
     });
   }
-  logger.info({ interface: capture.interface, linkType: live.capture.linkType, node: config.node, api: service?.address }, 'capturing');
+  logger.info({ interface: capture.interface, linkType: live.capture.linkType, libpcap: libpcapVersion(), node: config.node, api: service?.address }, 'capturing');
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -248,11 +273,17 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   clearInterval(peerTimer);
-  await live.stop();
+  try {
+    await live.stop();
+  } catch (err) {
+    // the store still holds what it could not write: closing it spills or counts those
+    logger.error({ err }, 'could not write every record while stopping');
+  }
   await sink.close();
   if (service) await service.close();
   const s = live.capture.stats();
   logger.info({ summary: pipeline.summary(), capture: s }, 'stopped');
+  if (service) throwIfRecordsLost(service.store.counters(), ['shutdown']);
 }
 
 async function serveCommand(flags: CommonFlags): Promise<void> {
@@ -318,6 +349,6 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
-  // exit explicitly: an idle live capture's poll handle can outlive its close
+  // exit explicitly with the command's code, whatever handle a library may leave open
   void main().then((code) => process.exit(code));
 }

@@ -26,7 +26,7 @@ describe('config', () => {
       local_addresses: [],
       inventory: '',
       dns: { enabled: true, cache_size: 100000, min_ttl_s: 60, max_ttl_s: 86400 },
-      store: { data_dir: './flowmesh-data', path: '', retention_days: 7 },
+      store: { data_dir: './flowmesh-data', path: '', retention_days: 7, spill_dir: '' },
       http: { listen: '127.0.0.1:9477' },
     });
     expect(storeOptions(c)).toEqual({ path: 'flowmesh-data/flows.duckdb', retentionDays: 7 });

@@ -91,10 +91,8 @@ async function readAll(file: string, libpcap: boolean): Promise<{ packets: strin
   }
 }
 
-/** Files where libpcap, as the binding hands it over, is wrong and the JavaScript reader is not: timestamps are not compared there. */
+/** Files where libpcap is wrong and the JavaScript reader is not: timestamps are not compared there. */
 const LIBPCAP_TIMESTAMP_ARTIFACTS: Record<string, string> = {
-  'time_2106_overflow.pcapng': 'the binding passes seconds as 32 bits, so libpcap wraps to 1970 after 2106',
-  'time_2107.pcapng': 'the binding passes seconds as 32 bits, so libpcap wraps to 1970 after 2106',
   'timestamp_invalid_nano.pcap': 'a nanosecond fraction >= 2^31 overflows libpcap\'s signed microseconds (we keep the fraction)',
 };
 

@@ -133,6 +133,41 @@ describe('DnsCache', () => {
     expect(c.get('10.0.0.1', 0)).toBe('');
     expect(c.get('10.0.0.4', 0)).toBe('h4');
   });
+  it('an address shared by several names keeps each within its TTL; the latest valid one before the time wins', () => {
+    const c = new DnsCache({ minTtlS: 60 });
+    c.set('104.16.0.1', 'a.example', 300, 10 * S);
+    c.set('104.16.0.1', 'b.example', 60, 20 * S);
+    expect(c.size).toBe(2);
+    expect(c.get('104.16.0.1', 5 * S)).toBe(''); // before any answer
+    expect(c.get('104.16.0.1', 15 * S)).toBe('a.example'); // b was not answered yet
+    expect(c.get('104.16.0.1', 25 * S)).toBe('b.example'); // latest
+    expect(c.get('104.16.0.1', 81 * S)).toBe('a.example'); // b expired, a still valid
+    expect(c.size).toBe(1); // the expired name is forgotten
+    expect(c.get('104.16.0.1', 311 * S)).toBe('');
+    expect(c.size).toBe(0);
+  });
+  it('an answer after a name expired starts a new validity span; a re-answer in time extends it', () => {
+    const c = new DnsCache({ minTtlS: 60 });
+    c.set('1.1.1.1', 'x.example', 60, 0);
+    c.set('1.1.1.1', 'x.example', 60, 50 * S);
+    expect(c.get('1.1.1.1', 100 * S)).toBe('x.example'); // extended to 110 s
+    c.set('1.1.1.1', 'x.example', 60, 200 * S); // expired at 110 s: a new span from 200 s
+    expect(c.get('1.1.1.1', 150 * S)).toBe('');
+    expect(c.get('1.1.1.1', 200 * S)).toBe('x.example');
+  });
+  it('bounds the names per address (the one expiring first goes) and counts names against maxEntries', () => {
+    const c = new DnsCache({ maxNamesPerAddress: 2, maxEntries: 3 });
+    c.set('9.9.9.9', 'long.example', 3600, 0);
+    c.set('9.9.9.9', 'short.example', 60, 1 * S);
+    c.set('9.9.9.9', 'mid.example', 600, 2 * S);
+    expect(c.size).toBe(2);
+    expect(c.get('9.9.9.9', 3 * S)).toBe('mid.example');
+    c.set('8.8.8.8', 'other.example', 600, 4 * S);
+    c.set('7.7.7.7', 'third.example', 600, 5 * S); // 4 names > 3: the address answered longest ago goes
+    expect(c.size).toBe(2);
+    expect(c.get('9.9.9.9', 6 * S)).toBe('');
+    expect(c.get('7.7.7.7', 6 * S)).toBe('third.example');
+  });
 });
 
 describe('DnsObserver', () => {

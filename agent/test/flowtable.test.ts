@@ -176,15 +176,18 @@ describe('keys, initiator and counters', () => {
       { t: 5.1, src: 'fd00::2', dst: 'fd00::1', proto: 'icmpv6', icmpType: 129, icmpId: 7, bytes: 104 },
     );
     const rs = flush();
-    expect(rs.map((r) => [r.protocol, r.src_ip, r.src_port, r.dst_port, r.icmp_type, r.icmp_code, r.packets_tx, r.packets_rx])).toEqual([
-      ['icmp', C, 0, 0, 8, 0, 1, 1],
-      ['icmp', C, 0, 0, 8, 0, 1, 0],
-      ['icmp', '192.0.2.1', 0, 0, 3, 3, 2, 0],
-      ['icmp', '192.0.2.1', 0, 0, 3, 1, 1, 0],
-      ['icmpv6', 'fd00::1', 0, 0, 128, 0, 1, 1],
+    expect(rs.map((r) => [r.protocol, r.src_ip, r.src_port, r.dst_port, r.icmp_type, r.icmp_code, r.icmp_id, r.packets_tx, r.packets_rx])).toEqual([
+      ['icmp', C, 0, 0, 8, 0, 7, 1, 1],
+      ['icmp', C, 0, 0, 8, 0, 8, 1, 0],
+      ['icmp', '192.0.2.1', 0, 0, 3, 3, null, 2, 0],
+      ['icmp', '192.0.2.1', 0, 0, 3, 1, null, 1, 0],
+      ['icmpv6', 'fd00::1', 0, 0, 128, 0, 7, 1, 1],
     ]);
     expect(rs[0].conn_state).toBe('SF');
     expect(rs[2].conn_state).toBe('S0');
+    // Community ID ignores the identifier (by its specification): two pings of one host share it
+    expect(rs[0].community_id).toBe(rs[1].community_id);
+    expect(rs.filter((r) => r.protocol !== 'icmp' && r.protocol !== 'icmpv6').every((r) => r.icmp_id === null)).toBe(true);
   });
 
   it('an echo reply seen first makes its receiver the initiator and reports the request type', () => {
@@ -403,6 +406,95 @@ describe('lifetime', () => {
     const ids = flush().map((r) => r.flow_id);
     expect(new Set(ids).size).toBe(10);
     expect(ids.every((id) => id.startsWith('b-'))).toBe(true);
+  });
+});
+
+describe('latency', () => {
+  /** A TCP conversation with explicit times (seconds after T0). */
+  const at = (steps: [number, boolean, string][]): P[] =>
+    steps.map(([t, fromClient, flags]) => ({ t, src: fromClient ? C : SRV, dst: fromClient ? SRV : C, sp: fromClient ? 40000 : 80, dp: fromClient ? 80 : 40000, flags }));
+
+  it('handshake legs: first SYN -> first SYN/ACK -> first ACK after it (retransmissions included)', () => {
+    const { feed, flush } = table();
+    feed(...at([[0, true, 'S'], [1, true, 'S'], [1.02, false, 'SA'], [1.05, false, 'SA'], [1.1, true, 'A'], [1.2, true, 'PA'], [1.3, true, 'A']]));
+    expect(flush()[0]).toMatchObject({ tcp_synack_us: 1.02 * S, tcp_ack_us: 0.08 * S });
+  });
+
+  it('no handshake time without the whole handshake: SYN only, SYN then RST, mid-stream, SYN/ACK then RST', () => {
+    const cases: [number, boolean, string][][] = [
+      [[0, true, 'S'], [1, true, 'S']],
+      [[0, true, 'S'], [0.01, false, 'RA']],
+      [[0, false, 'PA'], [0.01, true, 'A']],
+      [[0, true, 'S'], [0.01, false, 'SA'], [0.02, true, 'R']],
+      [[0, false, 'SA'], [0.01, true, 'A']],
+    ];
+    for (const steps of cases) {
+      const { feed, flush } = table();
+      feed(...at(steps));
+      expect(flush().map((r) => [r.tcp_synack_us, r.tcp_ack_us])).toEqual([[null, null]]);
+    }
+  });
+
+  it('each measurement is carried by exactly one record: the first emitted after it', () => {
+    const { feed, flush } = table({ timeouts: { activeTimeoutS: 5 } });
+    feed(...at([[0, true, 'S'], [0.01, false, 'SA'], [0.03, true, 'A'], [6, true, 'PA'], [12, true, 'PA']]));
+    const rs = flush();
+    expect(rs.map((r) => [r.record_kind, r.tcp_synack_us, r.tcp_ack_us])).toEqual([
+      ['interim', 0.01 * S, 0.02 * S], ['interim', null, null], ['final', null, null],
+    ]);
+  });
+
+  it('DNS response time: the first awaited query of the period (A then AAAA in parallel), by message id', () => {
+    const { t, flush } = table({ timeouts: { activeTimeoutS: 5 } });
+    const dns = (time: number, query: boolean, id: number) => {
+      const p = packet({ t: time, src: query ? C : '10.0.1.53', dst: query ? '10.0.1.53' : C, sp: query ? 33000 : 53, dp: query ? 53 : 33000, proto: 'udp' });
+      p.dnsId = id;
+      p.dnsResponse = !query;
+      t.process(p);
+    };
+    dns(0, true, 100); // A
+    dns(0.0001, true, 101); // AAAA, sent while A is awaited: not timed
+    dns(0.004, false, 101); // AAAA answered first: not the awaited query
+    dns(0.006, false, 100); // A answered: 6 ms
+    dns(6, true, 102); // next period: a lost query...
+    dns(12, true, 103); // ...given up after 5 s: this one is timed
+    dns(12.02, false, 103);
+    const rs = flush();
+    expect(rs.map((r) => r.dns_rtt_us)).toEqual([0.006 * S, null, 0.02 * S]);
+  });
+});
+
+describe('open flows snapshot', () => {
+  it('the current period of each open flow, marked open, with the seq its next record takes; nothing changes', () => {
+    const { t, feed, sink } = table({ timeouts: { activeTimeoutS: 5 } });
+    feed(...tcp([[true, 'S'], [false, 'SA'], [true, 'A'], [true, 'PA', 100]]));
+    feed({ t: 0.5, src: C, dst: '8.8.8.8', proto: 'icmp', icmpType: 8, icmpId: 42, bytes: 84 });
+    const all = () => true;
+    const first = t.snapshotOpen(10, all);
+    expect(first.omitted).toBe(0);
+    expect(first.records.map((r) => [r.protocol, r.record_kind, r.end_reason, r.seq, r.packets_tx, r.packets_rx, r.icmp_id]).sort()).toEqual([
+      ['icmp', 'open', 'open', 0, 1, 0, 42],
+      ['tcp', 'open', 'open', 0, 3, 1, null],
+    ]);
+    const tcpOpen = first.records.find((r) => r.protocol === 'tcp')!;
+    expect(tcpOpen.tcp_synack_us).toBe(0.01 * S); // the handshake shows while open...
+    expect(t.snapshotOpen(10, all).records).toEqual(first.records); // ...and reading changed nothing
+    expect(sink.records).toHaveLength(0);
+    feed({ t: 6, src: C, sp: 40000, dst: SRV, dp: 80, flags: 'PA', payload: 10, bytes: 50 }); // interim for [0, 0.03]
+    const [interim] = sink.records;
+    expect(interim).toMatchObject({ seq: 0, record_kind: 'interim', packets_tx: 3, packets_rx: 1, tcp_synack_us: 0.01 * S });
+    const second = t.snapshotOpen(10, (startUs) => startUs >= T0 + 5 * S);
+    expect(second.records.map((r) => [r.seq, r.packets_tx, r.bytes_tx, r.tcp_synack_us])).toEqual([[1, 1, 50, null]]);
+    expect(second.earliestNextStartUs).toBe(T0 + 0.5 * S); // the ICMP flow's next record starts there
+  });
+
+  it('is bounded: beyond the limit flows are counted, not returned', () => {
+    const { t, feed } = table();
+    for (let i = 0; i < 10; i++) feed({ t: i * 0.1, src: C, sp: 1000 + i, dst: SRV, dp: 53, proto: 'udp' });
+    const snap = t.snapshotOpen(4, () => true);
+    expect([snap.records.length, snap.omitted]).toEqual([4, 6]);
+    // the most recently active first
+    expect(snap.records.map((r) => r.src_port)).toEqual([1009, 1008, 1007, 1006]);
   });
 });
 

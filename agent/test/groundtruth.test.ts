@@ -3,7 +3,9 @@
  * truth, imported through the real pipeline (libpcap reads the file, the real decoder, DNS
  * observer and flow table). Every flow must match its truth EXACTLY: number of flows,
  * initiator, per-direction packets and IP bytes, TCP flags per side, first/last timestamps,
- * conn_state, ICMP type/code, DNS domain, direction; records of one flow sum to it.
+ * conn_state, ICMP type/code/echo identifier, DNS domain (by time: shared addresses, answers
+ * after the flow started), direction, TCP handshake legs and DNS response time (each carried
+ * by exactly one record); records of one flow sum to it. One case has 10,000 flows.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +34,12 @@ interface Assembled {
   tcp_flags_src: number;
   tcp_flags_dst: number;
   end_us: number;
+  /** Latency measurements: the values, and how many records carried one. */
+  tcp_synack_us: number | null;
+  tcp_ack_us: number | null;
+  dns_rtt_us: number | null;
+  handshakeRecords: number;
+  dnsRecords: number;
 }
 
 function assemble(records: FlowRecord[]): Map<string, Assembled> {
@@ -39,7 +47,10 @@ function assemble(records: FlowRecord[]): Map<string, Assembled> {
   for (const r of records) {
     let a = flows.get(r.flow_id);
     if (!a) {
-      a = { first: r, last: r, records: 0, packets_tx: 0, packets_rx: 0, bytes_tx: 0, bytes_rx: 0, tcp_flags_src: 0, tcp_flags_dst: 0, end_us: 0 };
+      a = {
+        first: r, last: r, records: 0, packets_tx: 0, packets_rx: 0, bytes_tx: 0, bytes_rx: 0, tcp_flags_src: 0, tcp_flags_dst: 0, end_us: 0,
+        tcp_synack_us: null, tcp_ack_us: null, dns_rtt_us: null, handshakeRecords: 0, dnsRecords: 0,
+      };
       flows.set(r.flow_id, a);
     }
     expect(r.seq).toBe(a.records); // records of a flow arrive in order, seq 0, 1, 2...
@@ -52,6 +63,15 @@ function assemble(records: FlowRecord[]): Map<string, Assembled> {
     a.tcp_flags_src |= r.tcp_flags_src;
     a.tcp_flags_dst |= r.tcp_flags_dst;
     a.end_us = Math.max(a.end_us, r.end_us);
+    if (r.tcp_synack_us !== null) {
+      a.handshakeRecords++;
+      a.tcp_synack_us = r.tcp_synack_us;
+      a.tcp_ack_us = r.tcp_ack_us;
+    }
+    if (r.dns_rtt_us !== null) {
+      a.dnsRecords++;
+      a.dns_rtt_us ??= r.dns_rtt_us;
+    }
   }
   return flows;
 }
@@ -81,6 +101,8 @@ const cases: [number, SynthLinkType, number][] = [
   [4, 'sll2', 300],
   [5, 'null', 300],
   [6, 'ethernet', 600],
+  // at this size random addresses also collide with answered ones: attribution by time must hold
+  [7, 'raw', 10_000],
 ];
 
 describe.each(cases)('seed %i, %s, %i flows', (seed, linkType, flows) => {
@@ -114,13 +136,16 @@ describe.each(cases)('seed %i, %s, %i flows', (seed, linkType, flows) => {
         tcp_flags_src: a.tcp_flags_src, tcp_flags_dst: a.tcp_flags_dst,
         first_us: a.first.flow_start_us, last_us: a.end_us,
         conn_state: a.last.conn_state, dst_domain: a.first.dst_domain, direction: a.first.direction,
-        final: a.last.record_kind,
+        final: a.last.record_kind, icmp_id: a.first.icmp_id,
+        tcp_synack_us: a.tcp_synack_us, tcp_ack_us: a.tcp_ack_us, dns_rtt_us: a.dns_rtt_us,
+        measured_once: a.handshakeRecords <= 1 && a.dnsRecords <= 1,
       };
       const expected = {
         ip_version: t.ip_version, protocol_number: t.protocol_number, icmp_type: t.icmp_type, icmp_code: t.icmp_code,
         packets_tx: t.packets_tx, packets_rx: t.packets_rx, bytes_tx: t.bytes_tx, bytes_rx: t.bytes_rx,
         tcp_flags_src: t.tcp_flags_src, tcp_flags_dst: t.tcp_flags_dst, first_us: t.first_us, last_us: t.last_us,
         conn_state: t.conn_state, dst_domain: t.dst_domain, direction: expectedDirection(t, host), final: 'final',
+        icmp_id: t.icmp_id, tcp_synack_us: t.tcp_synack_us, tcp_ack_us: t.tcp_ack_us, dns_rtt_us: t.dns_rtt_us, measured_once: true,
       };
       for (const k of Object.keys(expected) as (keyof typeof expected)[]) {
         if (actual[k] !== expected[k]) mismatches.push(`${t.scenario} ${key}: ${k} = ${JSON.stringify(actual[k])}, truth ${JSON.stringify(expected[k])}`);

@@ -21,6 +21,8 @@ export function makeRecords(count: number, seed = 1): FlowRecord[] {
   const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const int = (max: number) => Math.floor(random() * max);
+  const handshake = (measured: boolean) =>
+    measured ? { tcp_synack_us: int(300_000), tcp_ack_us: int(50_000) } : { tcp_synack_us: null, tcp_ack_us: null };
   const records: FlowRecord[] = [];
   for (let i = 0; i < count; i++) {
     const protocol = pick(['tcp', 'tcp', 'udp', 'icmp', 'icmpv6'] as const);
@@ -62,6 +64,9 @@ export function makeRecords(count: number, seed = 1): FlowRecord[] {
       tcp_flags_dst: protocol === 'tcp' ? int(256) : 0,
       conn_state: protocol === 'tcp' ? pick(['S0', 'SF', 'REJ', 'RSTO']) : protocol === 'udp' ? 'SF' : null,
       community_id: `1:${Buffer.from(`c${i}`).toString('base64')}`,
+      icmp_id: ported ? null : int(65536),
+      ...handshake(protocol === 'tcp' && random() < 0.6),
+      dns_rtt_us: protocol === 'udp' && random() < 0.5 ? int(200_000) : null,
     });
   }
   return records;

@@ -203,11 +203,24 @@ describe('queries over HTTP', () => {
     const reply = await call(agent, 'POST', '/api/v1/query', { kind: 'summary', ...RANGE });
     expect(reply.status).toBe(200);
     expect(reply.json.records).toBe(records.length);
+    const handshakes = records.filter((r) => r.tcp_synack_us !== null);
+    const dns = records.filter((r) => r.dns_rtt_us !== null);
     expect(reply.json.total).toEqual({
       bytes: total(bytes), bytes_tx: total((r) => r.bytes_tx), bytes_rx: total((r) => r.bytes_rx),
       packets: total((r) => r.packets_tx + r.packets_rx), packets_tx: total((r) => r.packets_tx),
       packets_rx: total((r) => r.packets_rx), flows: records.filter((r) => r.seq === 0).length,
+      handshakes: handshakes.length, synack_us_sum: total((r) => r.tcp_synack_us ?? 0), ack_us_sum: total((r) => r.tcp_ack_us ?? 0),
+      handshake_us_max: Math.max(...handshakes.map((r) => r.tcp_synack_us! + r.tcp_ack_us!)),
+      dns_responses: dns.length, dns_rtt_us_sum: total((r) => r.dns_rtt_us ?? 0), dns_rtt_us_max: Math.max(...dns.map((r) => r.dns_rtt_us!)),
     });
+  });
+
+  test('include_open is accepted; an agent without a flow table (serve) says it answered from the store only', async () => {
+    const reply = await call(agent, 'POST', '/api/v1/query', { kind: 'summary', ...RANGE, include_open: true });
+    expect(reply.status).toBe(200);
+    expect(reply.json.live).toEqual({ available: false, as_of_us: null, open_records: 0, pending_records: 0, omitted_records: 0 });
+    const bad = await call(agent, 'POST', '/api/v1/query', { kind: 'summary', ...RANGE, include_open: 'yes' });
+    expect([bad.status, bad.json.field]).toEqual([400, 'include_open']);
   });
 
   test('top by node and a filtered top agree with the records', async () => {

@@ -17,6 +17,8 @@ const NUMERIC: Record<string, (r: FlowRecord) => number | null> = {
   bytes: (r) => r.bytes_tx + r.bytes_rx, bytes_tx: (r) => r.bytes_tx, bytes_rx: (r) => r.bytes_rx,
   packets: (r) => r.packets_tx + r.packets_rx, packets_tx: (r) => r.packets_tx, packets_rx: (r) => r.packets_rx,
   duration_ms: (r) => (r.end_us - r.start_us) / 1000, icmp_type: (r) => r.icmp_type, icmp_code: (r) => r.icmp_code,
+  icmp_id: (r) => r.icmp_id, tcp_synack_us: (r) => r.tcp_synack_us, tcp_ack_us: (r) => r.tcp_ack_us, dns_rtt_us: (r) => r.dns_rtt_us,
+  handshake_us: (r) => (r.tcp_synack_us === null || r.tcp_ack_us === null ? null : r.tcp_synack_us + r.tcp_ack_us),
 };
 const field = (r: FlowRecord, name: string): Value => (r as unknown as Record<string, Value>)[name];
 
@@ -79,14 +81,42 @@ export function matches(r: FlowRecord, filter: Filter): boolean {
 }
 
 export const totalsOf = (records: FlowRecord[]): Totals => {
-  const t: Totals = { bytes: 0, bytes_tx: 0, bytes_rx: 0, packets: 0, packets_tx: 0, packets_rx: 0, flows: 0 };
+  const t: Totals = {
+    bytes: 0, bytes_tx: 0, bytes_rx: 0, packets: 0, packets_tx: 0, packets_rx: 0, flows: 0,
+    handshakes: 0, synack_us_sum: 0, ack_us_sum: 0, handshake_us_max: 0, dns_responses: 0, dns_rtt_us_sum: 0, dns_rtt_us_max: 0,
+  };
   for (const r of records) {
     t.bytes_tx += r.bytes_tx; t.bytes_rx += r.bytes_rx; t.packets_tx += r.packets_tx; t.packets_rx += r.packets_rx;
     if (r.seq === 0) t.flows++;
+    if (r.tcp_synack_us !== null && r.tcp_ack_us !== null) {
+      t.handshakes++;
+      t.synack_us_sum += r.tcp_synack_us;
+      t.ack_us_sum += r.tcp_ack_us;
+      t.handshake_us_max = Math.max(t.handshake_us_max, r.tcp_synack_us + r.tcp_ack_us);
+    }
+    if (r.dns_rtt_us !== null) {
+      t.dns_responses++;
+      t.dns_rtt_us_sum += r.dns_rtt_us;
+      t.dns_rtt_us_max = Math.max(t.dns_rtt_us_max, r.dns_rtt_us);
+    }
   }
   t.bytes = t.bytes_tx + t.bytes_rx;
   t.packets = t.packets_tx + t.packets_rx;
   return t;
+};
+
+/** A metric from the totals of a set of records (contract: averages over measurements, 0 without any). */
+export function metricOf(t: Totals, metric: string): number {
+  const mean = (sum: number, n: number) => (n === 0 ? 0 : sum / n);
+  if (metric === 'handshake_us_avg') return mean(t.synack_us_sum + t.ack_us_sum, t.handshakes);
+  if (metric === 'synack_us_avg') return mean(t.synack_us_sum, t.handshakes);
+  if (metric === 'ack_us_avg') return mean(t.ack_us_sum, t.handshakes);
+  if (metric === 'dns_rtt_us_avg') return mean(t.dns_rtt_us_sum, t.dns_responses);
+  return t[metric as keyof Totals];
+}
+
+const AVERAGE_COUNT: Record<string, keyof Totals> = {
+  handshake_us_avg: 'handshakes', synack_us_avg: 'handshakes', ack_us_avg: 'handshakes', dns_rtt_us_avg: 'dns_responses',
 };
 
 /** Ascending, NULLs last, numbers numerically, strings by code unit (= DuckDB's byte order for ASCII). */
@@ -117,41 +147,44 @@ function groupBy(records: FlowRecord[], dims: string[]) {
 export function oracle(q: Query, records: FlowRecord[]): unknown {
   switch (q.kind) {
     case 'top': {
-      const metric = (q.metric ?? 'bytes') as keyof Totals;
+      const metric = q.metric ?? 'bytes';
       const dims = [...new Set(q.group_by as string[])];
       const groups = groupBy(selected(q, records), dims).sort(
-        (a, b) => b.totals[metric] - a.totals[metric] || dims.reduce((c, d) => c || compareValues(a.key[d], b.key[d]), 0),
+        (a, b) => metricOf(b.totals, metric) - metricOf(a.totals, metric) || dims.reduce((c, d) => c || compareValues(a.key[d], b.key[d]), 0),
       );
       const limit = q.limit ?? 10;
       const rows = limit === 0 ? groups : groups.slice(0, limit);
+      const kept = new Set(rows);
+      const rest = groups.filter((g) => !kept.has(g));
       const total = totalsOf(selected(q, records));
-      const other = { ...total };
-      for (const k of Object.keys(other) as (keyof Totals)[]) other[k] -= rows.reduce((s, r) => s + r.totals[k], 0);
+      const inKept = new Set(rows.map((g) => JSON.stringify(dims.map((d) => g.key[d]))));
+      const other = totalsOf(selected(q, records).filter((r) => !inKept.has(JSON.stringify(dims.map((d) => field(r, d))))));
       return {
         kind: 'top', group_by: dims, metric,
-        rows: rows.map((r) => ({ key: r.key, value: r.totals[metric], totals: r.totals })),
-        other: { groups: groups.length - rows.length, value: other[metric], totals: other }, total,
+        rows: rows.map((r) => ({ key: r.key, value: metricOf(r.totals, metric), totals: r.totals })),
+        other: { groups: rest.length, value: metricOf(other, metric), totals: other }, total,
       };
     }
     case 'timeseries': {
-      const metric = (q.metric ?? 'bytes') as keyof Totals;
+      const metric = q.metric ?? 'bytes';
+      const countField = AVERAGE_COUNT[metric];
       const iv = q.interval_ms;
       const first = Math.floor(q.from / iv);
       const times: number[] = [];
       for (let t = first * iv; t < q.to; t += iv) times.push(t);
       const dims = [...new Set((q.split_by ?? []) as string[])];
       const recs = selected(q, records);
+      // each bucket is the metric over the bucket's records; averages also carry their counts
       const seriesOf = (rs: FlowRecord[]) => {
-        const values = times.map(() => 0);
-        for (const r of rs) {
-          const t = totalsOf([r]);
-          values[Math.floor(r.start_us / 1000 / iv) - first] += t[metric];
-        }
-        return values;
+        const buckets = times.map((): FlowRecord[] => []);
+        for (const r of rs) buckets[Math.floor(r.start_us / 1000 / iv) - first].push(r);
+        const totals = buckets.map((b) => totalsOf(b));
+        const values = totals.map((t) => metricOf(t, metric));
+        return countField ? { values, counts: totals.map((t) => t[countField]) } : { values };
       };
-      if (dims.length === 0) return { kind: 'timeseries', interval_ms: iv, metric, split_by: [], times, series: [{ key: {}, other: false, values: seriesOf(recs) }] };
+      if (dims.length === 0) return { kind: 'timeseries', interval_ms: iv, metric, split_by: [], times, series: [{ key: {}, other: false, ...seriesOf(recs) }] };
       const groups = groupBy(recs, dims).sort(
-        (a, b) => b.totals[metric] - a.totals[metric] || dims.reduce((c, d) => c || compareValues(a.key[d], b.key[d]), 0),
+        (a, b) => metricOf(b.totals, metric) - metricOf(a.totals, metric) || dims.reduce((c, d) => c || compareValues(a.key[d], b.key[d]), 0),
       );
       const limit = q.split_limit ?? 10;
       const kept = limit === 0 ? groups : groups.slice(0, limit);
@@ -159,10 +192,10 @@ export function oracle(q: Query, records: FlowRecord[]): unknown {
       const keptIds = new Set(kept.map((g) => keyId(g.key)));
       const series = kept.map((g) => ({
         key: g.key, other: false,
-        values: seriesOf(recs.filter((r) => keyId(Object.fromEntries(dims.map((d) => [d, field(r, d)]))) === keyId(g.key))),
+        ...seriesOf(recs.filter((r) => keyId(Object.fromEntries(dims.map((d) => [d, field(r, d)]))) === keyId(g.key))),
       }));
       if (groups.length > kept.length) {
-        series.push({ key: {}, other: true, values: seriesOf(recs.filter((r) => !keptIds.has(keyId(Object.fromEntries(dims.map((d) => [d, field(r, d)])))))) });
+        series.push({ key: {}, other: true, ...seriesOf(recs.filter((r) => !keptIds.has(keyId(Object.fromEntries(dims.map((d) => [d, field(r, d)])))))) });
       }
       return { kind: 'timeseries', interval_ms: iv, metric, split_by: dims, times, series };
     }

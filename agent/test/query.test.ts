@@ -122,6 +122,12 @@ const FILTERS: Filter[] = [
   { field: 'record_kind', op: 'eq', value: 'interim' },
   { field: 'end_reason', op: 'in', values: ['tcp_reset', 'idle_timeout'] },
   { field: 'flow_id', op: 'eq', value: 'tie-1' },
+  { field: 'icmp_id', op: 'lt', value: 30_000 },
+  { field: 'handshake_us', op: 'gt', value: 40_000 },
+  { field: 'handshake_us', op: 'gte', value: 0 },
+  { field: 'tcp_synack_us', op: 'lte', value: 10_000 },
+  { field: 'tcp_ack_us', op: 'gt', value: 1000 },
+  { field: 'dns_rtt_us', op: 'gte', value: 25_000 },
 ];
 
 describe('filters (summary over each, raw and rollup paths)', () => {
@@ -157,6 +163,14 @@ describe('top', () => {
     ['ip_version', { group_by: ['ip_version'], metric: 'packets_rx' }],
     // What connection dedupe asks: 4 user dimensions plus community_id and direction.
     ['4 dims + connection dims', { group_by: ['community_id', 'direction', 'src_name', 'src_ip', 'dst_name', 'dst_ip'], limit: 0 }],
+    // latency: averages from sums and counts, maxima as maxima (also in "other")
+    ['dst_ip by average handshake, 5', { group_by: ['dst_ip'], metric: 'handshake_us_avg', limit: 5 }],
+    ['dst_port by slowest handshake, 4', { group_by: ['dst_port'], metric: 'handshake_us_max', limit: 4 }],
+    ['node by SYN/ACK leg', { group_by: ['node'], metric: 'synack_us_avg', limit: 1 }],
+    ['src_ip by ACK leg, 3', { group_by: ['src_ip'], metric: 'ack_us_avg', limit: 3 }],
+    ['dst_ip by DNS response time, 2', { group_by: ['dst_ip'], metric: 'dns_rtt_us_avg', limit: 2 }],
+    ['dst_ip by slowest DNS response, 2', { group_by: ['dst_ip'], metric: 'dns_rtt_us_max', limit: 2 }],
+    ['direction by handshakes measured', { group_by: ['direction'], metric: 'handshakes', limit: 0 }],
   ];
   test.each(cases)('%s', async (_name, extra) => {
     await bothMatchOracle({ kind: 'top', ...whole(), ...extra } as Query);
@@ -176,6 +190,11 @@ describe('timeseries', () => {
     ['conn_state (NULL series), all', { interval_ms: 900_000, split_by: ['conn_state'], split_limit: 0, metric: 'packets' }],
     ['45 s (not minute multiple: raw)', { interval_ms: 45_000, metric: 'bytes_tx' }],
     ['1 h by 3 dims', { interval_ms: 3_600_000, split_by: ['node', 'protocol', 'src_type'], split_limit: 4 }],
+    ['5 min average handshake (with counts)', { interval_ms: 300_000, metric: 'handshake_us_avg' }],
+    ['10 min average handshake by direction, 1 + other', { interval_ms: 600_000, split_by: ['direction'], split_limit: 1, metric: 'handshake_us_avg' }],
+    ['10 min slowest handshake by node, 1 + other', { interval_ms: 600_000, split_by: ['node'], split_limit: 1, metric: 'handshake_us_max' }],
+    ['45 s DNS response time (raw)', { interval_ms: 45_000, metric: 'dns_rtt_us_avg' }],
+    ['15 min slowest DNS response', { interval_ms: 900_000, metric: 'dns_rtt_us_max' }],
   ];
   test.each(cases)('%s', async (_name, extra) => {
     await bothMatchOracle({ kind: 'timeseries', ...whole(), ...extra } as Query);

@@ -198,11 +198,44 @@ describe('scenario coverage', () => {
     const named = truth.flows.filter((f) => f.dst_domain !== '');
     expect(named.length).toBeGreaterThan(5);
     for (const f of named) {
-      const answer = truth.dns.find((a) => a.address === f.dst_ip)!;
-      expect(answer.domain).toBe(f.dst_domain);
+      const answer = truth.dns.find((a) => a.address === f.dst_ip && a.domain === f.dst_domain)!;
       expect(answer.ts_us).toBeLessThanOrEqual(f.first_us);
+      expect(f.first_us).toBeLessThanOrEqual(answer.ts_us + answer.ttl * 1e6);
     }
-    expect(new Set(truth.dns.map((a) => a.address)).size).toBe(truth.dns.length);
+  });
+
+  test('attribution by time: shared addresses keep the latest valid name; no name from a later answer', () => {
+    const byScenario = (s: string) => truth.flows.filter((f) => f.scenario === s);
+    const namesOf = (address: string) => new Set(truth.dns.filter((a) => a.address === address).map((a) => a.domain));
+    const [first, second, afterExpiry] = ['tcp_sf_shared_first', 'tcp_sf_shared_second', 'tcp_sf_shared_after_expiry'].map(byScenario);
+    expect(first.length).toBeGreaterThan(0);
+    expect([second.length, afterExpiry.length]).toEqual([first.length, first.length]);
+    for (const f of first) {
+      const to = (flows: TruthFlow[]) => flows.find((x) => x.dst_ip === f.dst_ip)!;
+      expect(namesOf(f.dst_ip).size).toBe(2);
+      expect([f.dst_domain, to(second).dst_domain, to(afterExpiry).dst_domain]).toEqual([
+        expect.stringMatching(/\./), expect.not.stringMatching(`^${f.dst_domain}$`), f.dst_domain,
+      ]);
+    }
+    const early = byScenario('tcp_sf_before_answer');
+    expect(early.length).toBeGreaterThan(0);
+    for (const f of early) {
+      expect(f.dst_domain).toBe('');
+      expect(truth.dns.some((a) => a.address === f.dst_ip && a.ts_us > f.first_us)).toBe(true);
+    }
+    expect(byScenario('tcp_sf_after_late_answer').every((f) => f.dst_domain !== '')).toBe(true);
+  });
+
+  test('latency: handshake legs for complete handshakes only; DNS response time of the first answered query', () => {
+    for (const f of truth.flows.filter((x) => x.protocol === 'tcp')) {
+      const complete = ['SF', 'RSTO', 'RSTR'].includes(f.conn_state);
+      expect({ id: f.id, state: f.conn_state, measured: f.tcp_synack_us !== null && f.tcp_ack_us !== null }).toEqual({ id: f.id, state: f.conn_state, measured: complete });
+      if (complete) expect(f.tcp_synack_us! + f.tcp_ack_us!).toBeLessThanOrEqual(f.last_us - f.first_us);
+    }
+    const dns = truth.flows.filter((f) => f.scenario === 'dns');
+    expect(dns.length).toBeGreaterThan(0);
+    for (const f of dns) expect(f.dns_rtt_us).toBeGreaterThan(0);
+    expect(truth.flows.filter((f) => f.scenario !== 'dns').every((f) => f.dns_rtt_us === null)).toBe(true);
   });
 
   test('flows overlap in time', () => {

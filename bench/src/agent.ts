@@ -3,9 +3,9 @@
  * The agent publishes no type declarations, so the few parts the bench drives in-process
  * are typed here, narrowly; a mismatch shows up as a clear error when the worker starts.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_CLI, AGENT_DIST } from './paths';
+import { AGENT_DIST } from './paths';
 
 export interface FlowRecordLike {
   flow_id: string;
@@ -41,6 +41,7 @@ type PacketHandler = (buf: Buffer, offset: number, capLen: number, wireLen: numb
 
 interface CaptureModule {
   readCaptureFile(path: string, options: { filter?: string; libpcap?: boolean }, onPacket: PacketHandler): Promise<{ packets: number; bytes: number }>;
+  openLiveCapture(options: { interface: string; promiscuous?: boolean }, onPacket: PacketHandler): { stats(): { received: number; kernelDrops: number; delivered: number }; close(): void };
 }
 
 function load<T>(relative: string): T {
@@ -48,29 +49,6 @@ function load<T>(relative: string): T {
   if (!existsSync(file)) throw new Error(`${file} is missing: build the agent first (npm run build -w agent)`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(file) as T;
-}
-
-export function agentBuilt(): boolean {
-  return existsSync(AGENT_CLI);
-}
-
-/** The newest agent source file when it is newer than the built CLI (else null). */
-export function agentBuildIsStale(): string | null {
-  const built = statSync(AGENT_CLI).mtimeMs;
-  let newest: { path: string; mtimeMs: number } | null = null;
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts')) {
-        const mtimeMs = statSync(path).mtimeMs;
-        if (!newest || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
-      }
-    }
-  };
-  walk(join(AGENT_DIST, '../src'));
-  const found = newest as { path: string; mtimeMs: number } | null;
-  return found && found.mtimeMs > built ? found.path : null;
 }
 
 export const agent = {

@@ -24,6 +24,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { shareDatabases } from './federation-split';
+import { recordFailure, recordSkip } from './failures';
 import { log } from './log';
 import { AGENT_CLI, GO_DRIVER_DIR, cacheDir } from './paths';
 import { collectOutput, freePort, haveCommand, runTool, startTracked, stopChild } from './proc';
@@ -227,12 +228,12 @@ function checkAgreement(measurements: readonly Measurement[]): Agreement[] {
     const against = m.agents === 1 ? 'the source database' : 'one agent holding everything';
     const detail = digestDifference(reference?.digest, m.digest);
     out.push({ query: m.query, agents: m.agents, of: 'real agents', equal: detail === '', detail });
-    if (detail) log.warn(`FEDERATION MISMATCH: ${m.query}, ${m.agents} agent(s) holding shares vs ${against}: ${detail}`);
+    if (detail) recordFailure('federation', `FEDERATION MISMATCH: ${m.query}, ${m.agents} agent(s) holding shares vs ${against}: ${detail}`);
   }
   for (const m of answered('split', 'instant agents')) {
     const detail = digestDifference(split.find((x) => x.query === m.query && x.agents === m.agents)?.digest, m.digest);
     out.push({ query: m.query, agents: m.agents, of: 'instant agents', equal: detail === '', detail });
-    if (detail) log.warn(`FEDERATION MISMATCH: ${m.query}, ${m.agents} instant agent(s) replaying recorded replies vs the real agents: ${detail}`);
+    if (detail) recordFailure('federation', `FEDERATION MISMATCH: ${m.query}, ${m.agents} instant agent(s) replaying recorded replies vs the real agents: ${detail}`);
   }
   return out;
 }
@@ -275,6 +276,7 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
   const result: FederationResult = { records, counts, runs, measurements: [], ratios: [], agreement: [], estimates: [] };
   if (!haveCommand('go') && !existsSync(GO)) {
     result.skipped = 'Go toolchain not found';
+    recordSkip('federation', result.skipped);
     return result;
   }
   if (!existsSync(STORE_SCRIPT)) throw new Error(`${STORE_SCRIPT} is missing (agent store benchmark not built)`);
@@ -305,6 +307,7 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
     await stopAgents(referenceAgent);
     rmSync(work, { recursive: true, force: true });
   }
+  for (const m of result.measurements) if (m.error) recordFailure(`federation: ${m.query}, ${m.agents} agent(s), ${m.layout}, ${m.mode}`, m.error);
   result.ratios = ratiosOf(result.measurements);
   result.agreement = checkAgreement(result.measurements);
   result.estimates = estimatesOf(result.measurements);

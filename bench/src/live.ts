@@ -1,14 +1,16 @@
 /**
  * Live capture: a sender (live-senders.ts: tcpreplay paced, netsniff-ng or tcpreplay at top speed)
  * replays the live corpus from one network namespace over a veth pair to another, where the
- * capturing tool listens, at increasing rates and at top speed. For the agent (the real
- * `flowmesh-agent run` with its store and API) and for softflowd at the same rates: packets
- * sent (counted on the far veth end), packets the tool captured, and libpcap's kernel drops
- * as a share of packets sent. The highest rate with under 0.1 % drops is reported per tool.
- * First, each sender alone (no capturer) at top speed: the ceiling of this machine.
+ * capturing tool listens, at increasing rates and at top speed. For Flowmesh (capture alone,
+ * capture into decode + flow table, and the real `flowmesh-agent run` with its store and API)
+ * and for softflowd at the same rates: packets sent (counted on the far veth end), packets the
+ * tool captured, libpcap's kernel drops as a share of packets sent, and the CPU the capturing
+ * process used (user + system, all threads) as a share of its core and as packets per
+ * CPU-second. The highest rate with under 0.1 % drops is reported per tool. First, each sender
+ * alone (no capturer) at top speed: the ceiling of this machine.
  *
  * The sender is pinned to CPU 0 and the capturing tool (all its threads) to CPU 1, so the
- * tool has one core, as the live target says. Both tools capture in promiscuous mode (the
+ * tool has one core, as the live target says. Every tool captures in promiscuous mode (the
  * replayed frames carry foreign MAC addresses) with a 32 MiB ring. Namespaces, interfaces and
  * processes are torn down on exit, failure and Ctrl-C by the lab harness (lab/src/netns.ts),
  * whose names start with `fm-`.
@@ -18,12 +20,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Corpus } from './corpus';
+import { recordFailure, recordSkip } from './failures';
 import { log } from './log';
-import { AGENT_CLI, REPO_ROOT } from './paths';
+import { AGENT_CLI, LAB_NETNS, WORKER } from './paths';
 import { CAPTURE_CPU, FarEndCounter, canPin, netsniffSender, senderFor, sendCounted, tcpreplaySender, type SenderSpec, type Sent } from './live-senders';
 import { collectOutput, haveCommand, runTool, stopChild } from './proc';
 import { spread, type Spread } from './stats';
-import { formatTable, pct, si, spreadText } from './table';
+import { formatTable, pct, ratio, si, spreadText } from './table';
 
 /** The parts of the lab harness (lab/dist/netns.js) used here. */
 interface LabNamespace {
@@ -41,6 +44,7 @@ const STEP_SECONDS = 3;
 /** Top speed sends at least this many packets (whole passes over the corpus), so the step lasts long enough to fill a ring. */
 const TOP_SPEED_PACKETS = 1_000_000;
 export const DROP_TARGET = 0.001;
+const AGENT = 'flowmesh agent';
 
 export interface LiveStep {
   tool: string;
@@ -78,7 +82,7 @@ export interface LiveResult {
 
 function loadLab(): LabLike {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Lab } = require(join(REPO_ROOT, 'lab/dist/netns.js')) as { Lab: new () => LabLike };
+  const { Lab } = require(LAB_NETNS) as { Lab: new () => LabLike };
   return new Lab();
 }
 
@@ -147,22 +151,38 @@ function captureCommand(pin: boolean, argv: string[]): [string, string[]] {
   return pin ? ['taskset', ['-c', String(CAPTURE_CPU), ...argv]] : [argv[0], argv.slice(1)];
 }
 
-/** One rate through the agent: start `run`, replay, stop, read its final capture counters. */
-async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<Sent>, work: string, pin: boolean): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
+type StepRunner = (rx: LabNamespace, ifname: string, send: () => Promise<Sent>, work: string, pin: boolean) => Promise<Omit<LiveStep, 'tool' | 'requestedPps'>>;
+
+/**
+ * Flowmesh's parts, cheapest first, so the report shows where the agent's CPU goes: capture
+ * alone (the addon, a handler that does nothing), capture into decode + flow table (records
+ * counted, not stored), and the real agent (`flowmesh-agent run`: store, API, metrics).
+ */
+const FLOWMESH_TOOLS: { name: string; argv: (ifname: string, db: string) => string[] }[] = [
+  { name: 'flowmesh capture only', argv: (ifname) => [process.execPath, WORKER, 'live-capture', ifname] },
+  { name: 'flowmesh decode+flow table', argv: (ifname) => [process.execPath, WORKER, 'live-table', ifname] },
+  {
+    name: AGENT,
+    argv: (ifname, db) => [
+      process.execPath, AGENT_CLI, 'run', '--interface', ifname, '--promiscuous', '--db', db, '--listen', '127.0.0.1:9477', '--token', 'bench', '--node', 'bench', '--log-level', 'info',
+    ],
+  },
+];
+
+/** One rate through a Flowmesh process: start it, replay, stop it, read its final capture counters. */
+const flowmeshStep = (argv: (ifname: string, db: string) => string[]): StepRunner => async (rx, ifname, send, work, pin) => {
   const db = join(work, `live-${Date.now()}.duckdb`);
-  const child = rx.spawn(...captureCommand(pin, [
-    process.execPath, AGENT_CLI, 'run', '--interface', ifname, '--promiscuous', '--db', db, '--listen', '127.0.0.1:9477', '--token', 'bench', '--node', 'bench', '--log-level', 'info',
-  ]), { stopGraceMs: 20_000 });
+  const child = rx.spawn(...captureCommand(pin, argv(ifname, db)), { stopGraceMs: 20_000 });
   const output = collectOutput(child);
   try {
-    // the agent logs JSON lines on stderr (stdout stays free for data)
-    await waitFor(() => output.stderr().includes('"capturing"') || child.exitCode !== null, 30_000, 'the agent to start capturing');
-    if (child.exitCode !== null) throw new Error(`agent exited: ${output.stderr().slice(-300)}`);
+    // JSON lines on stderr (stdout stays free for data)
+    await waitFor(() => output.stderr().includes('"capturing"') || child.exitCode !== null, 30_000, 'Flowmesh to start capturing');
+    if (child.exitCode !== null) throw new Error(`exited: ${output.stderr().slice(-300)}`);
     await settle();
     const sent = await sendMeasured(child.pid, send); // `ip netns exec` and taskset exec the command: same pid
     await stopChild(child, 30_000, 'SIGTERM');
     const stopped = output.stderr().split('\n').reverse().find((l) => l.includes('"stopped"'));
-    if (!stopped) throw new Error(`agent printed no final counters: ${output.stderr().slice(-300)}`);
+    if (!stopped) throw new Error(`no final counters printed: ${output.stderr().slice(-300)}`);
     const capture = (JSON.parse(stopped) as { capture: { delivered: number; kernelDrops: number } }).capture;
     return { sender: sent.sender, sent: sent.sent, achievedPps: sent.pps, captured: capture.delivered, kernelDrops: capture.kernelDrops, dropShare: capture.kernelDrops / sent.sent, cpuShare: sent.cpuShare, packetsPerCpuSecond: sent.packetsPerCpuSecond };
   } finally {
@@ -170,7 +190,7 @@ async function agentStep(rx: LabNamespace, ifname: string, send: () => Promise<S
     rmSync(db, { force: true });
     rmSync(`${db}.wal`, { force: true });
   }
-}
+};
 
 function softflowdCounters(text: string): { received: number; dropped: number } {
   return {
@@ -180,7 +200,7 @@ function softflowdCounters(text: string): { received: number; dropped: number } 
 }
 
 /** One rate through softflowd (exporting to a port on the namespace's loopback), counters from softflowctl. */
-async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promise<Sent>, work: string, pin: boolean): Promise<Omit<LiveStep, 'tool' | 'requestedPps'>> {
+const softflowdStep: StepRunner = async (rx, ifname, send, work, pin) => {
   const ctl = join(work, `softflowd-${Date.now()}.ctl`);
   const child = rx.spawn(...captureCommand(pin, ['softflowd', '-i', ifname, '-n', '127.0.0.1:9995', '-v', '9', '-6', '-d', '-m', '2000000', '-B', String(RING_BYTES), '-c', ctl, '-p', `${ctl}.pid`]));
   const output = collectOutput(child);
@@ -196,7 +216,7 @@ async function softflowdStep(rx: LabNamespace, ifname: string, send: () => Promi
     await stopChild(child, 5000);
     rmSync(ctl, { force: true });
   }
-}
+};
 
 /** Each installed sender alone at top speed (nothing capturing), one pass over the corpus, `runs` times, interleaved. */
 async function measureSenders(tx: LabNamespace, ifname: string, corpus: Corpus, pin: boolean, runs: number, counter: FarEndCounter): Promise<SenderCeiling[]> {
@@ -209,7 +229,7 @@ async function measureSenders(tx: LabNamespace, ifname: string, corpus: Corpus, 
         rates.get(spec.name)?.push(sent.pps);
         log.step(`  ${spec.name} alone`, { sent: sent.sent, pps: Math.round(sent.pps) });
       } catch (error) {
-        log.warn(`live sender ${spec.name} failed`, { error: (error as Error).message });
+        recordFailure(`live: sender ${spec.name} alone`, (error as Error).message);
       }
     }
   }
@@ -222,7 +242,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
   const result: LiveResult = { corpus: corpus.path, pinned: pin, senderCeilings: [], rates, runs, steps: [], summary: [], bestRateUnderTarget: {} };
   if (process.getuid?.() !== 0) {
     result.skipped = 'not root: network namespaces need root';
-    log.warn(`live section skipped: ${result.skipped}`);
+    recordSkip('live', result.skipped);
     return result;
   }
   if (!pin) log.warn('live: fewer than 2 CPUs or no taskset: sender and capturing tool share the CPUs (not the one-core measurement)');
@@ -230,7 +250,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
   const missing = ['tcpreplay', 'softflowd', 'softflowctl', 'ip'].filter((c) => !haveCommand(c));
   if (missing.length) {
     result.skipped = `not installed: ${missing.join(', ')}`;
-    log.warn(`live section: ${result.skipped}`);
+    recordSkip('live', result.skipped);
   }
   const lab = loadLab();
   const work = mkdtempSync(join(tmpdir(), 'flowmesh-bench-live-'));
@@ -245,7 +265,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
     await waitFor(() => Number.isFinite(safeRead(counter)), 5000, 'the receiving namespace to be readable');
     log.step(`live: senders alone at top speed (${pin ? 'pinned to CPU 0' : 'unpinned'})`);
     result.senderCeilings = await measureSenders(tx, txIf, corpus, pin, runs, counter);
-    const tools = [{ name: 'flowmesh agent', step: agentStep }, ...(missing.length ? [] : [{ name: 'softflowd', step: softflowdStep }])];
+    const tools = [...FLOWMESH_TOOLS.map((t) => ({ name: t.name, step: flowmeshStep(t.argv) })), ...(missing.length ? [] : [{ name: 'softflowd', step: softflowdStep }])];
     for (let r = 0; r < runs; r++) {
       for (const rate of rates) {
         for (const tool of tools) {
@@ -256,7 +276,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
             result.steps.push({ tool: tool.name, requestedPps: rate, ...step });
             log.step(`  ${tool.name}`, { sent: step.sent, pps: Math.round(step.achievedPps), drops: step.kernelDrops });
           } catch (error) {
-            log.warn(`live ${tool.name} at ${rate} failed`, { error: (error as Error).message });
+            recordFailure(`live: ${tool.name} at ${rate === 'top' ? 'top speed' : `${si(rate)} packets/s`}`, (error as Error).message);
           }
         }
       }
@@ -264,7 +284,7 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
     await stopChild(anchor, 2000, 'SIGKILL');
   } finally {
     const failures = lab.destroy();
-    if (failures.length) log.warn('live tear-down had failures', { failures });
+    if (failures.length) recordFailure('live: tear-down', failures.join('; '));
     rmSync(work, { recursive: true, force: true });
   }
   for (const tool of [...new Set(result.steps.map((s) => s.tool))]) {
@@ -288,11 +308,26 @@ export async function runLive(corpus: Corpus, quick: boolean, runs = quick ? 1 :
   return result;
 }
 
+/** Per Flowmesh part and rate, its median packets per CPU-second as a share of softflowd's (the live goal, for the agent: at least 1.00x). */
+function cpuComparison(live: LiveResult): string {
+  const parts: string[] = [];
+  for (const tool of FLOWMESH_TOOLS.map((t) => t.name)) {
+    const lines: string[] = [];
+    for (const rate of live.rates) {
+      const ours = live.summary.find((s) => s.tool === tool && s.requestedPps === rate);
+      const peer = live.summary.find((s) => s.tool === 'softflowd' && s.requestedPps === rate);
+      if (ours && peer) lines.push(`${rate === 'top' ? 'top speed' : si(rate)} ${ratio(ours.packetsPerCpuSecond.median / peer.packetsPerCpuSecond.median)}`);
+    }
+    if (lines.length) parts.push(`${tool}: ${lines.join(', ')}`);
+  }
+  return parts.length ? ` Packets per CPU-second as a share of softflowd's (medians): ${parts.join('; ')}.` : '';
+}
+
 /** Per rate, the agent's median drop share against softflowd's ("never more drops than softflowd"). */
 function dropComparison(live: LiveResult): string {
   const lines: string[] = [];
   for (const rate of live.rates) {
-    const agent = live.summary.find((s) => s.tool === 'flowmesh agent' && s.requestedPps === rate);
+    const agent = live.summary.find((s) => s.tool === AGENT && s.requestedPps === rate);
     const peer = live.summary.find((s) => s.tool === 'softflowd' && s.requestedPps === rate);
     if (!agent || !peer) continue;
     const verdict = agent.dropShare.median <= peer.dropShare.median ? 'not more' : 'MORE';
@@ -315,7 +350,7 @@ export function reportLive(live: LiveResult): string {
     formatTable(`Live senders alone at top speed, nothing capturing (packets/s arriving on the far veth end, ${live.runs} run(s))`, ['sender', 'packets/s'], ceilings) +
     '\nThe veth transmit runs the receiving side in the sender\'s softirq, so this kernel work (and, with a capturer, its AF_PACKET copy) is charged to the sender\'s core: the ceiling of this machine for the rates below.\n' +
     formatTable(`Live capture over a veth pair (${placement}; ${live.runs} run(s) per rate)`, ['tool', 'requested', 'sender', 'achieved packets/s', 'captured', 'kernel drops', 'CPU during replay (one core)', 'packets per CPU-second'], rows) +
-    `\nHighest rate with under ${pct(DROP_TARGET, 1)} drops: ${best}. ${dropComparison(live)} Achieved rates are packets arriving on the far veth end over the replay: ` +
+    `\nHighest rate with under ${pct(DROP_TARGET, 1)} drops: ${best}. ${dropComparison(live)}${cpuComparison(live)} Achieved rates are packets arriving on the far veth end over the replay: ` +
     'where they fall short of the request, the sender is the limit. Packets per CPU-second (replay plus drain, all threads of the capturing process) is the cost per packet: ' +
     'what one fully used core could sustain, as an estimate.\n'
   );

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Corpus } from './corpus';
 import { importSummary } from './ingest';
+import { recordFailure } from './failures';
 import { log } from './log';
 import { AGENT_CLI, WORKER } from './paths';
 import { runTool } from './proc';
@@ -47,14 +48,14 @@ export async function runMemory(corpora: Corpus[], runs: number): Promise<Memory
           table.push(out.peakRssWithFlowsBytes);
           activeFlows = out.activeFlowsAtEnd;
           const db = join(work, `mem-${n}-${r}.duckdb`);
-          const run = await runTool(process.execPath, [AGENT_CLI, 'import', corpus.path, '--config', config, '--db', db, '--log-level', 'info', '--node', 'bench'], { timeoutS: 900, rss: true });
+          const run = await runTool(process.execPath, [AGENT_CLI, 'import', corpus.path, '--config', config, '--db', db, '--log-level', 'info', '--node', 'bench'], { timeoutS: 900, usage: true });
           cli.push(run.peakRssBytes);
           cliFlows = importSummary(run.stdout + '\n' + run.stderr)?.flows ?? NaN;
           rmSync(db, { force: true });
           rmSync(`${db}.wal`, { force: true });
         } catch (e) {
           error = (e as Error).message;
-          log.warn('memory run failed', { flows: n, error });
+          recordFailure(`memory: ${si(n)} concurrent flows`, error);
           break;
         }
       }

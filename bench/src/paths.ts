@@ -7,6 +7,8 @@ export const REPO_ROOT = resolve(__dirname, '../..');
 export const BENCH_ROOT = join(REPO_ROOT, 'bench');
 export const AGENT_DIST = join(REPO_ROOT, 'agent/dist');
 export const AGENT_CLI = join(AGENT_DIST, 'cli.js');
+/** The lab harness (network namespaces) the live section runs in. */
+export const LAB_NETNS = join(REPO_ROOT, 'lab/dist/netns.js');
 export const WORKER = join(__dirname, 'workers/agent-worker.js');
 export const RESULTS_DIR = join(BENCH_ROOT, 'results');
 export const GO_DRIVER_DIR = join(BENCH_ROOT, 'go');

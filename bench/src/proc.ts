@@ -1,6 +1,7 @@
 /**
- * Child processes for tools under test: wall time, peak RSS (GNU time's %M, so the figure
- * covers the whole process tree's largest member as the kernel reports it), output capture,
+ * Child processes for tools under test: wall time, peak RSS and CPU time (GNU time's %M, %U
+ * and %S: the largest member of the process tree as the kernel reports it, and the user +
+ * system CPU of the process and the children it waited for), output capture,
  * a hard time limit, and a registry so that every process still running is stopped when
  * the bench exits, fails or is interrupted.
  */
@@ -15,8 +16,10 @@ export interface Measured {
   code: number | null;
   signal: NodeJS.Signals | null;
   seconds: number;
-  /** Peak resident set size in bytes (0 when GNU time is not available). */
+  /** Peak resident set size in bytes (0 when not measured or GNU time is not available). */
   peakRssBytes: number;
+  /** User + system CPU seconds of the process (NaN when not measured or GNU time is not available). */
+  cpuSeconds: number;
   stdout: string;
   stderr: string;
 }
@@ -26,8 +29,8 @@ export interface RunToolOptions {
   timeoutS?: number;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** Measure peak RSS through /usr/bin/time. */
-  rss?: boolean;
+  /** Measure peak RSS and CPU time through GNU time (/usr/bin/time). */
+  usage?: boolean;
   /** Exit codes counted as success (default [0]). */
   okCodes?: number[];
   /** Discard stdout (large outputs). */
@@ -102,8 +105,8 @@ let rssFileCounter = 0;
 export function runTool(cmd: string, args: readonly string[], options: RunToolOptions = {}): Promise<Measured> {
   installHooks();
   const rssFile = join(tmpdir(), `flowmesh-bench-rss-${process.pid}-${rssFileCounter++}`);
-  const useTime = options.rss === true && existsSync(GNU_TIME);
-  const [file, argv] = useTime ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, [...args]];
+  const useTime = options.usage === true && existsSync(GNU_TIME);
+  const [file, argv] = useTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, [...args]];
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(file, argv, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', options.quietStdout ? 'ignore' : 'pipe', 'pipe'], detached: true });
@@ -129,12 +132,17 @@ export function runTool(cmd: string, args: readonly string[], options: RunToolOp
       running.delete(child);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       let peakRssBytes = 0;
+      let cpuSeconds = NaN;
       if (useTime && existsSync(rssFile)) {
-        const kb = Number(/(\d+)\s*$/.exec(readFileSync(rssFile, 'utf8').trim())?.[1] ?? 0);
-        peakRssBytes = kb * 1024;
+        // the last line (GNU time puts "Command exited with non-zero status N" before it)
+        const usage = /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(rssFile, 'utf8').trim());
+        if (usage) {
+          peakRssBytes = Number(usage[1]) * 1024;
+          cpuSeconds = Number(usage[2]) + Number(usage[3]);
+        }
         rmSync(rssFile, { force: true });
       }
-      const result: Measured = { code, signal, seconds, peakRssBytes, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      const result: Measured = { code, signal, seconds, peakRssBytes, cpuSeconds, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       const ok = (options.okCodes ?? [0]).includes(code ?? -1);
       if (timedOut) reject(new Error(`${cmd} exceeded its ${options.timeoutS} s limit`));
       else if (!ok) reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`));

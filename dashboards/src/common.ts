@@ -25,6 +25,7 @@ export const UNITS = {
   percent: 'percent',
   percentUnit: 'percentunit',
   seconds: 's',
+  microseconds: 'µs',
   none: 'none',
 } as const;
 
@@ -174,8 +175,13 @@ export const FLOW_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; un
   { field: 'src_ip', header: 'Source IP' },
   { field: 'dst_ip', header: 'Destination IP' },
 ];
-/** Flow-frame fields kept out of the table (still in Inspect > Data and the CSV export). */
-export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = ['src_port', 'community_id', 'flow_id'];
+/**
+ * Flow-frame fields kept out of the table (still in Inspect > Data and the CSV export); the
+ * live table (live.ts) shows the record kind and the handshake legs.
+ */
+export const FLOW_HIDDEN_FIELDS: (keyof typeof FLOW_FIELDS)[] = [
+  'src_port', 'community_id', 'flow_id', 'record_kind', 'icmp_id', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us',
+];
 
 const nodeLink = {
   id: 'links',
@@ -203,7 +209,7 @@ export const filterLink = (dimension: string) => ({
 /** Address columns of a table get a link that filters the dashboard by the address. */
 export const ADDRESS_DIMENSIONS = ['src_ip', 'dst_ip'] as const;
 
-const CONN_STATE_MAPPINGS = [
+export const CONN_STATE_MAPPINGS = [
   {
     type: 'value',
     options: {

@@ -17,6 +17,9 @@ export const DIMENSION_LABELS: Record<string, string> = {
 export const METRIC_LABELS: Record<string, string> = {
   bytes: 'Bytes', bytes_tx: 'Bytes sent', bytes_rx: 'Bytes received',
   packets: 'Packets', packets_tx: 'Packets sent', packets_rx: 'Packets received', flows: 'Flows',
+  handshakes: 'Handshakes', handshake_us_avg: 'Handshake (avg)', handshake_us_max: 'Handshake (max)',
+  synack_us_avg: 'SYN → SYN/ACK (avg)', ack_us_avg: 'SYN/ACK → ACK (avg)',
+  dns_responses: 'DNS responses', dns_rtt_us_avg: 'DNS response time (avg)', dns_rtt_us_max: 'DNS response time (max)',
 };
 
 /** Totals columns a top frame carries after the metric (dropped for alert evaluation). */
@@ -29,4 +32,6 @@ export const FLOW_FIELDS: Record<string, string> = {
   packets_rx: 'Packets received', tcp_flags_src: 'Source TCP flags', tcp_flags_dst: 'Destination TCP flags',
   conn_state: 'Connection state', src_ip: 'Source IP', src_port: 'Source port', dst_ip: 'Destination IP',
   dst_port: 'Destination port', dst_domain: 'Domain', community_id: 'Community ID', flow_id: 'Flow ID',
+  record_kind: 'Record', icmp_id: 'ICMP echo id', tcp_synack_us: 'SYN → SYN/ACK', tcp_ack_us: 'SYN/ACK → ACK',
+  dns_rtt_us: 'DNS response time',
 };

@@ -3,6 +3,7 @@ import {
   DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, flowTable, layout, newDashboard,
   promSeries, promTarget, topTable, totalStat, trafficSeries, valuesVariable,
 } from './common';
+import { liveSection } from './live';
 import type { Filter } from './query';
 
 const NODE = '{node="$node"}';
@@ -39,6 +40,7 @@ export function nodeDashboard() {
         { panel: totalStat('Connections', 'Connections started in the time range.', 'flows', scoped), w: 6, h: 4 },
       ],
     },
+    liveSection(scoped),
     {
       row: 'Traffic',
       panels: [

@@ -17,7 +17,10 @@ export const flowmeshDatasource: common.DataSourceRef = { type: PLUGIN_ID, uid: 
 export const prometheusDatasource: common.DataSourceRef = { type: 'prometheus', uid: PROMETHEUS_UID };
 
 export type QueryType = 'flows' | 'top' | 'timeseries' | 'summary' | 'topology';
-export type Metric = 'bytes' | 'bytes_tx' | 'bytes_rx' | 'packets' | 'packets_tx' | 'packets_rx' | 'flows';
+export type Metric =
+  | 'bytes' | 'bytes_tx' | 'bytes_rx' | 'packets' | 'packets_tx' | 'packets_rx' | 'flows'
+  | 'handshakes' | 'handshake_us_avg' | 'handshake_us_max' | 'synack_us_avg' | 'ack_us_avg'
+  | 'dns_responses' | 'dns_rtt_us_avg' | 'dns_rtt_us_max';
 
 /** One agent filter; the test validates each against the agent's FilterSchema. */
 export type Filter =
@@ -46,6 +49,8 @@ export interface FlowmeshQuery extends cog.Dataquery {
   topologyBy?: 'ip' | 'name';
   /** Bucket width for timeseries (additive plugin field: "1m", "$__interval"). */
   interval?: string;
+  /** Also flows still open on the agents (additive plugin field). */
+  includeOpen?: boolean;
 }
 
 /** Builds one Flowmesh query; refId defaults to A (the panel builder does not renumber). */
@@ -110,6 +115,17 @@ export class FlowmeshQueryBuilder implements cog.Builder<cog.Dataquery> {
 
   topologyBy(by: 'ip' | 'name'): this {
     this.internal.topologyBy = by;
+    return this;
+  }
+
+  interval(interval: string): this {
+    this.internal.interval = interval;
+    return this;
+  }
+
+  /** Flows still open on the agents count too (seconds old, not yet recorded). */
+  includeOpen(): this {
+    this.internal.includeOpen = true;
     return this;
   }
 }

@@ -9,6 +9,7 @@ import {
   topTable, trafficSeries, valuesVariable,
 } from './common';
 import { DIMENSION_LABELS } from './frames';
+import { latencySection } from './latency';
 import { flowmeshDatasource, q, type Filter } from './query';
 
 export const FAILED_STATES = {
@@ -148,6 +149,7 @@ export function troubleshootingDashboard() {
         },
       ],
     },
+    latencySection(scope),
     {
       row: 'Seen at one end only',
       panels: [

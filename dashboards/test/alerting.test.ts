@@ -40,7 +40,7 @@ const inputsOf = (d: Json): string[] => {
 test('every file is apiVersion 1 and the rules, contact points and policy are all there', () => {
   for (const { file, doc } of files) expect({ file, apiVersion: doc.apiVersion }).toEqual({ file, apiVersion: 1 });
   expect(rules.map((r) => r.uid).sort()).toEqual(
-    ['flowmesh-failed-connections', 'flowmesh-new-external-destination', 'flowmesh-port-scan', 'flowmesh-traffic-spike'],
+    ['flowmesh-failed-connections', 'flowmesh-new-external-destination', 'flowmesh-port-scan', 'flowmesh-slow-handshakes', 'flowmesh-traffic-spike'],
   );
   expect(contactPoints.length).toBeGreaterThan(0);
   expect(policies).toHaveLength(1);
@@ -140,7 +140,7 @@ describe.each(rules.map((r) => [r.uid, r] as [string, Json]))('rule %s', (_uid, 
   });
 });
 
-describe('the math of the spike rules on sample values', () => {
+describe('the math of the rules on sample values', () => {
   /** Grafana math on scalars: $X references, arithmetic, comparisons and && / || give 1 or 0. */
   const evaluate = (expression: string, values: Record<string, number>): number => {
     const js = expression.replace(/\$\{?([A-Za-z]\w*)\}?/g, (_, ref: string) => {
@@ -158,6 +158,13 @@ describe('the math of the spike rules on sample values', () => {
     expect(evaluate(expression, { C: 40 * MiB, D: 12 * 5 * MiB })).toBe(1); // 40 MiB vs 5 MiB average
     expect(evaluate(expression, { C: 12 * MiB, D: 12 * 5 * MiB })).toBe(0); // only 2.4x
     expect(evaluate(expression, { C: 8 * MiB, D: 0 })).toBe(0); // below the 10 MiB floor
+  });
+
+  test('slow handshakes: fires above 500 ms on average over at least 3 handshakes only', () => {
+    const expression = math('flowmesh-slow-handshakes');
+    expect(evaluate(expression, { C: 1_050_000, D: 3 })).toBe(1); // a retransmitted SYN each time
+    expect(evaluate(expression, { C: 1_050_000, D: 2 })).toBe(0); // too few to say
+    expect(evaluate(expression, { C: 40_000, D: 500 })).toBe(0);
   });
 
   test('new external destination: fires only when all 24 h of connections are in the last 10 minutes', () => {

@@ -159,7 +159,7 @@ describe('Flowmesh queries use only what the plugin and the agent understand', (
   const metrics = new Set<string>(METRICS);
   const allowedKeys = new Set([
     'refId', 'datasource', 'hide', 'queryType', 'agents', 'filters', 'text', 'groupBy', 'metric', 'limit', 'splitBy',
-    'splitLimit', 'order', 'dedupe', 'topologyBy', 'interval',
+    'splitLimit', 'order', 'dedupe', 'topologyBy', 'interval', 'includeOpen',
   ]);
   /** Variables become a sample value, as the plugin interpolates them before the agent sees them. */
   const interpolate = (filter: Json): Json =>

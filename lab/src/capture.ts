@@ -68,6 +68,8 @@ export async function startCapture(ns: Namespace, ifname: string, fileName: stri
 
 /** One IP packet of a capture as tshark reads it. */
 export interface IpPacket {
+  /** Capture timestamp, epoch µs. */
+  timeUs: number;
   src: string;
   dst: string;
   protocol: number;
@@ -77,6 +79,17 @@ export interface IpPacket {
   tcpFlags: number;
   /** Community ID v1 (seed 0, base64) as Wireshark computes it. */
   communityId: string;
+  /** ICMP echo identifier (null for other packets). */
+  icmpId: number | null;
+  /** DNS message id and whether it is a response (null when not DNS). */
+  dnsId: number | null;
+  dnsResponse: boolean;
+}
+
+/** tshark's epoch seconds with up to 9 decimals ("1700000000.123456000") as integer µs. */
+export function epochMicros(text: string): number {
+  const [seconds, fraction = ''] = text.split('.');
+  return Number(seconds) * 1_000_000 + Number(fraction.padEnd(6, '0').slice(0, 6));
 }
 
 /** Every IPv4 packet in a capture file (fields from tshark). */
@@ -86,13 +99,18 @@ export function readIpPackets(file: string): IpPacket[] {
     '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f',
     '-e', 'ip.src', '-e', 'ip.dst', '-e', 'ip.proto', '-e', 'tcp.srcport', '-e', 'tcp.dstport',
     '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'ip.len', '-e', 'tcp.flags', '-e', 'communityid',
+    '-e', 'frame.time_epoch', '-e', 'icmp.ident', '-e', 'dns.id', '-e', 'dns.flags.response',
   ], { timeoutMs: 30_000 });
   return out
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {
-      const [src, dst, proto, tsp, tdp, usp, udp, len, flags, communityId] = line.split('\t');
+      const [src, dst, proto, tsp, tdp, usp, udp, len, flags, communityId, time, icmpId, dnsId, dnsResponse] = line.split('\t');
       return {
+        timeUs: epochMicros(time),
+        icmpId: icmpId ? Number(icmpId) : null,
+        dnsId: dnsId ? Number(dnsId) : null,
+        dnsResponse: dnsResponse === '1' || dnsResponse === 'True',
         src,
         dst,
         protocol: Number(proto),

@@ -90,6 +90,21 @@ export class Namespace {
   }
 
   /**
+   * Drops the first SYN of every connection to `port` (later SYNs of the same client
+   * address and port pass): the client retransmits after its initial RTO (1 s on Linux), so
+   * each handshake takes about a second, like a SYN lost on the path.
+   */
+  dropFirstSyn(port: number): void {
+    this.nft(
+      'table inet fm_lab_first_syn {\n' +
+        '  set seen { type ipv4_addr . inet_service; flags dynamic, timeout; timeout 5m; }\n' +
+        '  chain input {\n    type filter hook input priority 0; policy accept;\n' +
+        `    tcp dport ${port} tcp flags & (syn | ack) == syn ip saddr . tcp sport != @seen add @seen { ip saddr . tcp sport } drop\n` +
+        '  }\n}\n',
+    );
+  }
+
+  /**
    * Starts a long-running process inside the namespace. The lab stops it (SIGTERM, then
    * SIGKILL) on tear-down unless it already exited. `ip netns exec` execs the command, so
    * the child's pid is the command's own pid.

@@ -71,14 +71,15 @@ export interface TcpTransferResult {
 }
 
 /**
- * A complete TCP connection: the client sends exactly `sendBytes`, half-closes, the server
- * answers exactly `replyBytes` and closes (SYN, data both ways, FIN both ways).
+ * A complete TCP connection: the client sends exactly `sendBytes`, (keeps the connection
+ * open `holdMs`,) half-closes, the server answers exactly `replyBytes` and closes (SYN, data
+ * both ways, FIN both ways).
  */
 export async function tcpTransfer(
-  client: Namespace, server: Namespace, serverIp: string, port: number, sendBytes: number, replyBytes: number,
+  client: Namespace, server: Namespace, serverIp: string, port: number, sendBytes: number, replyBytes: number, holdMs = 0,
 ): Promise<TcpTransferResult> {
-  const srv = await startServer(server, 'tcp-serve', { host: serverIp, port, reply: replyBytes });
-  const cli = await runClient(client, 'tcp-send', { host: serverIp, port, bytes: sendBytes });
+  const srv = await startServer(server, 'tcp-serve', { host: serverIp, port, reply: replyBytes, timeout: holdMs + DEFAULT_TIMEOUT_MS });
+  const cli = await runClient(client, 'tcp-send', { host: serverIp, port, bytes: sendBytes, hold: holdMs, timeout: holdMs + DEFAULT_TIMEOUT_MS });
   const done = await srv.result;
   const connection = (done.connections as Array<{ received: number }> | undefined)?.[0];
   if (cli.event !== 'done' || !connection) throw new Error(`TCP transfer failed: client ${JSON.stringify(cli)}, server ${JSON.stringify(done)}`);

@@ -323,8 +323,18 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable,
 
   describe('the shipped dashboards, played as Grafana plays them', () => {
     beforeAll(async () => {
-      report = await playDashboards(b(), datasource.uid);
-    }, 180_000);
+      // The node dashboard's live panels show connections open right now: keep one open (a
+      // ping from the laptop to the LAN host, forwarded by the gateway) while the dashboards are
+      // played, then let it end and the agents settle again for the exact checks that follow.
+      const ping = mesh.byName('laptop').ns.spawn('ping', ['-q', '-i', '0.5', '-w', '300', mesh.lanHost.ip]);
+      try {
+        await new Promise((done) => setTimeout(done, 1500));
+        report = await playDashboards(b(), datasource.uid);
+      } finally {
+        ping.kill('SIGTERM');
+      }
+      await settle();
+    }, 240_000);
 
     test('every Flowmesh panel query of every dashboard: answered, with data, in its panel\'s shape, links to existing variables', () => {
       const targets = Object.values(report.targets).reduce((x, y) => x + y, 0);

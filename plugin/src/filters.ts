@@ -46,7 +46,7 @@ export function fieldKind(field: string): FieldKind {
 export const FIELD_GROUPS: Array<{ label: string; fields: readonly FilterField[] }> = [
   { label: 'Either side', fields: EITHER_SIDE_FIELDS },
   { label: 'Dimensions', fields: DIMENSIONS },
-  { label: 'Counters', fields: NUMERIC_FIELDS },
+  { label: 'Counters and latency', fields: NUMERIC_FIELDS },
   { label: 'TCP flags', fields: FLAG_FIELDS },
 ];
 
@@ -57,6 +57,11 @@ export const FIELD_DESCRIPTIONS: Partial<Record<FilterField, string>> = {
   type: 'source or destination type',
   bytes: 'bytes both ways, per record',
   tcp_flags: 'union of both sides',
+  icmp_id: 'ICMP echo identifier',
+  handshake_us: 'TCP handshake time, µs (records that carry one)',
+  tcp_synack_us: 'SYN → SYN/ACK, µs',
+  tcp_ack_us: 'SYN/ACK → ACK, µs',
+  dns_rtt_us: 'DNS response time, µs',
 };
 
 const MEMBERSHIP: FilterOp[] = ['eq', 'neq', 'in', 'nin'];

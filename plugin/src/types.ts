@@ -23,14 +23,31 @@ export type EitherSideField = (typeof EITHER_SIDE_FIELDS)[number];
 
 export const NUMERIC_FIELDS = [
   'bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'duration_ms', 'icmp_type', 'icmp_code',
+  'icmp_id', 'handshake_us', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us',
 ] as const; // prettier-ignore
 export type NumericField = (typeof NUMERIC_FIELDS)[number];
 
 export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as const;
 export type FlagField = (typeof FLAG_FIELDS)[number];
 
-export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;
+export const METRICS = [
+  'bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows',
+  'handshakes', 'handshake_us_avg', 'handshake_us_max', 'synack_us_avg', 'ack_us_avg',
+  'dns_responses', 'dns_rtt_us_avg', 'dns_rtt_us_max',
+] as const; // prettier-ignore
 export type Metric = (typeof METRICS)[number];
+
+/** What the latency metrics mean (editor descriptions); the others explain themselves. */
+export const METRIC_DESCRIPTIONS: Partial<Record<Metric, string>> = {
+  handshakes: 'TCP handshakes measured',
+  handshake_us_avg: 'TCP handshake time, average (SYN to the ACK completing it, µs)',
+  handshake_us_max: 'TCP handshake time, slowest (µs)',
+  synack_us_avg: 'SYN → SYN/ACK leg, average: the responder side of the capture point (µs)',
+  ack_us_avg: 'SYN/ACK → ACK leg, average: the initiator side of the capture point (µs)',
+  dns_responses: 'DNS response times measured',
+  dns_rtt_us_avg: 'DNS response time, average (query to response, µs)',
+  dns_rtt_us_max: 'DNS response time, slowest (µs)',
+};
 
 export const TCP_FLAG_NAMES = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'] as const;
 export type TcpFlagName = (typeof TCP_FLAG_NAMES)[number];
@@ -84,6 +101,8 @@ export interface FlowmeshQuery extends DataQuery {
   dedupe?: DedupeMode;
   /** topology: endpoint identity */
   topologyBy?: TopologyBy;
+  /** Also show flows still open in the agents' flow tables (record kind `open`). */
+  includeOpen?: boolean;
 }
 
 export const QUERY_TYPE_LABELS: Record<QueryType, string> = {

@@ -172,7 +172,13 @@ export function* generateFlowRecords(options: GenerateOptions): Generator<FlowRe
       tcp_flags_dst: flagsDst,
       conn_state: state,
       community_id: '',
+      icmp_id: isIcmp ? Math.floor(random() * 65536) : null,
+      // a completed handshake is timed (SYN -> SYN/ACK over the path, SYN/ACK -> ACK at the client)
+      tcp_synack_us: isTcp && !single ? 200 + Math.floor(random() * 80_000) : null,
+      tcp_ack_us: isTcp && !single ? 20 + Math.floor(random() * 2_000) : null,
+      dns_rtt_us: null,
     };
+    if (protocol === 'udp' && record.dst_port === 53) record.dns_rtt_us = 300 + Math.floor(random() * 50_000);
     // A real Community ID (what the flow table emits); ICMP passes type and code as ports.
     record.community_id = isIcmp
       ? communityIdV1(record.protocol_number, src.bytes, dst.bytes, record.icmp_type!, record.icmp_code!)

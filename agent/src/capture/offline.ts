@@ -3,17 +3,19 @@
  * allocation: through the JavaScript reader (pcapfile.ts, the fast path), or through
  * libpcap when a BPF filter is given (libpcap compiles and runs it) or when asked to.
  *
- * The binding reads the whole file in one synchronous call. When libpcap refuses the file
- * or stops with a read error (the binding gives no message), the JavaScript reader walks the
- * file to find the first bad byte offset, so both paths fail with the same CaptureFileError
- * naming file, offset and reason. Packets delivered before the damage stay delivered.
+ * Through libpcap the file is read in batches (binding.ts), one per event-loop turn, so the
+ * store writes while the file is read and an import can be interrupted between batches. When
+ * libpcap refuses the file or stops with a read error, the JavaScript reader walks the file to
+ * find the first bad byte offset, so both paths fail with the same CaptureFileError naming
+ * file, offset and reason (libpcap's own message when the walk finds nothing wrong). Packets
+ * delivered before the damage stay delivered.
  */
 import * as fs from 'node:fs';
 import { UnsupportedLinkTypeError, describeLinkType, isSupportedLinkType } from '../decode/linktypes';
 import { PacketTime } from '../decode/packet';
-import { PacketHeader, linkTypeFromBinding, newPcapSession, type NativePcapSession } from './binding';
+import { PacketBatch, applyFilter, newNativeCapture } from './binding';
 import { CaptureFileError } from './errors';
-import { MAX_CAPTURED_LENGTH, inspectCaptureFile, readPcapFile } from './pcapfile';
+import { inspectCaptureFile, readPcapFile } from './pcapfile';
 import type { PacketHandler } from './types';
 
 export interface ReadCaptureOptions {
@@ -29,9 +31,14 @@ export interface ReadCaptureOptions {
   onOpen?: (linkType: number) => void;
   /**
    * Stops reading when aborted, throwing the signal's reason: between chunks of a few MiB
-   * (JavaScript reader) or before the file is opened (libpcap reads a file in one call).
+   * (JavaScript reader) or batches of packets (libpcap).
    */
   signal?: AbortSignal;
+  /**
+   * Called between chunks (JavaScript reader) or batches of packets (libpcap); a returned
+   * promise is waited for before reading on (an import waiting for its store).
+   */
+  pause?: () => Promise<void> | null;
 }
 
 export interface CaptureFileSummary {
@@ -67,7 +74,7 @@ async function readInJavaScript(path: string, options: ReadCaptureOptions, onPac
     options.onOpen?.(linkType);
   };
   try {
-    const counts = await readPcapFile(path, onLinkType, counted, options.signal);
+    const counts = await readPcapFile(path, onLinkType, counted, options.signal, options.pause);
     return { packets: counts.packets, bytes: counts.bytes, capturedBytes: counts.capturedBytes, linkType: counts.linkType, linkTypeName: describeLinkType(counts.linkType) };
   } catch (err) {
     if (err instanceof CaptureFileError || err instanceof UnsupportedLinkTypeError || packets === 0 || err === options.signal?.reason) throw err;
@@ -76,80 +83,65 @@ async function readInJavaScript(path: string, options: ReadCaptureOptions, onPac
 }
 
 async function readWithLibpcap(path: string, options: ReadCaptureOptions, onPacket: PacketHandler): Promise<CaptureFileSummary> {
-  const buf = Buffer.alloc(MAX_CAPTURED_LENGTH);
-  const header = new PacketHeader();
-  const time = new PacketTime();
-  const session = newPcapSession();
-  let packets = 0;
-  let bytes = 0;
-  let capturedBytes = 0;
-  let handlerError: unknown;
-  let stopped = false;
-
-  // Runs inside the native dispatch loop: it must never throw (the binding would abort the process).
-  const packetReady = (): void => {
-    if (stopped) return;
-    try {
-      const capLen = Math.min(header.capLen, buf.length);
-      const wireLen = header.wireLen;
-      packets++;
-      bytes += wireLen;
-      capturedBytes += capLen;
-      time.us = header.tsUs;
-      onPacket(buf, 0, capLen, wireLen, time);
-    } catch (err) {
-      handlerError = err;
-      stopped = true;
-      session.close(); // breakloop: dispatch returns -2 and releases the handle
-    }
-  };
-
-  let linkType: number;
+  const native = newNativeCapture();
   try {
-    const text = session.open_offline(path, options.filter ?? '', 0, 0, '', packetReady, false, 0, () => {}, false);
-    linkType = linkTypeFromBinding(text);
-  } catch (err) {
-    if (options.filter && filterIsTheProblem(path)) {
-      finish(session, buf, header.buffer); // the file was open when the filter failed
-      throw new CaptureFileError(path, `invalid capture filter '${options.filter}': ${errorMessage(err)}`, undefined, { cause: err });
+    try {
+      native.openOffline(path);
+    } catch (err) {
+      throw await openError(path, err);
     }
-    throw await openError(path, err);
-  }
-  if (!isSupportedLinkType(linkType)) {
-    finish(session, buf, header.buffer);
-    throw new UnsupportedLinkTypeError(linkType, path);
-  }
-  options.onOpen?.(linkType);
+    if (options.filter) {
+      try {
+        applyFilter(native, options.filter);
+      } catch (err) {
+        throw new CaptureFileError(path, errorMessage(err), undefined, { cause: err });
+      }
+    }
+    const linkType = native.linkType();
+    if (!isSupportedLinkType(linkType)) throw new UnsupportedLinkTypeError(linkType, path);
+    options.onOpen?.(linkType);
 
-  const status = session.dispatch(buf, header.buffer);
-  if (status !== -2) finish(session, buf, header.buffer);
-  if (handlerError !== undefined) {
-    throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(handlerError)}`, { cause: handlerError });
+    const batch = new PacketBatch(native.snapshot());
+    const time = new PacketTime();
+    let packets = 0;
+    let bytes = 0;
+    let capturedBytes = 0;
+    for (;;) {
+      let count: number;
+      try {
+        count = native.read(batch.data, batch.headers);
+      } catch (err) {
+        throw await readError(path, packets, err);
+      }
+      if (count === 0) break;
+      try {
+        for (let i = 0; i < count; i++) {
+          const capLen = batch.capLen(i);
+          const wireLen = batch.wireLen(i);
+          packets++;
+          bytes += wireLen;
+          capturedBytes += capLen;
+          time.us = batch.tsUs(i);
+          onPacket(batch.data, batch.offset(i), capLen, wireLen, time);
+        }
+      } catch (err) {
+        throw new Error(`${path}: packet handler failed at packet ${packets}: ${errorMessage(err)}`, { cause: err });
+      }
+      // between batches: the store writes, an import can be interrupted or wait for its store
+      await new Promise(setImmediate);
+      options.signal?.throwIfAborted();
+      const waiting = options.pause?.();
+      if (waiting) await waiting;
+      options.signal?.throwIfAborted();
+    }
+    return { packets, bytes, capturedBytes, linkType, linkTypeName: describeLinkType(linkType) };
+  } finally {
+    native.close();
   }
-  if (status === -1) throw await readError(path, packets);
-  return { packets, bytes, capturedBytes, linkType, linkTypeName: describeLinkType(linkType) };
-}
-
-/** Releases the libpcap handle: close() only requests a break, the next dispatch() closes. */
-function finish(session: NativePcapSession, buf: Buffer, header: Buffer): void {
-  session.close();
-  session.dispatch(buf, header);
 }
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** True when the file opens without the filter (so the filter made the open fail). */
-function filterIsTheProblem(path: string): boolean {
-  const probe = newPcapSession();
-  try {
-    probe.open_offline(path, '', 0, 0, '', () => {}, false, 0, () => {}, false);
-  } catch {
-    return false;
-  }
-  finish(probe, Buffer.alloc(1), Buffer.alloc(16));
-  return true;
 }
 
 async function openError(path: string, err: unknown): Promise<Error> {
@@ -164,9 +156,9 @@ async function openError(path: string, err: unknown): Promise<Error> {
   return explained ?? new CaptureFileError(path, `cannot open capture file: ${message}`, undefined, { cause: err });
 }
 
-async function readError(path: string, delivered: number): Promise<CaptureFileError> {
-  const explained = await explainLibpcapFailure(path);
-  return explained ?? new CaptureFileError(path, `libpcap stopped with a read error after ${delivered} packets (no detail available)`);
+async function readError(path: string, delivered: number, err: unknown): Promise<CaptureFileError> {
+  const explained = await explainLibpcapFailure(path, err);
+  return explained ?? new CaptureFileError(path, `libpcap stopped with a read error after ${delivered} packets: ${errorMessage(err)}`, undefined, { cause: err });
 }
 
 /** What libpcap's terse failure was about, found by walking the file: a damaged structure, or mixed link types. */

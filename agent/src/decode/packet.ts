@@ -53,4 +53,10 @@ export class DecodedPacket {
   /** Where the transport payload starts in the capture buffer and how long it is (captured bytes). */
   payloadOffset = 0;
   payloadLength = 0;
+  /**
+   * DNS message id of a UDP packet to or from port 53, -1 otherwise; dnsResponse is its QR
+   * bit. Filled after decoding by dns/header.ts (the flow table times queries with them).
+   */
+  dnsId = -1;
+  dnsResponse = false;
 }

@@ -1,7 +1,8 @@
 /**
  * DNS annotation: watches DNS responses in the packet stream (UDP from port 53, and TCP
- * from port 53 when the whole message sits in one segment) and remembers which domain each
- * answered address was resolved from, so flows to that address carry dst_domain.
+ * from port 53 when the whole message sits in one segment) and remembers which domains each
+ * answered address was resolved from and when, so a flow to that address carries the name
+ * answered before it started (dst_domain).
  * Malformed messages are counted, never thrown.
  */
 import type { DecodedPacket } from '../decode/packet';
@@ -10,6 +11,7 @@ import { DnsCache, type DnsCacheOptions } from './cache';
 import { DNS_MALFORMED, DNS_OK, parseDnsResponse } from './parse';
 
 export { DnsCache, DEFAULT_DNS_CACHE, type DnsCacheOptions } from './cache';
+export { readDnsHeader } from './header';
 export { parseDnsResponse, DNS_OK, DNS_MALFORMED, DNS_NOT_RESPONSE } from './parse';
 
 export interface DnsStats {
@@ -54,7 +56,8 @@ export class DnsObserver {
     else if (result === DNS_MALFORMED) this.stats.malformed++;
   }
 
-  domain(address: string, nowUs: number): string {
-    return this.cache.get(address, nowUs);
+  /** The name `address` was resolved from at `atUs` (see DnsCache.get). */
+  domain(address: string, atUs: number): string {
+    return this.cache.get(address, atUs);
   }
 }

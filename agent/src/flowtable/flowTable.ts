@@ -21,8 +21,17 @@
  * endpoint types, the interface) is stored as small numbers, names and the domain as indexes
  * into a reference-counted table of shared strings, and everything derived from the key
  * (addresses as text, ports, flow id, Community ID) is rebuilt from the key words when a
- * record is emitted, so a flow costs a fixed ~180 bytes of typed arrays and leaves no
+ * record is emitted, so a flow costs a fixed ~205 bytes of typed arrays and leaves no
  * long-lived garbage.
+ *
+ * Latency is measured on the way, in its own small typed array (touched only by handshake
+ * packets and DNS messages): a TCP flow keeps the times of the first SYN, SYN/ACK and the
+ * ACK completing the handshake; a DNS flow (UDP, port 53) the time and id of the query it
+ * waits for and the first response time of the period. Each measurement goes out in one
+ * record only.
+ *
+ * `snapshotOpen` reads the flows still open (the current period of each, counters so far)
+ * for the query API's include_open, without changing anything.
  *
  * Time is packet time (the wall clock drives the sweep during live capture when packets
  * stop). A packet that reaches an expired flow (idle timeout or TCP linger passed) ends that
@@ -33,6 +42,7 @@
 import type { DecodedPacket } from '../decode/packet';
 import {
   DIRECTIONS, ENDPOINT_TYPES, TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink,
+  type RecordKind,
 } from '../model/flow';
 import { communityIdV1, icmpCounterpart } from '../flow/communityId';
 import { TcpConnStates, connStateWithoutTcp } from '../flow/connState';
@@ -70,13 +80,14 @@ export const DEFAULT_MAX_FLOWS = 262144;
 
 /**
  * Names and direction of a flow's endpoints; consulted once per flow (creation), the domain
- * again at emit while it is still ''. Address bytes are only valid during the call.
+ * again at emit while it is still '' (asked for the flow's start time both times). Address
+ * bytes are only valid during the call.
  */
 export interface FlowAnnotator {
   direction(src: Uint8Array, dst: Uint8Array, version: 4 | 6): Direction;
   endpoint(bytes: Uint8Array, version: 4 | 6): { name: string; type: EndpointType };
-  /** Domain the address was resolved from (DNS seen on the wire), '' when unknown. */
-  domain(ip: string, nowUs: number): string;
+  /** Domain the address was resolved from by an answer seen by `atUs` and valid then, '' when unknown. */
+  domain(ip: string, atUs: number): string;
 }
 
 export interface FlowTableOptions {
@@ -145,6 +156,27 @@ const S_DST_DOMAIN = 2;
 const KIND_PORTS = 0;
 const KIND_ICMP_ECHO = 1;
 const KIND_ICMP_OTHER = 2;
+// Latency, LATENCY_STRIDE doubles per flow (-1 = not seen), by protocol:
+//  TCP: the first SYN from src, the first SYN/ACK from dst after it, the first ACK from src after that;
+//  UDP: the time and DNS id of the query being waited for, and the response time measured in this period.
+const LATENCY_STRIDE = 3;
+const T_SYN = 0;
+const T_SYNACK = 1;
+const T_ACK = 2;
+const T_DNS_QUERY = 0;
+const T_DNS_RTT = 1;
+const T_DNS_QUERY_ID = 2;
+// latencyState bits
+/** Nothing (more) to measure: the handshake is complete, or its start was not seen. */
+const HANDSHAKE_DONE = 1;
+/** The complete handshake is measured but not yet in a record. */
+const HANDSHAKE_UNREPORTED = 2;
+/**
+ * A query unanswered this long gives way to a newer one (the stub resolver's default retry
+ * timeout, resolv.conf `timeout:5`), so one lost query does not stop a long-lived DNS flow
+ * from being timed.
+ */
+const DNS_QUERY_GIVE_UP_US = 5_000_000;
 
 const CLASS_TCP_UNESTABLISHED = 0;
 const CLASS_TCP_ESTABLISHED = 1;
@@ -164,6 +196,19 @@ const SENT_DST = 2;
 const SWEEP_INTERVAL_US = 1_000_000;
 
 const { FIN, SYN, RST, ACK } = TCP_FLAGS;
+
+/** The flows still open at one instant, as records of their current periods (FlowTable.snapshotOpen). */
+export interface OpenFlowsSnapshot {
+  /** Flows whose current period has packets and passed the filter, at most the limit asked for. */
+  records: FlowRecord[];
+  /** Flows that passed the filter beyond the limit (left out). */
+  omitted: number;
+  /**
+   * No record the table emits after this instant can start before this time (epoch µs):
+   * the earliest start of any open flow's next record, or the packet clock.
+   */
+  earliestNextStartUs: number;
+}
 
 export class FlowTable {
   private readonly mask: number;
@@ -196,6 +241,10 @@ export class FlowTable {
   private readonly flowNumbers: Float64Array;
   /** per flow, STRING_STRIDE indexes into `shared`: names and domain chosen at creation */
   private readonly stringRefs: Uint32Array;
+  /** per flow, LATENCY_STRIDE times (see T_*) */
+  private readonly latency: Float64Array;
+  /** per flow, HANDSHAKE_* bits */
+  private readonly latencyState: Uint8Array;
   private readonly shared = new SharedStrings();
   /** interface names flows were created under (L_INTERFACE indexes this) */
   private readonly interfaceNames: string[] = [];
@@ -242,6 +291,8 @@ export class FlowTable {
     this.tcp = new TcpConnStates(maxFlows);
     this.flowNumbers = new Float64Array(maxFlows);
     this.stringRefs = new Uint32Array(maxFlows * STRING_STRIDE);
+    this.latency = new Float64Array(maxFlows * LATENCY_STRIDE);
+    this.latencyState = new Uint8Array(maxFlows);
 
     const us = (s: number) => s * 1e6;
     this.classTimeoutUs[CLASS_TCP_UNESTABLISHED] = us(t.tcpUnestablishedS);
@@ -413,6 +464,9 @@ export class FlowTable {
     this.small[f * SMALL_STRIDE + B_CLOSING] = CLOSE_NONE;
     this.links[f * LINK_STRIDE + L_SEQ] = 0;
     this.tcp.reset(f);
+    this.latency.fill(-1, f * LATENCY_STRIDE, (f + 1) * LATENCY_STRIDE);
+    // the handshake is timed only from its first SYN (seen first, from the initiator)
+    this.latencyState[f] = protocol === PROTO_TCP && (p.tcpFlags & (SYN | ACK)) === SYN ? 0 : HANDSHAKE_DONE;
     this.small[f * SMALL_STRIDE + B_CLASS] = protocol === PROTO_TCP ? CLASS_TCP_UNESTABLISHED
       : protocol === PROTO_UDP ? CLASS_UDP
       : isIcmp(protocol) ? CLASS_ICMP
@@ -494,6 +548,9 @@ export class FlowTable {
       }
       this.tcp.update(f, fromSrc, flags, p.payloadLength);
       this.updateTcpLifetime(f, flags);
+      if ((this.latencyState[f] & HANDSHAKE_DONE) === 0) this.timeHandshake(f, p, fromSrc);
+    } else if (p.dnsId >= 0 && this.small[f * SMALL_STRIDE + B_PROTOCOL] === PROTO_UDP) {
+      this.timeDns(f, p);
     }
     if (ts - this.num[f * NUM_STRIDE + F_LISTED] >= this.touchGranularityUs) this.listMoveToTail(f);
   }
@@ -517,6 +574,42 @@ export class FlowTable {
     this.small[f * SMALL_STRIDE + B_CLASS] = CLASS_TCP_CLOSING;
     this.num[f * NUM_STRIDE + F_LISTED] = this.num[f * NUM_STRIDE + F_LAST];
     this.listAppend(f);
+  }
+
+  /** Handshake legs: first SYN (src) -> first SYN/ACK (dst) -> first ACK (src) after it. */
+  private timeHandshake(f: number, p: DecodedPacket, fromSrc: boolean): void {
+    const at = f * LATENCY_STRIDE;
+    const latency = this.latency;
+    const synAck = p.tcpFlags & (SYN | ACK | RST);
+    if (fromSrc) {
+      if (synAck === SYN) {
+        if (latency[at + T_SYN] < 0) latency[at + T_SYN] = p.tsUs;
+      } else if (synAck === ACK && latency[at + T_SYNACK] >= 0) {
+        latency[at + T_ACK] = p.tsUs;
+        this.latencyState[f] = HANDSHAKE_DONE | HANDSHAKE_UNREPORTED;
+      }
+    } else if (synAck === (SYN | ACK) && latency[at + T_SYN] >= 0 && latency[at + T_SYNACK] < 0) {
+      latency[at + T_SYNACK] = p.tsUs;
+    }
+  }
+
+  /**
+   * DNS response time: a query starts the clock unless another query is still awaited (the
+   * A and AAAA queries of one lookup: the first one is timed); the response with its id
+   * stops it. The first response of a record period is kept for that record.
+   */
+  private timeDns(f: number, p: DecodedPacket): void {
+    const at = f * LATENCY_STRIDE;
+    const latency = this.latency;
+    if (!p.dnsResponse) {
+      if (latency[at + T_DNS_QUERY_ID] < 0 || p.tsUs - latency[at + T_DNS_QUERY] >= DNS_QUERY_GIVE_UP_US) {
+        latency[at + T_DNS_QUERY] = p.tsUs;
+        latency[at + T_DNS_QUERY_ID] = p.dnsId;
+      }
+    } else if (latency[at + T_DNS_QUERY_ID] === p.dnsId) {
+      if (latency[at + T_DNS_RTT] < 0) latency[at + T_DNS_RTT] = Math.max(0, p.tsUs - latency[at + T_DNS_QUERY]);
+      latency[at + T_DNS_QUERY_ID] = -1;
+    }
   }
 
   private endReasonOnExpiry(f: number): EndReason {
@@ -547,6 +640,49 @@ export class FlowTable {
   }
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
+    const refs = this.stringRefs;
+    if (refs[f * STRING_STRIDE + S_DST_DOMAIN] === 0) {
+      // Answers seen before the flow's first packet that were processed only now (packets of
+      // several captures interleave): asked for the flow's start, never for a later time.
+      const v = ((this.keys[f * KEY_WORDS] >>> 8) & 0xff) as 4 | 6;
+      const dstIp = formatIp(this.responderBytes(f, v), v);
+      refs[f * STRING_STRIDE + S_DST_DOMAIN] = this.shared.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_START]));
+    }
+    const record = this.record(f, kind, reason);
+    this.links[f * LINK_STRIDE + L_SEQ]++;
+    // each measurement goes out once
+    if (record.tcp_synack_us !== null) this.latencyState[f] &= ~HANDSHAKE_UNREPORTED;
+    if (record.dns_rtt_us !== null) this.latency[f * LATENCY_STRIDE + T_DNS_RTT] = -1;
+    this.stats_.recordsEmitted++;
+    this.sink.write(record);
+  }
+
+  /**
+   * The flows still open, each as the record its current period would give now (kind and
+   * end reason `open`, the seq its next record will carry), for flows whose current period
+   * has packets and for which `keep(start_us, end_us)` holds; at most `limit`, the most
+   * recently active of each timeout class first. Reads only: the table is unchanged.
+   */
+  snapshotOpen(limit: number, keep: (startUs: number, endUs: number) => boolean): OpenFlowsSnapshot {
+    const records: FlowRecord[] = [];
+    let omitted = 0;
+    let earliestNextStartUs = this.nowUs;
+    const num = this.num;
+    for (let c = 0; c < CLASS_COUNT; c++) {
+      for (let f = this.classTail[c]; f >= 0; f = this.links[f * LINK_STRIDE + L_PREV]) {
+        const empty = this.small[f * SMALL_STRIDE + B_PERIOD_EMPTY] === 1;
+        const startUs = empty ? num[f * NUM_STRIDE + F_LAST] : num[f * NUM_STRIDE + F_PERIOD];
+        if (startUs < earliestNextStartUs) earliestNextStartUs = startUs;
+        if (empty || !keep(startUs, num[f * NUM_STRIDE + F_LAST])) continue;
+        if (records.length < limit) records.push(this.record(f, 'open', 'open'));
+        else omitted++;
+      }
+    }
+    return { records, omitted, earliestNextStartUs };
+  }
+
+  /** The record of flow f's current period (no side effects). */
+  private record(f: number, kind: RecordKind, reason: EndReason): FlowRecord {
     const base = f * KEY_WORDS;
     const keyHead = this.keys[base];
     const protocol = keyHead & 0xff;
@@ -561,12 +697,14 @@ export class FlowTable {
     let dstPort = initiatorIsLow ? ports & 0xffff : ports >>> 16;
     let icmpType: number | null = null;
     let icmpCode: number | null = null;
+    let icmpId: number | null = null;
     let cidSrcPort = srcPort;
     let cidDstPort = dstPort;
     if (isIcmp(protocol)) {
       icmpType = this.small[f * SMALL_STRIDE + B_ICMP_TYPE];
       icmpCode = this.small[f * SMALL_STRIDE + B_ICMP_CODE];
-      // no ports in the record (the echo identifier only keys the flow; see icmp_type/code)
+      // the echo identifier keys the flow (both port halves hold it); Community ID uses type/code only
+      if (((keyHead >>> 16) & 0xff) === KIND_ICMP_ECHO) icmpId = ports & 0xffff;
       srcPort = dstPort = 0;
       cidSrcPort = icmpType;
       cidDstPort = icmpCode;
@@ -574,13 +712,14 @@ export class FlowTable {
       srcPort = dstPort = cidSrcPort = cidDstPort = 0;
     }
     const strings = this.shared;
-    if (this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] === 0) {
-      this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_LAST]));
-    }
     const isTcp = protocol === PROTO_TCP;
-    const record: FlowRecord = {
+    const at = f * LATENCY_STRIDE;
+    const latency = this.latency;
+    const handshake = isTcp && (this.latencyState[f] & HANDSHAKE_UNREPORTED) !== 0;
+    const dnsRtt = protocol === PROTO_UDP ? latency[at + T_DNS_RTT] : -1;
+    return {
       flow_id: `${this.bootId}-${this.flowNumbers[f]}`,
-      seq: this.links[f * LINK_STRIDE + L_SEQ]++,
+      seq: this.links[f * LINK_STRIDE + L_SEQ],
       record_kind: kind,
       end_reason: reason,
       node: this.node,
@@ -615,9 +754,12 @@ export class FlowTable {
         : connStateWithoutTcp((this.small[f * SMALL_STRIDE + B_SENT] & SENT_SRC) !== 0, (this.small[f * SMALL_STRIDE + B_SENT] & SENT_DST) !== 0),
       // deterministic from the key, so every record of the flow carries the same one
       community_id: communityIdV1(protocol, srcBytes, dstBytes, cidSrcPort, cidDstPort),
+      icmp_id: icmpId,
+      // packet timestamps can step back a little (several capture queues): never a negative leg
+      tcp_synack_us: handshake ? Math.max(0, latency[at + T_SYNACK] - latency[at + T_SYN]) : null,
+      tcp_ack_us: handshake ? Math.max(0, latency[at + T_ACK] - latency[at + T_SYNACK]) : null,
+      dns_rtt_us: dnsRtt >= 0 ? dnsRtt : null,
     };
-    this.stats_.recordsEmitted++;
-    this.sink.write(record);
   }
 
   private clearPeriod(f: number): void {

@@ -18,7 +18,7 @@ import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { FlowRecordSchema } from '../model/flow';
 import {
-  API_VERSION, ApiErrorSchema, FilterSchema, QueryResultSchema, QuerySchema, TotalsSchema,
+  API_VERSION, ApiErrorSchema, FilterSchema, LiveInfoSchema, QueryResultSchema, QuerySchema, TotalsSchema,
   type FlowsQuery, type FlowsResult, type Query, type QueryResult,
 } from '../model/query';
 import type { AgentMetrics } from '../metrics';
@@ -51,6 +51,8 @@ export interface HttpDeps {
   metrics: AgentMetrics;
   version: string;
   info(): AgentInfo | Promise<AgentInfo>;
+  /** Cheap, for every /health request: degraded (HTTP 503) with the reasons, or ok. Absent: always ok. */
+  health?(): { status: 'ok' | 'degraded'; problems: string[] };
   /** pino logger; none = silent. */
   logger?: Logger;
 }
@@ -78,7 +80,7 @@ const CLIENT_ERRORS: Record<string, { status: number; error: string; message: st
   HPE_HEADER_OVERFLOW: { status: 431, error: 'headers_too_large', reason: 'malformed', message: 'request headers too large' },
 };
 const MALFORMED = { status: 400, error: 'bad_request', reason: 'malformed' as const, message: 'malformed HTTP request' };
-const SHARED_SCHEMAS = [FlowRecordSchema, FilterSchema, QuerySchema, TotalsSchema, QueryResultSchema, ApiErrorSchema,
+const SHARED_SCHEMAS = [FlowRecordSchema, FilterSchema, QuerySchema, TotalsSchema, LiveInfoSchema, QueryResultSchema, ApiErrorSchema,
   AgentInfoSchema, HealthSchema];
 
 const ref = (id: string) => ({ $ref: `${id}#` });
@@ -294,8 +296,18 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
 
   app.get(
     '/health',
-    { schema: { summary: 'Liveness (no auth)', security: [], response: { 200: { description: 'Health', ...ref('Health') } } } },
-    async () => ({ status: 'ok', version: deps.version }),
+    {
+      schema: {
+        summary: 'Health (no auth): 200 ok, or 503 degraded naming the problems (store writes failing, damaged file quarantined)',
+        security: [],
+        response: { 200: { description: 'Health', ...ref('Health') }, 503: { description: 'Health', ...ref('Health') } },
+      },
+    },
+    async (_request, reply) => {
+      const health = deps.health?.() ?? { status: 'ok' as const, problems: [] };
+      reply.code(health.status === 'ok' ? 200 : 503);
+      return { status: health.status, version: deps.version, ...(health.problems.length ? { problems: health.problems } : {}) };
+    },
   );
 
   app.get(

@@ -67,6 +67,9 @@ export function toErrorReply(error: unknown, timeoutMs: number): ErrorReply {
       };
     case 'RowBudgetError':
       return { status: 413, body: { error: 'row_budget_exceeded', message: e.message ?? 'row budget exceeded' } };
+    case 'StoreUnavailableError':
+      // The store is reopening or replacing its database (agent/src/store): its message says why.
+      return { status: 503, body: { error: 'unavailable', message: e.message ?? 'the flow store is recovering' }, headers: { 'retry-after': '5' } };
     case 'QueryCancelledError':
       // The client left (nobody reads this) or the agent is shutting down.
       return { status: 503, body: { error: 'unavailable', message: 'query cancelled (the client disconnected or the agent is shutting down)' } };

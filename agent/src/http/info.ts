@@ -26,6 +26,17 @@ export const AgentInfoSchema = Type.Object(
         rows_written: Count,
         backlog_records: Count,
         backlog_dropped: Count,
+        state: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'degraded while writes fail or a damaged file is quarantined' }),
+        problems: Type.Array(Type.String(), { description: 'What is wrong and what the agent does about it (empty when ok)' }),
+        writes_failing_since: Type.Union([Type.String(), Type.Null()], { description: 'ISO-8601; null while writes work' }),
+        received: Type.Integer({ minimum: 0, description: 'Records handed to the store: received = rows_written + backlog_records + backlog_dropped' }),
+        spilled_records: Type.Integer({ minimum: 0, description: 'Of backlog_records, those in spill files on disk' }),
+        dropped: Type.Object({ full: Count, invalid: Count, shutdown: Count }, { description: 'backlog_dropped by reason' }),
+        reopens: Type.Integer({ minimum: 0, description: 'Times the database was opened again while running' }),
+        quarantined: Type.Array(
+          Type.Object({ path: Type.String(), bytes: Count, moved_at: Type.String() }),
+          { description: 'Damaged database files moved aside (reported until removed)' },
+        ),
       }),
       Type.Null(),
     ]),
@@ -36,7 +47,11 @@ export const AgentInfoSchema = Type.Object(
 export type AgentInfo = Static<typeof AgentInfoSchema>;
 
 export const HealthSchema = Type.Object(
-  { status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]), version: Type.String() },
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'degraded: answered with HTTP 503' }),
+    version: Type.String(),
+    problems: Type.Optional(Type.Array(Type.String(), { description: 'What is degraded (the same sentences as /info store.problems)' })),
+  },
   { $id: 'Health', additionalProperties: false },
 );
 export type Health = Static<typeof HealthSchema>;

@@ -30,6 +30,8 @@ export interface HttpOptions {
   query_timeout_ms: number;
   /** Most rows a query may touch or return before it is refused with 413. */
   row_budget: number;
+  /** include_open: most open and pending records one query adds (the rest are counted as omitted). */
+  live_max_records: number;
   /** Queries running at once (each on its own DuckDB connection). */
   max_concurrent_queries: number;
   /** Queries waiting for a running slot; beyond that a query gets 429 with Retry-After. */
@@ -55,6 +57,7 @@ export const HTTP_DEFAULTS: HttpOptions = {
   metrics_auth: false,
   query_timeout_ms: 10_000,
   row_budget: 1_000_000,
+  live_max_records: 20_000,
   max_concurrent_queries: 4,
   max_queued_queries: 256,
   body_limit_bytes: 1024 * 1024,
@@ -66,7 +69,7 @@ export const HTTP_DEFAULTS: HttpOptions = {
   shutdown_grace_ms: 5_000,
 };
 
-const COUNTS = ['query_timeout_ms', 'row_budget', 'max_concurrent_queries', 'max_queued_queries', 'body_limit_bytes',
+const COUNTS = ['query_timeout_ms', 'row_budget', 'live_max_records', 'max_concurrent_queries', 'max_queued_queries', 'body_limit_bytes',
   'header_timeout_ms', 'request_timeout_ms', 'keep_alive_timeout_ms', 'max_connections', 'max_connections_per_client',
   'shutdown_grace_ms'] as const;
 const MAY_BE_ZERO = new Set<string>(['max_queued_queries', 'shutdown_grace_ms']);

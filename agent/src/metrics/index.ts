@@ -30,12 +30,22 @@ export interface FlowTableStatsProvider {
   flowTableStats(): { activeFlows: number; evictions: number };
 }
 export interface StoreStats {
+  /** Records handed to the store (received = written + backlog + dropped). */
+  received: number;
   rowsWritten: number;
+  /** Records held, in memory and in spill files. */
   backlogRecords: number;
-  backlogDropped: number;
+  spilledRecords: number;
+  spillBytes: number;
+  /** Records dropped, by reason (full, invalid, shutdown). */
+  dropped: Record<string, number>;
   dbBytes: number;
-  /** Failures by kind (e.g. write, flush, retention). */
+  /** Failures by kind (e.g. disk_full, damaged, maintenance). */
   errors: Record<string, number>;
+  reopens: number;
+  /** Conditions making the store degraded, each true while it lasts. */
+  degraded: { writes_failing: boolean; quarantined_file: boolean };
+  quarantinedFiles: number;
 }
 export interface StoreStatsProvider {
   storeStats(): StoreStats;
@@ -262,15 +272,37 @@ export class AgentMetrics {
       const stats = store();
       return stats && [[{}, stats.rowsWritten]];
     });
-    mirroredGauge('flowmesh_store_backlog_records', 'Records waiting to be written', () => store()?.backlogRecords);
-    mirroredCounter('flowmesh_store_backlog_dropped_total', 'Records dropped because the backlog was full', [], () => {
+    mirroredCounter('flowmesh_store_records_received_total', 'Flow records handed to the store (= written + backlog + dropped)', [], () => {
       const stats = store();
-      return stats && [[{}, stats.backlogDropped]];
+      return stats && [[{}, stats.received]];
+    });
+    mirroredGauge('flowmesh_store_backlog_records', 'Records held (in memory and in spill files), waiting to be written', () => store()?.backlogRecords);
+    mirroredGauge('flowmesh_store_spill_records', 'Of the held records, those in spill files on disk', () => store()?.spilledRecords);
+    mirroredGauge('flowmesh_store_spill_bytes', 'Size of the spill files', () => store()?.spillBytes);
+    mirroredCounter('flowmesh_store_backlog_dropped_total', 'Records dropped, by reason: full (memory and spill full while writes fail), invalid, shutdown (could not be written or spilled at exit)', ['reason'], () => {
+      const dropped = store()?.dropped;
+      return dropped && Object.entries(dropped).map(([reason, n]): [{ reason: string }, number] => [{ reason }, n]);
     });
     mirroredGauge('flowmesh_store_db_bytes', 'Size of the database file(s) on disk', () => store()?.dbBytes);
     mirroredCounter('flowmesh_store_errors_total', 'Store failures by kind', ['kind'], () => {
       const errors = store()?.errors;
       return errors && Object.entries(errors).map(([kind, n]): [{ kind: string }, number] => [{ kind }, n]);
+    });
+    mirroredCounter('flowmesh_store_reopens_total', 'Times the database was closed and opened again (invalidated by DuckDB, or quarantined while running)', [], () => {
+      const stats = store();
+      return stats && [[{}, stats.reopens]];
+    });
+    mirroredGauge('flowmesh_store_quarantined_files', 'Damaged database files moved aside next to the database (until an operator removes them)', () => store()?.quarantinedFiles);
+    new Gauge({
+      name: 'flowmesh_store_degraded',
+      help: '1 while the condition holds: writes_failing (records held and retried), quarantined_file (a damaged database file was moved aside)',
+      labelNames: ['condition'],
+      registers,
+      collect() {
+        this.reset();
+        const degraded = store()?.degraded;
+        if (degraded) for (const [condition, on] of Object.entries(degraded)) this.set({ condition }, on ? 1 : 0);
+      },
     });
   }
 }
@@ -284,5 +316,7 @@ export function meteredSink(inner: FlowSink, metrics: AgentMetrics): FlowSink {
     },
     flush: () => inner.flush(),
     close: () => inner.close(),
+    ...(inner.status ? { status: () => inner.status!() } : {}),
+    ...(inner.settled ? { settled: (options) => inner.settled!(options) } : {}),
   };
 }

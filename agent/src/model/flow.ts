@@ -7,6 +7,13 @@
  * A record covers one reporting period of one connection: counters and TCP flags are for
  * [start_us, end_us] only, so records of one flow (same flow_id, seq 0, 1, 2...) sum to the
  * connection's totals. conn_state is cumulative at the time the record was emitted.
+ *
+ * Latency (tcp_synack_us, tcp_ack_us, dns_rtt_us) is a measurement, not a counter: each one
+ * is carried by exactly one record of the flow (the first emitted after it was taken), so
+ * summing or averaging over records never counts a measurement twice.
+ *
+ * `open` records are never stored: the query API adds them on request (include_open) for
+ * flows still in the flow table, with the counters of their current period so far.
  */
 import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
 
@@ -17,11 +24,16 @@ export type Direction = (typeof DIRECTIONS)[number];
 export const ENDPOINT_TYPES = ['node', 'user', 'external', 'egress', 'unknown'] as const;
 export type EndpointType = (typeof ENDPOINT_TYPES)[number];
 
-export const RECORD_KINDS = ['interim', 'final'] as const;
+/** Kinds the flow table emits and the store keeps. */
+export const STORED_RECORD_KINDS = ['interim', 'final'] as const;
+/** `open`: a flow still in the flow table, as the API shows it with include_open (never stored). */
+export const RECORD_KINDS = [...STORED_RECORD_KINDS, 'open'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** Why a record was emitted. */
-export const END_REASONS = ['active_timeout', 'idle_timeout', 'tcp_close', 'tcp_reset', 'evicted', 'shutdown'] as const;
+export const STORED_END_REASONS = ['active_timeout', 'idle_timeout', 'tcp_close', 'tcp_reset', 'evicted', 'shutdown'] as const;
+/** `open`: not emitted yet (the end reason of an open record). */
+export const END_REASONS = [...STORED_END_REASONS, 'open'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 /** Zeek's conn_state vocabulary (non-TCP: S0 = one way only, SF = both ways). */
@@ -43,8 +55,8 @@ export const FlowRecordSchema = Type.Object(
   {
     flow_id: Type.String({ description: 'Stable id of the connection on this agent; shared by its interim and final records' }),
     seq: Type.Integer({ minimum: 0, description: 'Record number within the flow (0 = first)' }),
-    record_kind: literalUnion(RECORD_KINDS, 'interim (active timeout, more to come) or final'),
-    end_reason: literalUnion(END_REASONS, 'Why this record was emitted'),
+    record_kind: literalUnion(RECORD_KINDS, 'interim (active timeout, more to come), final, or open (still in the flow table; include_open only)'),
+    end_reason: literalUnion(END_REASONS, 'Why this record was emitted (open: not emitted yet)'),
     node: Type.String({ description: 'Name of the reporting node (agent)' }),
     interface: Type.String({ description: 'Capture interface, or the file name for imports' }),
     flow_start_us: Type.Integer({ description: 'First packet of the connection, epoch microseconds' }),
@@ -57,7 +69,7 @@ export const FlowRecordSchema = Type.Object(
     src_ip: Type.String({ description: 'Initiator address' }),
     src_port: Type.Integer({ minimum: 0, maximum: 65535, description: '0 when the protocol has no ports' }),
     dst_ip: Type.String(),
-    dst_port: Type.Integer({ minimum: 0, maximum: 65535, description: 'ICMP echo: 0; see icmp_* fields' }),
+    dst_port: Type.Integer({ minimum: 0, maximum: 65535, description: 'ICMP: 0; see icmp_* fields' }),
     src_name: Type.String({ description: "Inventory name, '' when unknown" }),
     src_type: literalUnion(ENDPOINT_TYPES, 'Inventory type'),
     dst_name: Type.String(),
@@ -73,6 +85,18 @@ export const FlowRecordSchema = Type.Object(
     tcp_flags_dst: Type.Integer({ minimum: 0, maximum: 255, description: 'Union of TCP flags sent by dst in this period' }),
     conn_state: Type.Union([literalUnion(CONN_STATES, 'Zeek conn_state'), Type.Null()]),
     community_id: Type.String({ description: 'Community ID v1 (seed 0), e.g. 1:LQU9qZlK+B5F3KDmev6m5PMibrg=' }),
+    icmp_id: Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()], {
+      description: 'ICMP/ICMPv6 echo identifier (part of the flow key; Community ID ignores it), null for other traffic',
+    }),
+    tcp_synack_us: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: "TCP handshake, first leg at the capture point: src's first SYN to dst's first SYN/ACK, µs (on the one record that reports the handshake)",
+    }),
+    tcp_ack_us: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: "TCP handshake, second leg: dst's first SYN/ACK to src's first ACK after it, µs (set together with tcp_synack_us)",
+    }),
+    dns_rtt_us: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: 'DNS response time on a DNS flow: the first query answered in this record period, query to response, µs',
+    }),
   },
   { $id: 'FlowRecord', additionalProperties: false },
 );
@@ -80,10 +104,28 @@ export type FlowRecord = Static<typeof FlowRecordSchema>;
 
 /** Where flow records leave the flow table. The store implements it; a JSON-lines sink exists for inspection. */
 export interface FlowSink {
-  /** Accepts a record; must not block and must not throw on storage trouble (count and backlog instead). */
+  /** Accepts a record; must not block and must not throw on storage trouble (hold, or count as dropped, instead). */
   write(record: FlowRecord): void;
-  /** Resolves once every record written so far is durable. */
+  /** Resolves once every record written so far is durable; rejects when they cannot be written now (they stay held). */
   flush(): Promise<void>;
   /** Flushes and releases resources. */
   close(): Promise<void>;
+  /** Committed / held / dropped counts and what writing waits for (sinks that can be degraded: the store). */
+  status?(): SinkStatus;
+  /**
+   * For producers that can wait (imports): resolves once the sink writes again (`all`: once
+   * everything it holds is written), retrying meanwhile; rejects with the signal's reason.
+   */
+  settled?(options: { all: boolean; signal?: AbortSignal }): Promise<void>;
+}
+
+export interface SinkStatus {
+  /** Records durably written. */
+  committed: number;
+  /** Records accepted but not yet written (retried). */
+  held: number;
+  /** Records counted as dropped. */
+  dropped: number;
+  /** What writing is waiting for (e.g. "the disk is full (...); retry in 4 s"), null when it is not. */
+  waiting: string | null;
 }

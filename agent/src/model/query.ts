@@ -9,6 +9,15 @@
  *    so every record counts in exactly one bucket and rollups give the same totals as raw rows.
  * Metric `flows` counts connections started (records with seq = 0), which is additive across
  * buckets, groups and agents.
+ *
+ * Latency metrics are exact to merge across buckets, groups and agents, and only those are
+ * offered: averages travel as a sum and a count (Totals; timeseries `counts`), maxima merge
+ * by max. Percentiles are not offered: a p95 of several agents cannot be computed from
+ * their p95s.
+ *
+ * include_open: the answer also covers flows still open in the agent's flow table (records
+ * with record_kind `open`: their current period so far), as of one instant, consistent with
+ * the store (no record is counted both as open and as stored). See agent/src/live.
  */
 import { Type, type Static, type TLiteral, type TUnion } from '@sinclair/typebox';
 import { TCP_FLAG_NAMES } from './flow';
@@ -28,6 +37,7 @@ export type Dimension = (typeof DIMENSIONS)[number];
 export const EITHER_SIDE_FIELDS = ['ip', 'port', 'name', 'type'] as const;
 export const NUMERIC_FIELDS = [
   'bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'duration_ms', 'icmp_type', 'icmp_code',
+  'icmp_id', 'handshake_us', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us',
 ] as const;
 export const FLAG_FIELDS = ['tcp_flags_src', 'tcp_flags_dst', 'tcp_flags'] as const;
 
@@ -40,8 +50,20 @@ export const MAX_GROUP_BY = 4;
  */
 export const CONNECTION_DIMENSIONS = ['community_id', 'direction'] as const;
 
-export const METRICS = ['bytes', 'bytes_tx', 'bytes_rx', 'packets', 'packets_tx', 'packets_rx', 'flows'] as const;
-export type Metric = (typeof METRICS)[number];
+/** How a metric combines over records, buckets, groups and agents. */
+export type MetricAggregation = 'sum' | 'avg' | 'max';
+
+/**
+ * Metrics and how each aggregates. handshakes / dns_responses count the measurements taken;
+ * *_avg are means over measurements (a group without any is 0 with count 0), *_max maxima.
+ */
+export const METRIC_AGGREGATION = {
+  bytes: 'sum', bytes_tx: 'sum', bytes_rx: 'sum', packets: 'sum', packets_tx: 'sum', packets_rx: 'sum', flows: 'sum',
+  handshakes: 'sum', handshake_us_avg: 'avg', handshake_us_max: 'max', synack_us_avg: 'avg', ack_us_avg: 'avg',
+  dns_responses: 'sum', dns_rtt_us_avg: 'avg', dns_rtt_us_max: 'max',
+} as const satisfies Record<string, MetricAggregation>;
+export type Metric = keyof typeof METRIC_AGGREGATION;
+export const METRICS = Object.keys(METRIC_AGGREGATION) as Metric[];
 
 const lit = <T extends string>(values: readonly T[], options: object = {}): TUnion<TLiteral<T>[]> =>
   Type.Union(values.map((v) => Type.Literal(v)), options);
@@ -116,6 +138,12 @@ const Common = {
   from: Type.Integer({ description: 'Range start, epoch ms (inclusive)' }),
   to: Type.Integer({ description: 'Range end, epoch ms (exclusive)' }),
   filters: Type.Optional(Type.Array(FilterSchema, { maxItems: 100, description: 'ANDed together' })),
+  include_open: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Also answer with flows still open in the flow table (record_kind open), consistent with the stored records',
+    }),
+  ),
 };
 
 export const FlowsQuerySchema = Type.Object(
@@ -186,16 +214,41 @@ export type TimeseriesQuery = Static<typeof TimeseriesQuerySchema>;
 export type SummaryQuery = Static<typeof SummaryQuerySchema>;
 export type ValuesQuery = Static<typeof ValuesQuerySchema>;
 
-/** Totals carried by every aggregate row. */
+/**
+ * Totals carried by every aggregate row: sums, plus the parts latency metrics are computed
+ * from (sums and counts for averages, maxima; 0 when there is no measurement), so that a
+ * client merging several answers gets exact averages and maxima.
+ */
 export const TotalsSchema = Type.Object(
   {
     bytes: Type.Number(), bytes_tx: Type.Number(), bytes_rx: Type.Number(),
     packets: Type.Number(), packets_tx: Type.Number(), packets_rx: Type.Number(),
     flows: Type.Number(),
+    handshakes: Type.Number({ description: 'TCP handshakes measured' }),
+    synack_us_sum: Type.Number({ description: 'Sum of tcp_synack_us' }),
+    ack_us_sum: Type.Number({ description: 'Sum of tcp_ack_us' }),
+    handshake_us_max: Type.Number({ description: 'Largest tcp_synack_us + tcp_ack_us' }),
+    dns_responses: Type.Number({ description: 'DNS response times measured' }),
+    dns_rtt_us_sum: Type.Number(),
+    dns_rtt_us_max: Type.Number(),
   },
   { $id: 'Totals', additionalProperties: false },
 );
 export type Totals = Static<typeof TotalsSchema>;
+
+/** What include_open added to an answer, as of one instant of the agent. */
+export const LiveInfoSchema = Type.Object(
+  {
+    available: Type.Boolean({ description: 'false when the agent has no flow table (serve): stored records only' }),
+    as_of_us: Type.Union([Type.Integer(), Type.Null()], { description: 'When the open flows were read, epoch µs' }),
+    open_records: Type.Integer({ description: 'Open flows (non-empty current period) in the answer\'s time range' }),
+    pending_records: Type.Integer({ description: 'Emitted records not yet committed to the store, read from memory' }),
+    omitted_records: Type.Integer({ description: 'Open or pending records left out (live.max_records): the answer undercounts them' }),
+  },
+  { $id: 'LiveInfo', additionalProperties: false },
+);
+export type LiveInfo = Static<typeof LiveInfoSchema>;
+const Live = { live: Type.Optional(Type.Ref('LiveInfo')) };
 
 const Key = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Null()]));
 
@@ -205,6 +258,7 @@ export const QueryResultSchema = Type.Union(
       kind: Type.Literal('flows'),
       records: Type.Array(Type.Ref('FlowRecord')),
       next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
+      ...Live,
     }),
     Type.Object({
       kind: Type.Literal('top'),
@@ -215,6 +269,7 @@ export const QueryResultSchema = Type.Union(
         description: 'Everything outside the top rows',
       }),
       total: Type.Ref('Totals'),
+      ...Live,
     }),
     Type.Object({
       kind: Type.Literal('timeseries'),
@@ -227,8 +282,12 @@ export const QueryResultSchema = Type.Union(
           key: Key,
           other: Type.Boolean({ description: 'true for the series that sums everything beyond split_limit' }),
           values: Type.Array(Type.Number(), { description: 'One value per entry of times (0 when empty)' }),
+          counts: Type.Optional(
+            Type.Array(Type.Integer(), { description: 'Average metrics only: measurements per bucket (merge weights)' }),
+          ),
         }),
       ),
+      ...Live,
     }),
     Type.Object({
       kind: Type.Literal('summary'),
@@ -240,11 +299,13 @@ export const QueryResultSchema = Type.Union(
       distinct_dst_ips: Type.Integer(),
       by_direction: Type.Record(Type.String(), Type.Ref('Totals')),
       by_protocol: Type.Record(Type.String(), Type.Ref('Totals')),
+      ...Live,
     }),
     Type.Object({
       kind: Type.Literal('values'),
       dimension: Type.String(),
       values: Type.Array(Type.Object({ value: Type.Union([Type.String(), Type.Number()]), count: Type.Integer() })),
+      ...Live,
     }),
   ],
   { $id: 'QueryResult' },
@@ -258,21 +319,22 @@ export const ApiErrorSchema = Type.Object(
 export type ApiError = Static<typeof ApiErrorSchema>;
 
 export type GroupKey = Record<string, string | number | null>;
-export interface FlowsResult { kind: 'flows'; records: import('./flow').FlowRecord[]; next_cursor: string | null }
-export interface TopResult {
+interface WithLive { live?: LiveInfo }
+export interface FlowsResult extends WithLive { kind: 'flows'; records: import('./flow').FlowRecord[]; next_cursor: string | null }
+export interface TopResult extends WithLive {
   kind: 'top'; group_by: Dimension[]; metric: Metric;
   rows: { key: GroupKey; value: number; totals: Totals }[];
   other: { groups: number; value: number; totals: Totals };
   total: Totals;
 }
-export interface TimeseriesResult {
+export interface TimeseriesResult extends WithLive {
   kind: 'timeseries'; interval_ms: number; metric: Metric; split_by: Dimension[];
-  times: number[]; series: { key: GroupKey; other: boolean; values: number[] }[];
+  times: number[]; series: { key: GroupKey; other: boolean; values: number[]; counts?: number[] }[];
 }
-export interface SummaryResult {
+export interface SummaryResult extends WithLive {
   kind: 'summary'; total: Totals; records: number; first_us: number | null; last_us: number | null;
   distinct_src_ips: number; distinct_dst_ips: number;
   by_direction: Record<string, Totals>; by_protocol: Record<string, Totals>;
 }
-export interface ValuesResult { kind: 'values'; dimension: Dimension; values: { value: string | number; count: number }[] }
+export interface ValuesResult extends WithLive { kind: 'values'; dimension: Dimension; values: { value: string | number; count: number }[] }
 export type QueryResult = FlowsResult | TopResult | TimeseriesResult | SummaryResult | ValuesResult;

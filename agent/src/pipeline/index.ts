@@ -1,19 +1,23 @@
 /**
- * The capture pipeline: capture (file or interface) -> decoder -> DNS observer -> flow
- * table -> sink. Owns the per-packet loop (one shared DecodedPacket, nothing allocated),
+ * The capture pipeline: capture (file or interface) -> decoder -> DNS header and observer ->
+ * flow table -> sink. Owns the per-packet loop (one shared DecodedPacket, nothing allocated),
  * the counters the summary and the metrics read, the expiry tick for live capture, the
  * progress line for imports on a terminal, and the final flush.
+ *
+ * An import waits for its sink: while the store cannot write, reading pauses between chunks
+ * (and at the end, until every record is written), saying what it waits for on the progress
+ * line and in the log, until writes work again or the import is interrupted.
  */
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { openLiveCapture, readCaptureFile, type LiveCapture, type LiveCaptureOptions } from '../capture';
 import { DecodeStats, DECODE_REASONS, PacketDecoder, decodeReasonKind } from '../decode/decoder';
 import { DecodedPacket, type PacketTime } from '../decode/packet';
-import { DnsObserver, type DnsCacheOptions, type DnsStats } from '../dns';
+import { DnsObserver, readDnsHeader, type DnsCacheOptions, type DnsStats } from '../dns';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../flowtable/flowTable';
 import type { LocalAddresses } from '../flow/direction';
 import type { Inventory } from '../inventory';
-import type { FlowSink } from '../model/flow';
+import type { FlowSink, SinkStatus } from '../model/flow';
 
 export interface PipelineOptions {
   node: string;
@@ -39,6 +43,8 @@ export interface PipelineSummary {
   decodeReasons: Record<string, number>;
   flows: number;
   records: number;
+  /** What the sink did with the records (the store: committed, held, dropped), when it says. */
+  sink?: SinkStatus;
   evictions: number;
   dns: DnsStats;
   seconds: number;
@@ -73,7 +79,7 @@ export class Pipeline {
     const annotator: FlowAnnotator = {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
       endpoint: (bytes, v) => inventory.lookup(bytes, v),
-      domain: (ip, nowUs) => (this.dnsEnabled ? this.dns.domain(ip, nowUs) : ''),
+      domain: (ip, atUs) => (this.dnsEnabled ? this.dns.domain(ip, atUs) : ''),
     };
     this.table = new FlowTable(
       { node: options.node, interfaceName: '', maxFlows: options.maxFlows, timeouts: options.timeouts, annotator, bootId: options.bootId },
@@ -91,6 +97,7 @@ export class Pipeline {
     }
     const p = this.packet;
     if (decoder.decode(buf, offset, capLen, wireLen, time, p) !== 0) return;
+    readDnsHeader(p, buf);
     if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
     this.table.process(p);
     if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();
@@ -102,10 +109,50 @@ export class Pipeline {
     this.lastProgressMs = now;
     const s = this.table.stats;
     const rate = this.packets / Math.max((now - this.startedMs) / 1000, 1e-3);
+    const n = (x: number) => x.toLocaleString('en');
+    const sink = this.sink.status?.();
+    const stored = sink ? ` (${n(sink.committed)} committed${sink.dropped ? `, ${n(sink.dropped)} dropped` : ''})` : '';
+    const waiting = sink?.waiting ? ` - waiting for the store: ${sink.waiting}` : '';
     process.stderr.write(
-      `\r${this.packets.toLocaleString('en')} packets, ${s.activeFlows.toLocaleString('en')} active flows, ` +
-        `${s.recordsEmitted.toLocaleString('en')} records, ${Math.round(rate).toLocaleString('en')} packets/s   `,
+      `\r\x1b[K${n(this.packets)} packets, ${n(s.activeFlows)} active flows, ` +
+        `${n(s.recordsEmitted)} records${stored}, ${n(Math.round(rate))} packets/s${waiting}`,
     );
+  }
+
+  /**
+   * Null when the sink writes; else waits (showing why) until it writes again — with `all`,
+   * until it holds nothing. Rejects with the signal's reason when the import is interrupted.
+   */
+  private waitForSink(signal: AbortSignal | undefined, all: boolean): Promise<void> | null {
+    const sink = this.sink;
+    const status = sink.status?.();
+    if (!sink.settled || !status || (!status.waiting && (!all || status.held === 0))) return null;
+    return this.waiting(sink.settled({ all, signal }));
+  }
+
+  /** Says (once, in the log; continuously on the progress line) what the import waits for, until `settled`. */
+  private async waiting(settled: Promise<void>): Promise<void> {
+    const logger = this.options.logger;
+    let reported = false;
+    const report = () => {
+      const status = this.sink.status?.();
+      if (status?.waiting && !reported) {
+        reported = true;
+        logger.warn({ held: status.held, committed: status.committed }, `import waiting for the store: ${status.waiting}`);
+      }
+      if (this.progress) {
+        this.lastProgressMs = 0;
+        this.showProgress();
+      }
+    };
+    report();
+    const ticker = setInterval(report, PROGRESS_INTERVAL_MS);
+    try {
+      await settled;
+    } finally {
+      clearInterval(ticker);
+    }
+    if (reported) logger.info({ committed: this.sink.status?.()?.committed }, 'store writing again: import resumed');
   }
 
   private clearProgress(): void {
@@ -125,6 +172,7 @@ export class Pipeline {
         onOpen: (linkType) => {
           this.decoder = this.decoderFor(linkType);
         },
+        pause: () => this.waitForSink(signal, false),
       }, this.onPacket);
       this.options.logger.debug({ file: path, packets: summary.packets, linkType: summary.linkTypeName }, 'capture file read');
     } finally {
@@ -157,9 +205,17 @@ export class Pipeline {
     };
   }
 
-  /** Emits every flow still in the table (end_reason shutdown) and flushes the sink. */
-  async finish(): Promise<void> {
+  /**
+   * Emits every flow still in the table (end_reason shutdown) and flushes the sink. With a
+   * signal (an import), waits until the sink has written everything, however long its store
+   * needs, or until the signal aborts (rejecting with its reason).
+   */
+  async finish(signal?: AbortSignal): Promise<void> {
     this.table.flushAll('shutdown');
+    if (signal) {
+      await this.waitForSink(signal, true);
+      this.clearProgress();
+    }
     await this.sink.flush();
   }
 
@@ -210,6 +266,7 @@ export class Pipeline {
       decodeReasons,
       flows: s.flowsCreated,
       records: s.recordsEmitted,
+      ...(this.sink.status ? { sink: this.sink.status() } : {}),
       evictions: s.evictions,
       dns: { ...this.dns.stats },
       seconds,
@@ -248,6 +305,7 @@ export function formatSummary(s: PipelineSummary): string {
   const lines = [
     `packets ${n(s.packets)} (decoded ${n(s.decoded)}, skipped ${n(s.skipped)}, malformed ${n(s.malformed)})`,
     `flows ${n(s.flows)}, records ${n(s.records)}, evictions ${n(s.evictions)}`,
+    ...(s.sink ? [`stored ${n(s.sink.committed)}, held ${n(s.sink.held)}, dropped ${n(s.sink.dropped)}${s.sink.waiting ? ` (store: ${s.sink.waiting})` : ''}`] : []),
     `dns responses ${n(s.dns.responses)}, addresses learned ${n(s.dns.addresses)}, malformed ${n(s.dns.malformed)}`,
     `${s.seconds.toFixed(2)} s, ${n(s.packetsPerSecond)} packets/s`,
   ];

@@ -5,11 +5,14 @@
  * records share a start time (or a flow id, e.g. after importing one capture twice).
  *
  * A cursor is bound to where it came from: the database (its id in the store's meta table;
- * rid means nothing in another database, or in a fresh one that replaced a corrupt file) and
- * the query (a fingerprint of its order and filters). The time range is left out on purpose:
- * a dashboard's relative range moves between two page requests and the keyset stays exact.
+ * rid means nothing in another database, or in a fresh one that replaced a damaged file) and
+ * the query (a fingerprint of its order, filters and include_open). The time range is left
+ * out on purpose: a dashboard's relative range moves between two page requests and the
+ * keyset stays exact. The database is checked on the query's own connection, when it runs
+ * (the store may replace its database at any time); the rest before it takes a connection.
  */
 import { createHash } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Filter } from '../model/query';
 import { QueryInputError } from './errors';
 
@@ -39,9 +42,26 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The fingerprint of what a flows cursor pages: its order and filters. */
-export function queryFingerprint(order: string, filters: readonly Filter[] | undefined): string {
-  return createHash('sha256').update(canonicalJson([order, filters ?? []])).digest('base64url').slice(0, 16);
+/** The fingerprint of what a flows cursor pages: its order, filters and include_open. */
+export function queryFingerprint(order: string, filters: readonly Filter[] | undefined, includeOpen: boolean): string {
+  return createHash('sha256').update(canonicalJson([order, filters ?? [], includeOpen])).digest('base64url').slice(0, 16);
+}
+
+/** The id the store keeps in its meta table for the database this connection reads. */
+export async function readDatabaseId(connection: DuckDBConnection): Promise<string> {
+  const rows = (await connection.runAndReadAll("SELECT min(value) FROM flowmesh_meta WHERE key = 'database_id'")).getRows();
+  const id = rows[0]?.[0];
+  if (typeof id !== 'string') throw new Error('the database has no database_id in flowmesh_meta (it was not opened by the store)');
+  return id;
+}
+
+const restart = (why: string) => new QueryInputError('cursor', `${why}; start again from the first page (no cursor)`);
+
+/** A cursor from another database than the one the query reads is refused. */
+export function checkCursorDatabase(cursorDatabaseId: string, databaseId: string): void {
+  if (cursorDatabaseId !== databaseId) {
+    throw restart('the cursor was made by another database (another agent, or this agent\'s database was replaced)');
+  }
 }
 
 export function encodeCursor(key: CursorKey, binding: CursorBinding): string {
@@ -49,9 +69,9 @@ export function encodeCursor(key: CursorKey, binding: CursorBinding): string {
   return Buffer.from(JSON.stringify(payload)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, order: 'newest' | 'oldest', binding: CursorBinding): CursorKey {
+/** The cursor's key and the database it was made by (checked with checkCursorDatabase when the query runs). */
+export function decodeCursor(cursor: string, order: 'newest' | 'oldest', fingerprint: string): { key: CursorKey; databaseId: string } {
   const bad = (why: string) => new QueryInputError('cursor', `${why}; pass next_cursor from the previous page unchanged`);
-  const restart = (why: string) => new QueryInputError('cursor', `${why}; start again from the first page (no cursor)`);
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad('not a cursor');
   let payload: unknown;
   try {
@@ -70,11 +90,8 @@ export function decodeCursor(cursor: string, order: 'newest' | 'oldest', binding
   ) {
     throw bad('not a cursor');
   }
-  if (databaseId !== binding.databaseId) {
-    throw restart('the cursor was made by another database (another agent, or this agent\'s database was replaced)');
-  }
   const cursorOrder = orderCode === 'n' ? 'newest' : 'oldest';
   if (cursorOrder !== order) throw bad(`cursor was made for order=${cursorOrder}`);
-  if (query !== binding.query) throw restart('the cursor was made for a query with other filters');
-  return { order, startUs: startUs as number, flowId, seq: seq as number, rid: rid as number };
+  if (query !== fingerprint) throw restart('the cursor was made for a query with other filters (or include_open)');
+  return { key: { order, startUs: startUs as number, flowId, seq: seq as number, rid: rid as number }, databaseId };
 }

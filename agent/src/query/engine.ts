@@ -12,19 +12,31 @@
  * Timeseries buckets are aligned to multiples of interval_ms since the epoch (stable as a
  * dashboard's range slides); the first bucket may start before `from` and then only counts
  * records from `from` on.
+ *
+ * include_open (see agent/src/live): the live snapshot is taken when the query is accepted;
+ * raw records are then read from the stored rows visible at that instant plus the snapshot's
+ * open and pending records (a temporary table), and the rollup only for minutes that can no
+ * longer change (before the snapshot's settled time). So one answer is the state of one
+ * instant: every packet counted once, whether its record is open, pending or stored.
  */
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import type { FlowRecord } from '../model/flow';
 import type {
-  Dimension, FlowsQuery, FlowsResult, GroupKey, Metric, Query, QueryResult, SummaryQuery, SummaryResult,
-  TimeseriesQuery, TimeseriesResult, TopQuery, TopResult, Totals, ValuesQuery, ValuesResult,
+  Dimension, FlowsQuery, FlowsResult, GroupKey, LiveInfo, Metric, Query, QueryResult, SummaryQuery, SummaryResult,
+  TimeseriesQuery, TimeseriesResult, TopQuery, TopResult, ValuesQuery, ValuesResult,
 } from '../model/query';
-import { CONNECTION_DIMENSIONS, DIMENSIONS, MAX_GROUP_BY, METRICS } from '../model/query';
+import { CONNECTION_DIMENSIONS, DIMENSIONS, MAX_GROUP_BY, METRIC_AGGREGATION, METRICS } from '../model/query';
+import type { LiveSnapshot, LiveSource } from '../live';
 import { FLOW_COLUMNS } from '../store/schema';
-import { decodeCursor, encodeCursor, queryFingerprint, type CursorBinding } from './cursor';
+import { checkCursorDatabase, decodeCursor, encodeCursor, queryFingerprint, readDatabaseId } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
 import { compileFilters, dimensionExpression, Params, rollupCoversDimension, rollupCoversFilter } from './filters';
-import { ConnectionPool } from './pool';
+import { LIVE_TABLE, withLiveTable } from './live-table';
+import {
+  bucketMetric, emptyTotals, FACT_TOTALS, GROUP_TOTAL_COLUMNS, GROUP_TOTALS, groupMetricSql, metricValue, RAW_MEASURES,
+  ROLLUP_MEASURES, TOTAL_WIDTH, totalsFrom, totalsOver,
+} from './metrics';
+import { ConnectionPool, type DatabaseSource } from './pool';
 
 export interface QueryEngineOptions {
   /** Queries running at once (each on its own connection). */
@@ -75,19 +87,6 @@ const RECORD_SELECT = RECORD_FIELDS.map((n) => (ENUM_FIELDS.has(n) ? `CAST("${n}
 const METRIC_SET = new Set<string>(METRICS);
 const DIMENSION_SET = new Set<string>(DIMENSIONS);
 
-/** Per-row metric expression over facts. */
-const FACT_METRIC: Record<Metric, string> = {
-  bytes: '(bytes_tx + bytes_rx)', bytes_tx: 'bytes_tx', bytes_rx: 'bytes_rx',
-  packets: '(packets_tx + packets_rx)', packets_tx: 'packets_tx', packets_rx: 'packets_rx', flows: 'flows',
-};
-/** Metric over the aggregated columns m_* of a grouped relation. */
-const GROUP_METRIC: Record<Metric, string> = {
-  bytes: '(m_btx + m_brx)', bytes_tx: 'm_btx', bytes_rx: 'm_brx',
-  packets: '(m_ptx + m_prx)', packets_tx: 'm_ptx', packets_rx: 'm_prx', flows: 'm_flows',
-};
-const GROUP_SUMS = 'sum(flows) AS m_flows, sum(packets_tx) AS m_ptx, sum(packets_rx) AS m_prx, sum(bytes_tx) AS m_btx, sum(bytes_rx) AS m_brx';
-const TOTAL_COLUMNS = ['m_flows', 'm_ptx', 'm_prx', 'm_btx', 'm_brx'];
-
 interface Range {
   fromUs: number;
   toUs: number;
@@ -99,17 +98,24 @@ interface RollupSpan {
   bUs: number;
 }
 
-const num = (value: DuckDBValue): number => (typeof value === 'bigint' ? Number(value) : value === null ? 0 : (value as number));
-
-function totalsFrom(values: readonly DuckDBValue[]): Totals {
-  const [flows, packetsTx, packetsRx, bytesTx, bytesRx] = values.map(num);
-  return {
-    bytes: bytesTx + bytesRx, bytes_tx: bytesTx, bytes_rx: bytesRx,
-    packets: packetsTx + packetsRx, packets_tx: packetsTx, packets_rx: packetsRx, flows,
-  };
+/** Where one query reads records: the stored ones, or (include_open) those of a live snapshot. */
+interface Source {
+  /** SQL relation of raw records (columns of `flows`). */
+  raw: string;
+  live: LiveSnapshot | null;
+  /** The answer's `live` (include_open only). */
+  info: LiveInfo | undefined;
 }
 
-const emptyTotals = (): Totals => ({ bytes: 0, bytes_tx: 0, bytes_rx: 0, packets: 0, packets_tx: 0, packets_rx: 0, flows: 0 });
+const STORED: Source = { raw: 'flows', live: null, info: undefined };
+
+/** An integer we computed, as SQL text (never request input). */
+function sqlInteger(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new Error(`not a safe integer: ${n}`);
+  return String(n);
+}
+
+const num = (value: DuckDBValue): number => (typeof value === 'bigint' ? Number(value) : value === null ? 0 : (value as number));
 
 function keyValue(value: DuckDBValue): string | number | null {
   if (value === null) return null;
@@ -142,14 +148,12 @@ export class QueryEngine {
   /** How aggregate queries were answered (for metrics and tests). */
   readonly plans = { rollup: 0, raw: 0 };
   private readonly pool: ConnectionPool;
-  private databaseIdRead: Promise<string> | undefined;
+  private live: LiveSource | null = null;
 
-  constructor(
-    private readonly instance: DuckDBInstance,
-    options: Partial<QueryEngineOptions> = {},
-  ) {
+  /** @param database a DuckDB instance, or a source whose database may be replaced while running (the flow store) */
+  constructor(database: DuckDBInstance | DatabaseSource, options: Partial<QueryEngineOptions> = {}) {
     this.options = { ...QUERY_DEFAULTS, ...options };
-    this.pool = new ConnectionPool(instance, this.options.maxConcurrent, this.options.maxQueued);
+    this.pool = new ConnectionPool(database, this.options.maxConcurrent, this.options.maxQueued);
   }
 
   /** Running and waiting queries (for metrics). */
@@ -162,6 +166,11 @@ export class QueryEngine {
     return this.pool.refusal(client);
   }
 
+  /** Where include_open queries find open flows (`run`: the flow table and the store). */
+  attachLive(source: LiveSource): void {
+    this.live = source;
+  }
+
   close(): void {
     this.pool.close();
   }
@@ -170,43 +179,31 @@ export class QueryEngine {
     const budget = runOptions.rowBudget ?? this.options.rowBudget;
     const timeoutMs = runOptions.timeoutMs ?? this.options.timeoutMs;
     const range = this.checkRange(query);
-    const databaseId = query.kind === 'flows' ? await this.databaseId() : '';
     // Validate and build everything before taking a connection: bad input costs no slot.
-    const prepared = this.prepare(query, range, budget, databaseId);
-    return this.pool.withConnection(runOptions.client ?? '', timeoutMs, runOptions.signal, (connection) => prepared(connection));
-  }
-
-  /** The store's database id (flowmesh_meta), read once: flows cursors are bound to it. */
-  private databaseId(): Promise<string> {
-    this.databaseIdRead ??= (async () => {
-      const connection = await this.instance.connect();
-      try {
-        const rows = (await connection.runAndReadAll("SELECT min(value) FROM flowmesh_meta WHERE key = 'database_id'")).getRows();
-        const id = rows[0]?.[0];
-        if (typeof id !== 'string') throw new Error('the database has no database_id in flowmesh_meta (open it through the store)');
-        return id;
-      } finally {
-        connection.closeSync();
-      }
-    })().catch((error: unknown) => {
-      this.databaseIdRead = undefined;
-      throw error;
+    // The live snapshot is taken here too: the answer is the state of this instant.
+    const source = this.source(query, range);
+    const prepared = this.prepare(query, range, budget, source);
+    return this.pool.withConnection(runOptions.client ?? '', timeoutMs, runOptions.signal, async (connection) => {
+      const result = source.live
+        ? await withLiveTable(connection, source.live.records, source.live.ridLimit, () => prepared(connection))
+        : await prepared(connection);
+      if (source.info) result.live = source.info;
+      return result;
     });
-    return this.databaseIdRead;
   }
 
-  private prepare(query: Query, range: Range, budget: number, databaseId: string): (c: DuckDBConnection) => Promise<QueryResult> {
+  private prepare(query: Query, range: Range, budget: number, source: Source): (c: DuckDBConnection) => Promise<QueryResult> {
     switch (query.kind) {
       case 'flows':
-        return this.flows(query, range, budget, { databaseId, query: queryFingerprint(query.order ?? 'newest', query.filters) });
+        return this.flows(query, range, budget, source);
       case 'top':
-        return this.top(query, range, budget);
+        return this.top(query, range, budget, source);
       case 'timeseries':
-        return this.timeseries(query, range, budget);
+        return this.timeseries(query, range, budget, source);
       case 'summary':
-        return this.summary(query, range);
+        return this.summary(query, range, source);
       case 'values':
-        return this.values(query, range, budget);
+        return this.values(query, range, budget, source);
       default:
         throw new QueryInputError('kind', `unknown query kind ${String((query as { kind: unknown }).kind)}`);
     }
@@ -223,49 +220,75 @@ export class QueryEngine {
     return { fromUs: query.from * 1000, toUs: query.to * 1000 };
   }
 
+  /** The records a query reads: stored ones, or with include_open a live snapshot taken now. */
+  private source(query: Query, range: Range): Source {
+    if (query.include_open === undefined || query.include_open === false) return STORED;
+    if (query.include_open !== true) throw new QueryInputError('include_open', 'true or false');
+    if (!this.live) {
+      return { ...STORED, info: { available: false, as_of_us: null, open_records: 0, pending_records: 0, omitted_records: 0 } };
+    }
+    const live = this.live.snapshot({ ...range, overlap: query.kind === 'flows' });
+    const visible = [
+      `rid < ${sqlInteger(live.ridLimit)}`,
+      ...live.hiddenRids.map(([from, to]) => `NOT (rid >= ${sqlInteger(from)} AND rid < ${sqlInteger(to)})`),
+    ].join(' AND ');
+    return {
+      raw: `(SELECT * FROM flows WHERE ${visible} UNION ALL SELECT * FROM ${LIVE_TABLE})`,
+      live,
+      info: {
+        available: true,
+        as_of_us: live.asOfUs,
+        open_records: live.openRecords,
+        pending_records: live.pendingRecords,
+        omitted_records: live.omittedRecords,
+      },
+    };
+  }
+
   /** The rollup span to use, or null to read raw rows only. */
-  private rollupSpan(range: Range, dimensions: readonly Dimension[], query: Query, intervalMs?: number): RollupSpan | null {
+  private rollupSpan(range: Range, dimensions: readonly Dimension[], query: Query, source: Source, intervalMs?: number): RollupSpan | null {
     if (this.options.rollups === 'off') return null;
     if (!dimensions.every(rollupCoversDimension) || !(query.filters ?? []).every(rollupCoversFilter)) return null;
     if (intervalMs !== undefined && intervalMs % 60_000 !== 0) return null;
     const aUs = Math.ceil(range.fromUs / MINUTE_US) * MINUTE_US;
-    const bUs = Math.floor(range.toUs / MINUTE_US) * MINUTE_US;
+    let bUs = Math.floor(range.toUs / MINUTE_US) * MINUTE_US;
     if (bUs - aUs < Math.max(MINUTE_US, this.options.rollupMinRangeMs * 1000)) return null;
-    return { aUs, bUs };
+    // A live query reads the rollup only for minutes no later commit can add to.
+    if (source.live) bUs = Math.min(bUs, Math.floor(source.live.settledBeforeUs / MINUTE_US) * MINUTE_US);
+    return bUs - aUs >= MINUTE_US ? { aUs, bUs } : null;
   }
 
-  private plan(range: Range, dimensions: readonly Dimension[], query: Query, intervalMs?: number): RollupSpan | null {
-    const span = this.rollupSpan(range, dimensions, query, intervalMs);
+  private plan(range: Range, dimensions: readonly Dimension[], query: Query, source: Source, intervalMs?: number): RollupSpan | null {
+    const span = this.rollupSpan(range, dimensions, query, source, intervalMs);
     if (span) this.plans.rollup++;
     else this.plans.raw++;
     return span;
   }
 
   /**
-   * SQL of the facts relation: the dimensions plus records, flows, packets_*, bytes_*,
+   * SQL of the facts relation: the dimensions plus records, the measures (metrics.ts),
    * t_us (attribution time), first_us, last_us. `watermark` is the parameter holding the
    * rollup watermark (filled in by runFacts).
    */
-  private facts(dimensions: readonly Dimension[], query: Query, range: Range, span: RollupSpan | null, params: Params) {
+  private facts(dimensions: readonly Dimension[], query: Query, range: Range, span: RollupSpan | null, params: Params, source: Source) {
     const filter = compileFilters(query.filters, params);
     const dims = dimensions.map((d) => `${dimensionExpression(d)} AS "${d}"`);
-    const rawColumns = [...dims, '1 AS records', 'CAST(seq = 0 AS BIGINT) AS flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx',
-      'start_us AS t_us', 'start_us AS first_us', 'end_us AS last_us'].join(', ');
+    const rawColumns = [...dims, '1 AS records', RAW_MEASURES, 'start_us AS t_us', 'start_us AS first_us', 'end_us AS last_us'].join(', ');
     const time = (us: number) => `CAST(${params.add(us)} AS BIGINT)`;
     const from = time(range.fromUs);
     const to = time(range.toUs);
+    const raw = source.raw;
     if (!span) {
-      return { sql: `SELECT ${rawColumns} FROM flows WHERE start_us >= ${from} AND start_us < ${to} AND ${filter}`, watermark: null };
+      return { sql: `SELECT ${rawColumns} FROM ${raw} WHERE start_us >= ${from} AND start_us < ${to} AND ${filter}`, watermark: null };
     }
-    const rollupColumns = [...dims, 'records', 'flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx',
-      'minute_us AS t_us', 'min_start_us AS first_us', 'max_end_us AS last_us'].join(', ');
+    const rollupColumns = [...dims, 'records', ROLLUP_MEASURES, 'minute_us AS t_us', 'min_start_us AS first_us', 'max_end_us AS last_us'].join(', ');
     const a = time(span.aUs);
     const b = time(span.bUs);
     const watermark = params.add(0);
     const sql = [
       `SELECT ${rollupColumns} FROM flows_1m WHERE minute_us >= ${a} AND minute_us < ${b} AND ${filter}`,
-      `SELECT ${rawColumns} FROM flows WHERE start_us >= ${from} AND start_us < ${a} AND ${filter}`,
-      `SELECT ${rawColumns} FROM flows WHERE start_us >= ${b} AND start_us < ${to} AND ${filter}`,
+      `SELECT ${rawColumns} FROM ${raw} WHERE start_us >= ${from} AND start_us < ${a} AND ${filter}`,
+      `SELECT ${rawColumns} FROM ${raw} WHERE start_us >= ${b} AND start_us < ${to} AND ${filter}`,
       `SELECT ${rawColumns} FROM flows WHERE rid >= CAST(${watermark} AS UBIGINT) AND start_us >= ${a} AND start_us < ${b} AND ${filter}`,
     ].join(' UNION ALL ');
     return { sql, watermark };
@@ -287,7 +310,7 @@ export class QueryEngine {
     }
   }
 
-  private flows(query: FlowsQuery, range: Range, budget: number, binding: CursorBinding) {
+  private flows(query: FlowsQuery, range: Range, budget: number, source: Source) {
     const order = query.order ?? 'newest';
     if (order !== 'newest' && order !== 'oldest') throw new QueryInputError('order', 'newest or oldest');
     const limit = checkInteger(query.limit, 'limit', 1000, 1, 10_000);
@@ -304,8 +327,10 @@ export class QueryEngine {
     ];
     // Where the walk starts: the range edge, or the cursor's record.
     let edgeUs = newest ? range.toUs : range.fromUs;
-    if (query.cursor !== undefined) {
-      const key = decodeCursor(query.cursor, order, binding);
+    const fingerprint = queryFingerprint(order, query.filters, query.include_open === true);
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, order, fingerprint);
+    if (cursor) {
+      const { key } = cursor;
       edgeUs = key.startUs;
       const [cmp, cmpOrEq] = order === 'newest' ? ['<', '<='] : ['>', '>='];
       const s = `CAST(${params.add(key.startUs)} AS BIGINT)`;
@@ -320,7 +345,7 @@ export class QueryEngine {
     }
     const direction = order === 'newest' ? 'DESC' : 'ASC';
     const sql =
-      `SELECT rid, ${RECORD_SELECT} FROM flows WHERE ${conditions.join(' AND ')}` +
+      `SELECT rid, ${RECORD_SELECT} FROM ${source.raw} WHERE ${conditions.join(' AND ')}` +
       ` ORDER BY start_us ${direction}, flow_id ${direction}, seq ${direction}, rid ${direction} LIMIT ${params.add(limit + 1)}`;
     const windowIndex = Number(window.slice(1)) - 1;
     /**
@@ -342,6 +367,9 @@ export class QueryEngine {
       }
     };
     return async (connection: DuckDBConnection): Promise<FlowsResult> => {
+      // Read on the query's own connection: the store may have replaced its database since the cursor was made.
+      const databaseId = await readDatabaseId(connection);
+      if (cursor) checkCursorDatabase(cursor.databaseId, databaseId);
       const rows = await fetchPage(connection);
       const page = rows.slice(0, limit);
       const records = page.map((row) => {
@@ -356,13 +384,13 @@ export class QueryEngine {
       if (rows.length > limit) {
         const last = records[records.length - 1];
         const key = { order, startUs: last.start_us, flowId: last.flow_id, seq: last.seq, rid: num(page[page.length - 1][0]) };
-        nextCursor = encodeCursor(key, binding);
+        nextCursor = encodeCursor(key, { databaseId, query: fingerprint });
       }
       return { kind: 'flows', records, next_cursor: nextCursor };
     };
   }
 
-  private top(query: TopQuery, range: Range, budget: number) {
+  private top(query: TopQuery, range: Range, budget: number, source: Source) {
     const groupBy = checkDimensions(query.group_by, 'group_by', 1, MAX_GROUP_BY + CONNECTION_DIMENSIONS.length);
     const userDimensions = groupBy.filter((d) => !(CONNECTION_DIMENSIONS as readonly string[]).includes(d));
     if (userDimensions.length > MAX_GROUP_BY) {
@@ -371,39 +399,46 @@ export class QueryEngine {
     const metric = checkMetric(query.metric);
     const limit = checkInteger(query.limit, 'limit', 10, 0, 100_000);
     const params = new Params();
-    const facts = this.facts(groupBy, query, range, this.plan(range, groupBy, query), params);
+    const facts = this.facts(groupBy, query, range, this.plan(range, groupBy, query, source), params, source);
     const dims = groupBy.map((d) => `"${d}"`);
     const fetch = limit === 0 ? budget + 1 : Math.min(limit, budget + 1);
+    // parts: 0 = the ranked groups kept, 1 = everything beyond `limit` (other), 2 = all groups;
+    // other and total aggregate over groups (sums add, maxima max), never by subtraction
+    const nulls = dims.map(() => 'NULL').join(', ');
+    const otherFrom = params.add(limit === 0 ? Number.MAX_SAFE_INTEGER : limit);
     const sql =
-      `WITH facts AS (${facts.sql}), g AS (SELECT ${dims.join(', ')}, ${GROUP_SUMS} FROM facts GROUP BY ALL)` +
-      ` SELECT ${dims.join(', ')}, ${TOTAL_COLUMNS.map((c) => `CAST(${c} AS DOUBLE)`).join(', ')}, count(*) OVER (),` +
-      ` ${TOTAL_COLUMNS.map((c) => `CAST(sum(${c}) OVER () AS DOUBLE)`).join(', ')}` +
-      ` FROM g ORDER BY ${GROUP_METRIC[metric]} DESC, ${dims.map((d) => `${d} ASC NULLS LAST`).join(', ')} LIMIT ${params.add(fetch)}`;
+      `WITH facts AS (${facts.sql}), g AS (SELECT ${dims.join(', ')}, ${GROUP_TOTALS} FROM facts GROUP BY ALL),` +
+      ` r AS (SELECT *, row_number() OVER (ORDER BY ${groupMetricSql(metric)} DESC, ${dims.map((d) => `${d} ASC NULLS LAST`).join(', ')}) AS rn FROM g)` +
+      ` SELECT 0 AS part, rn, ${dims.join(', ')}, ${GROUP_TOTAL_COLUMNS} FROM r WHERE rn <= ${params.add(fetch)}` +
+      ` UNION ALL SELECT 1, count(*), ${nulls}, ${totalsOver()} FROM r WHERE rn > ${otherFrom}` +
+      ` UNION ALL SELECT 2, count(*), ${nulls}, ${totalsOver()} FROM r`;
     return async (connection: DuckDBConnection): Promise<TopResult> => {
       const rows = await this.runFacts(connection, sql, params, facts.watermark);
       const n = groupBy.length;
-      const groups = rows.length > 0 ? num(rows[0][n + 5]) : 0;
+      const part = (p: number) => rows.filter((row) => num(row[0]) === p);
+      const ranked = part(0).sort((x, y) => num(x[1]) - num(y[1]));
+      const [otherRow] = part(1);
+      const [allRow] = part(2);
+      const groups = allRow ? num(allRow[1]) : 0;
       const needed = limit === 0 ? groups : Math.min(limit, groups);
       if (needed > budget) throw new RowBudgetError(needed, budget);
-      const total = rows.length > 0 ? totalsFrom(rows[0].slice(n + 6, n + 11)) : emptyTotals();
-      const out = rows.slice(0, needed).map((row) => {
+      const totalsOf = (row: readonly DuckDBValue[] | undefined) => (row ? totalsFrom(row.slice(2 + n, 2 + n + TOTAL_WIDTH)) : emptyTotals());
+      const out = ranked.slice(0, needed).map((row) => {
         const key: GroupKey = {};
-        groupBy.forEach((d, i) => (key[d] = keyValue(row[i])));
-        const totals = totalsFrom(row.slice(n, n + 5));
-        return { key, value: totals[metric], totals };
+        groupBy.forEach((d, i) => (key[d] = keyValue(row[2 + i])));
+        const totals = totalsOf(row);
+        return { key, value: metricValue(totals, metric), totals };
       });
-      const otherTotals = emptyTotals();
-      for (const k of Object.keys(otherTotals) as (keyof Totals)[]) {
-        otherTotals[k] = total[k] - out.reduce((sum, row) => sum + row.totals[k], 0);
-      }
+      const otherTotals = totalsOf(otherRow);
       return {
         kind: 'top', group_by: groupBy, metric, rows: out,
-        other: { groups: groups - out.length, value: otherTotals[metric], totals: otherTotals }, total,
+        other: { groups: otherRow ? num(otherRow[1]) : 0, value: metricValue(otherTotals, metric), totals: otherTotals },
+        total: totalsOf(allRow),
       };
     };
   }
 
-  private timeseries(query: TimeseriesQuery, range: Range, budget: number) {
+  private timeseries(query: TimeseriesQuery, range: Range, budget: number, source: Source) {
     const metric = checkMetric(query.metric);
     const intervalMs = query.interval_ms;
     if (typeof intervalMs !== 'number' || !Number.isSafeInteger(intervalMs) || intervalMs < 1000) {
@@ -418,53 +453,68 @@ export class QueryEngine {
     }
     const times = Array.from({ length: bucketCount }, (_, i) => (firstBucket + i) * intervalMs);
     const params = new Params();
-    const facts = this.facts(splitBy, query, range, this.plan(range, splitBy, query, intervalMs), params);
+    const facts = this.facts(splitBy, query, range, this.plan(range, splitBy, query, source, intervalMs), params, source);
     const bucket = `(t_us // CAST(${params.add(intervalMs * 1000)} AS BIGINT))`;
-    const value = `sum(${FACT_METRIC[metric]})`;
+    // per bucket and series: the value (a sum, a maximum, or for averages the sum of the
+    // measurements) and the number of measurements (averages only)
+    const m = bucketMetric(metric);
+    const agg = m.aggregate;
+    const count = m.count === null ? '0' : `sum(${m.count})`;
     let sql: string;
     if (splitBy.length === 0) {
-      sql = `WITH facts AS (${facts.sql}) SELECT ${bucket} AS bi, 1 AS sid, CAST(${value} AS DOUBLE) FROM facts GROUP BY 1`;
+      sql = `WITH facts AS (${facts.sql}) SELECT ${bucket} AS bi, 1 AS sid, CAST(${agg}(${m.value}) AS DOUBLE), CAST(${count} AS DOUBLE) FROM facts GROUP BY 1`;
     } else {
       const s = splitBy.map((d) => `"${d}"`);
       const limit = params.add(splitLimit);
+      // series rank by the metric over the whole range
+      const total = m.count === null ? `${agg}(v)` : 'CAST(sum(v) AS DOUBLE) / nullif(sum(n), 0)';
       sql =
         `WITH facts AS (${facts.sql}),` +
-        ` b AS (SELECT ${bucket} AS bi, ${s.join(', ')}, ${value} AS v FROM facts GROUP BY ALL),` +
-        ` k AS (SELECT ${s.join(', ')}, sum(v) AS tot FROM b GROUP BY ALL),` +
+        ` b AS (SELECT ${bucket} AS bi, ${s.join(', ')}, ${agg}(${m.value}) AS v, ${count} AS n FROM facts GROUP BY ALL),` +
+        ` k AS (SELECT ${s.join(', ')}, coalesce(${total}, 0) AS tot FROM b GROUP BY ALL),` +
         ` r AS (SELECT ${s.join(', ')}, row_number() OVER (ORDER BY tot DESC, ${s.map((d) => `${d} ASC NULLS LAST`).join(', ')}) AS rn FROM k)` +
-        ` SELECT b.bi, CASE WHEN ${limit} = 0 OR r.rn <= ${limit} THEN r.rn ELSE 0 END AS sid, CAST(sum(b.v) AS DOUBLE),` +
-        ` ${s.map((d) => `any_value(r.${d})`).join(', ')}` +
+        ` SELECT b.bi, CASE WHEN ${limit} = 0 OR r.rn <= ${limit} THEN r.rn ELSE 0 END AS sid, CAST(${agg}(b.v) AS DOUBLE),` +
+        ` CAST(sum(b.n) AS DOUBLE), ${s.map((d) => `any_value(r.${d})`).join(', ')}` +
         ` FROM b JOIN r ON ${s.map((d) => `b.${d} IS NOT DISTINCT FROM r.${d}`).join(' AND ')} GROUP BY 1, 2`;
     }
+    const averaged = METRIC_AGGREGATION[metric] === 'avg';
     return async (connection: DuckDBConnection): Promise<TimeseriesResult> => {
       const rows = await this.runFacts(connection, sql, params, facts.watermark);
-      const bySid = new Map<number, { key: GroupKey; other: boolean; values: number[] }>();
+      type Built = { key: GroupKey; other: boolean; values: number[]; counts: number[] };
+      const bySid = new Map<number, Built>();
       for (const row of rows) {
         const sid = num(row[1]);
         let series = bySid.get(sid);
         if (!series) {
           const key: GroupKey = {};
-          if (sid !== 0) splitBy.forEach((d, i) => (key[d] = keyValue(row[3 + i])));
-          series = { key, other: sid === 0 && splitBy.length > 0, values: [] };
+          if (sid !== 0) splitBy.forEach((d, i) => (key[d] = keyValue(row[4 + i])));
+          series = { key, other: sid === 0 && splitBy.length > 0, values: [], counts: [] };
           bySid.set(sid, series);
           if (bySid.size * bucketCount > budget) throw new RowBudgetError(bySid.size * bucketCount, budget);
         }
-        series.values[num(row[0]) - firstBucket] = num(row[2]);
+        const i = num(row[0]) - firstBucket;
+        const n = num(row[3]);
+        series.values[i] = averaged ? (n > 0 ? num(row[2]) / n : 0) : num(row[2]);
+        series.counts[i] = n;
       }
-      if (splitBy.length === 0 && bySid.size === 0) bySid.set(1, { key: {}, other: false, values: [] });
-      const ordered = [...bySid.entries()].sort(([a], [b]) => (a === 0 ? 1 : b === 0 ? -1 : a - b)).map(([, s]) => s);
-      for (const series of ordered) series.values = times.map((_, i) => series.values[i] ?? 0);
-      return { kind: 'timeseries', interval_ms: intervalMs, metric, split_by: splitBy, times, series: ordered };
+      if (splitBy.length === 0 && bySid.size === 0) bySid.set(1, { key: {}, other: false, values: [], counts: [] });
+      const ordered = [...bySid.entries()].sort(([a], [b]) => (a === 0 ? 1 : b === 0 ? -1 : a - b)).map(([, built]) => built);
+      const series = ordered.map((built) => ({
+        key: built.key,
+        other: built.other,
+        values: times.map((_, i) => built.values[i] ?? 0),
+        ...(averaged ? { counts: times.map((_, i) => built.counts[i] ?? 0) } : {}),
+      }));
+      return { kind: 'timeseries', interval_ms: intervalMs, metric, split_by: splitBy, times, series };
     };
   }
 
-  private summary(query: SummaryQuery, range: Range) {
+  private summary(query: SummaryQuery, range: Range, source: Source) {
     const dimensions: Dimension[] = ['direction', 'protocol', 'src_ip', 'dst_ip'];
     const params = new Params();
-    const facts = this.facts(dimensions, query, range, this.plan(range, dimensions, query), params);
-    const sums = ['flows', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx'].map((c) => `CAST(sum(${c}) AS DOUBLE)`);
+    const facts = this.facts(dimensions, query, range, this.plan(range, dimensions, query, source), params, source);
     const sql =
-      `WITH facts AS (${facts.sql}) SELECT GROUPING(direction), GROUPING(protocol), direction, protocol, ${sums.join(', ')},` +
+      `WITH facts AS (${facts.sql}) SELECT GROUPING(direction), GROUPING(protocol), direction, protocol, ${FACT_TOTALS},` +
       ` CAST(sum(records) AS DOUBLE), min(first_us), max(last_us), count(DISTINCT src_ip), count(DISTINCT dst_ip)` +
       ` FROM facts GROUP BY GROUPING SETS ((), (direction), (protocol))`;
     return async (connection: DuckDBConnection): Promise<SummaryResult> => {
@@ -473,16 +523,17 @@ export class QueryEngine {
         kind: 'summary', total: emptyTotals(), records: 0, first_us: null, last_us: null,
         distinct_src_ips: 0, distinct_dst_ips: 0, by_direction: {}, by_protocol: {},
       };
+      const at = 4 + TOTAL_WIDTH;
       for (const row of rows) {
-        const totals = totalsFrom(row.slice(4, 9));
+        const totals = totalsFrom(row.slice(4, at));
         const [groupedDirection, groupedProtocol] = [num(row[0]), num(row[1])];
         if (groupedDirection && groupedProtocol) {
           result.total = totals;
-          result.records = num(row[9]);
-          result.first_us = row[10] === null ? null : num(row[10]);
-          result.last_us = row[11] === null ? null : num(row[11]);
-          result.distinct_src_ips = num(row[12]);
-          result.distinct_dst_ips = num(row[13]);
+          result.records = num(row[at]);
+          result.first_us = row[at + 1] === null ? null : num(row[at + 1]);
+          result.last_us = row[at + 2] === null ? null : num(row[at + 2]);
+          result.distinct_src_ips = num(row[at + 3]);
+          result.distinct_dst_ips = num(row[at + 4]);
         } else if (!groupedDirection) {
           if (row[2] !== null) result.by_direction[String(row[2])] = totals;
         } else if (row[3] !== null) {
@@ -493,11 +544,11 @@ export class QueryEngine {
     };
   }
 
-  private values(query: ValuesQuery, range: Range, budget: number) {
+  private values(query: ValuesQuery, range: Range, budget: number, source: Source) {
     const [dimension] = checkDimensions([query.dimension], 'dimension', 1, 1);
     const limit = checkInteger(query.limit, 'limit', 100, 1, 10_000);
     const params = new Params();
-    const facts = this.facts([dimension], query, range, this.plan(range, [dimension], query), params);
+    const facts = this.facts([dimension], query, range, this.plan(range, [dimension], query, source), params, source);
     const d = `"${dimension}"`;
     const conditions = [`${d} IS NOT NULL`, `CAST(${d} AS VARCHAR) <> ''`];
     if (query.prefix !== undefined && query.prefix !== '') {

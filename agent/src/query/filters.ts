@@ -9,7 +9,9 @@
  * - ip equality compares the numeric address, so `fd00::1` equals `fd00:0::1`; IPv4 is
  *   compared in its IPv4-mapped form, and a v4 prefix matches only IPv4 addresses.
  * - numeric comparisons are per record (bytes = bytes_tx + bytes_rx, packets likewise,
- *   duration_ms = (end_us - start_us) / 1000); a NULL icmp_type/icmp_code never matches.
+ *   duration_ms = (end_us - start_us) / 1000, handshake_us = tcp_synack_us + tcp_ack_us); a NULL
+ *   (icmp_type/icmp_code/icmp_id of other traffic, latency not measured in that record) never
+ *   matches, so `handshake_us gte 0` selects the records that carry a handshake.
  * - text `contains` is a case-insensitive substring of src_name, dst_name, dst_domain,
  *   src_ip or dst_ip.
  */
@@ -59,7 +61,8 @@ const EITHER_SIDE: Record<string, [Dimension, Dimension]> = {
 const NUMERIC_EXPRESSIONS: Record<string, string> = {
   bytes: '(bytes_tx + bytes_rx)', bytes_tx: 'bytes_tx', bytes_rx: 'bytes_rx',
   packets: '(packets_tx + packets_rx)', packets_tx: 'packets_tx', packets_rx: 'packets_rx',
-  duration_ms: '((end_us - start_us) / 1000.0)', icmp_type: 'icmp_type', icmp_code: 'icmp_code',
+  duration_ms: '((end_us - start_us) / 1000.0)', icmp_type: 'icmp_type', icmp_code: 'icmp_code', icmp_id: 'icmp_id',
+  handshake_us: '(tcp_synack_us + tcp_ack_us)', tcp_synack_us: 'tcp_synack_us', tcp_ack_us: 'tcp_ack_us', dns_rtt_us: 'dns_rtt_us',
 };
 
 const INT64_LIMIT = 2 ** 63;

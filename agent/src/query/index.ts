@@ -4,4 +4,5 @@
  * per-query timeouts, row budgets and the concurrency limit.
  */
 export { QueryEngine, QUERY_DEFAULTS, type QueryEngineOptions, type RunOptions } from './engine';
+export type { DatabaseSource } from './pool';
 export { BusyError, QueryCancelledError, QueryInputError, QueryTimeoutError, RowBudgetError } from './errors';

@@ -24,9 +24,35 @@
  *   deadline would interrupt.
  *
  * Every query has a deadline that really stops DuckDB (connection.interrupt()).
+ *
+ * Connections come from a DatabaseSource (the flow store), whose database can be replaced
+ * while the agent runs (reopened after DuckDB invalidated it, or a damaged file moved
+ * aside): before that, the pool closes its idle connections, interrupts running queries and
+ * closes their connections as they finish, and tells the source when none is left.
  */
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { BusyError, QueryCancelledError, QueryTimeoutError } from './errors';
+
+/** Where queries connect (agent/src/store FlowStore implements it). */
+export interface DatabaseSource {
+  /** The database now; throws (StoreUnavailableError, HTTP 503) while there is none. */
+  database(): DuckDBInstance;
+  /**
+   * Registers `release`, called before the database is closed and replaced; it resolves once
+   * no connection to it is open. Returns the function that unregisters it.
+   */
+  onReplace(release: () => Promise<void>): () => void;
+  /**
+   * Errors queries met: the source decides whether they mean its database must be repaired,
+   * and may return the error the query fails with instead (one that says so).
+   */
+  reportError?(error: unknown): Error | undefined;
+}
+
+/** A database that never changes (tests, the bench, tools). */
+function fixedSource(instance: DuckDBInstance): DatabaseSource {
+  return { database: () => instance, onReplace: () => () => undefined };
+}
 
 interface Waiter {
   client: string;
@@ -43,7 +69,14 @@ const SERVICE_SMOOTHING = 0.2;
 type Verdict = { admit: 'run' | 'queue' } | { admit: 'displace'; victim: Waiter } | { refuse: BusyError };
 
 export class ConnectionPool {
+  private readonly source: DatabaseSource;
   private readonly idle: DuckDBConnection[] = [];
+  /** Connections running a query. */
+  private readonly busy = new Set<DuckDBConnection>();
+  /** Busy connections to a database being replaced: closed when their query ends. */
+  private readonly retiring = new Set<DuckDBConnection>();
+  private retired: (() => void) | null = null;
+  private readonly unregister: () => void;
   /** Waiters per client, oldest first. */
   private readonly waiting = new Map<string, Waiter[]>();
   private readonly runningBy = new Map<string, number>();
@@ -57,10 +90,13 @@ export class ConnectionPool {
   private closed = false;
 
   constructor(
-    private readonly instance: DuckDBInstance,
+    source: DuckDBInstance | DatabaseSource,
     private readonly maxConcurrent: number,
     private readonly maxQueued: number,
-  ) {}
+  ) {
+    this.source = source instanceof DuckDBInstance ? fixedSource(source) : source;
+    this.unregister = this.source.onReplace(() => this.releaseDatabase());
+  }
 
   get load(): { running: number; queued: number } {
     return { running: this.running, queued: this.queued };
@@ -88,7 +124,7 @@ export class ConnectionPool {
     if ('refuse' in verdict) throw verdict.refuse;
     if (verdict.admit === 'displace') {
       this.remove(verdict.victim);
-      verdict.victim.reject(this.busy('a client with fewer waiting queries took its place in the full queue'));
+      verdict.victim.reject(this.overload('a client with fewer waiting queries took its place in the full queue'));
     }
     const admitted = performance.now();
     let connection: DuckDBConnection | null = null;
@@ -103,7 +139,7 @@ export class ConnectionPool {
     const timer = setTimeout(() => {
       const stillWaiting = waiter !== null && this.isWaiting(waiter);
       const waited = Math.round(performance.now() - admitted);
-      stop(stillWaiting ? this.busy(`it waited ${waited} ms for a free slot, its whole deadline`) : new QueryTimeoutError(timeoutMs));
+      stop(stillWaiting ? this.overload(`it waited ${waited} ms for a free slot, its whole deadline`) : new QueryTimeoutError(timeoutMs));
     }, timeoutMs);
     const onAbort = () => stop(new QueryCancelledError());
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -116,7 +152,7 @@ export class ConnectionPool {
       try {
         result = await work(connection);
       } catch (error) {
-        throw stopReason ?? error;
+        throw stopReason ?? this.source.reportError?.(error) ?? error;
       }
       // interrupt() between two statements of `work` does not fail it: the deadline still decides.
       if (stopReason) throw stopReason;
@@ -130,10 +166,22 @@ export class ConnectionPool {
 
   close(): void {
     this.closed = true;
+    this.unregister();
     for (const queue of this.waiting.values()) for (const waiter of queue) waiter.reject(new Error('query engine closed'));
     this.waiting.clear();
     this.queued = 0;
     for (const connection of this.idle.splice(0)) connection.closeSync();
+  }
+
+  /** The source replaces its database: no connection to it may stay open (see the header). */
+  private releaseDatabase(): Promise<void> {
+    for (const connection of this.idle.splice(0)) connection.closeSync();
+    for (const connection of this.busy) {
+      this.retiring.add(connection);
+      connection.interrupt();
+    }
+    if (this.retiring.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.retired = resolve));
   }
 
   private verdict(client: string): Verdict {
@@ -143,11 +191,11 @@ export class ConnectionPool {
     let busiest: Waiter[] | undefined;
     for (const queue of this.waiting.values()) if (!busiest || queue.length > busiest.length) busiest = queue;
     if (busiest && busiest.length > mine + 1) return { admit: 'displace', victim: busiest[busiest.length - 1]! };
-    return { refuse: this.busy('the queue is full') };
+    return { refuse: this.overload('the queue is full') };
   }
 
   /** An overload refusal; Retry-After is about how long the queue takes to drain now. */
-  private busy(why: string): BusyError {
+  private overload(why: string): BusyError {
     const drainS = ((this.queued + 1) * (this.serviceMs ?? 0)) / this.maxConcurrent / 1000;
     return new BusyError(this.running, this.queued, Math.min(30, Math.max(1, Math.ceil(drainS))), why);
   }
@@ -155,14 +203,12 @@ export class ConnectionPool {
   private async acquire(client: string, admitted: number, deadline: number, register: (waiter: Waiter) => void): Promise<DuckDBConnection> {
     if (this.running < this.maxConcurrent && this.queued === 0) {
       this.startRunning(client);
-      const idle = this.idle.pop();
-      if (idle) return idle;
-      try {
-        return await this.instance.connect();
-      } catch (error) {
+      const connection = this.idle.pop() ?? (await this.connect().catch((error: unknown) => {
         this.stopRunning(client);
         throw error;
-      }
+      }));
+      this.busy.add(connection);
+      return connection;
     }
     return new Promise<DuckDBConnection>((grant, reject) => {
       const waiter: Waiter = { client, admitted, deadline, grant, reject };
@@ -174,24 +220,69 @@ export class ConnectionPool {
     });
   }
 
+  private connect(): Promise<DuckDBConnection> {
+    return this.source.database().connect();
+  }
+
   private release(client: string, connection: DuckDBConnection, heldMs: number): void {
     this.serviceMs = this.serviceMs === null ? heldMs : this.serviceMs + SERVICE_SMOOTHING * (heldMs - this.serviceMs);
     this.stopRunning(client);
+    this.busy.delete(connection);
+    if (this.retiring.delete(connection)) {
+      connection.closeSync();
+      if (this.retiring.size === 0) {
+        this.retired?.();
+        this.retired = null;
+      }
+      this.admitWaiting();
+      return;
+    }
     if (this.closed) {
       connection.closeSync();
       return;
     }
-    for (let next = this.nextWaiter(); next; next = this.nextWaiter()) {
-      this.remove(next);
-      if (next.deadline - performance.now() < this.serviceMs) {
-        next.reject(this.busy('too little of its deadline was left when a slot came free for it to finish'));
-        continue;
-      }
-      this.startRunning(next.client);
-      next.grant(connection); // the slot passes straight to the next query
+    const next = this.takeNext();
+    if (!next) {
+      this.idle.push(connection);
       return;
     }
-    this.idle.push(connection);
+    this.startRunning(next.client);
+    this.busy.add(connection);
+    next.grant(connection); // the slot passes straight to the next query
+  }
+
+  /** A slot freed without a connection to hand on: the next waiter gets a fresh one. */
+  private admitWaiting(): void {
+    if (this.closed) return;
+    const next = this.takeNext();
+    if (!next) return;
+    this.startRunning(next.client);
+    this.connect().then(
+      (connection) => {
+        this.busy.add(connection);
+        next.grant(connection);
+      },
+      (error: Error) => {
+        this.stopRunning(next.client);
+        next.reject(error);
+      },
+    );
+  }
+
+  /**
+   * Takes the next query to run out of the queue (nextWaiter); one with less of its deadline
+   * left than a query usually takes is refused on the way instead of started.
+   */
+  private takeNext(): Waiter | undefined {
+    for (let next = this.nextWaiter(); next; next = this.nextWaiter()) {
+      this.remove(next);
+      if (this.serviceMs !== null && next.deadline - performance.now() < this.serviceMs) {
+        next.reject(this.overload('too little of its deadline was left when a slot came free for it to finish'));
+        continue;
+      }
+      return next;
+    }
+    return undefined;
   }
 
   /** The next query to run: see the header for the order. */

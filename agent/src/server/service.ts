@@ -61,12 +61,19 @@ function storeStatsProvider(store: FlowStore): StoreStatsProvider {
     storeStats() {
       const counters = store.counters();
       const sizes = store.fileSizes();
+      const health = store.health();
       return {
+        received: counters.received,
         rowsWritten: counters.rowsWritten,
         backlogRecords: counters.backlog,
-        backlogDropped: counters.backlogDropped,
+        spilledRecords: counters.spilledRecords,
+        spillBytes: counters.spillBytes,
+        dropped: counters.dropped,
         dbBytes: sizes.dbBytes + sizes.walBytes,
         errors: counters.errors,
+        reopens: counters.reopens,
+        degraded: { writes_failing: health.writesFailingSince !== null, quarantined_file: health.quarantined.length > 0 },
+        quarantinedFiles: health.quarantined.length,
       };
     },
   };
@@ -113,12 +120,26 @@ export async function startAgentService(config: AgentServiceOptions): Promise<Ag
         rows_written: stats.rowsWritten,
         backlog_records: stats.backlog,
         backlog_dropped: stats.backlogDropped,
+        state: stats.state,
+        problems: stats.problems,
+        writes_failing_since: stats.writesFailingSince,
+        received: stats.received,
+        spilled_records: stats.spilledRecords,
+        dropped: stats.dropped,
+        reopens: stats.reopens,
+        quarantined: stats.quarantined.map((q) => ({ path: q.path, bytes: q.bytes, moved_at: q.movedAt })),
       },
       retention: { days: stats.retentionDays },
     };
   };
 
-  const engine = new QueryEngine(store.instance, {
+  const health = () => {
+    const h = store.health();
+    return { status: h.state, problems: h.problems };
+  };
+
+  // The store is the engine's database source: queries follow it when it reopens its file.
+  const engine = new QueryEngine(store, {
     maxConcurrent: options.max_concurrent_queries,
     maxQueued: options.max_queued_queries,
     timeoutMs: options.query_timeout_ms,
@@ -127,7 +148,7 @@ export async function startAgentService(config: AgentServiceOptions): Promise<Ag
   let api: Awaited<ReturnType<typeof buildHttpApi>>;
   try {
     api = await buildHttpApi({
-      options, backend: engine, metrics, version, info, ...(config.logger ? { logger: config.logger } : {}),
+      options, backend: engine, metrics, version, info, health, ...(config.logger ? { logger: config.logger } : {}),
     });
     await api.app.listen({ host, port });
   } catch (error) {

@@ -60,11 +60,14 @@ export class JsonLinesSink implements FlowSink {
   }
 }
 
-/** Writes every record to each sink (e.g. the store and a JSON-lines copy). */
+/** Writes every record to each sink (e.g. the store and a JSON-lines copy); status and waiting come from the sinks that have them. */
 export function teeSink(...sinks: FlowSink[]): FlowSink {
+  const reporting = sinks.find((s) => s.status);
   return {
     write: (r) => sinks.forEach((s) => s.write(r)),
     flush: async () => { await Promise.all(sinks.map((s) => s.flush())); },
     close: async () => { await Promise.all(sinks.map((s) => s.close())); },
+    ...(reporting ? { status: () => reporting.status!() } : {}),
+    settled: async (options) => { await Promise.all(sinks.map((s) => s.settled?.(options))); },
   };
 }

@@ -67,6 +67,31 @@ class Column {
     }
   }
 
+  nullableU16(row: number, value: number | null): void {
+    if (value === null) {
+      this.u16[row] = 0;
+      this.validity![row >> 3] &= ~(1 << (row & 7));
+    } else {
+      this.u16[row] = value;
+    }
+  }
+
+  /** A non-negative safe integer or NULL as a 64-bit value. */
+  nullableU64(row: number, value: number | null): void {
+    if (value === null) {
+      this.u32[row * 2] = this.u32[row * 2 + 1] = 0;
+      this.validity![row >> 3] &= ~(1 << (row & 7));
+    } else {
+      this.u64(row, value);
+    }
+  }
+
+  /** A vocabulary value: its ENUM index, or text when the column is VARCHAR (the query engine's in-memory copy). */
+  label(row: number, value: string): void {
+    if (this.enumIndex) this.enumValue(row, value);
+    else this.text(row, value);
+  }
+
   enumValue(row: number, value: string | null): void {
     const index = value === null ? undefined : this.enumIndex!.get(value);
     if (index === undefined) this.validity![row >> 3] &= ~(1 << (row & 7)); // only NULL gets here: validate.ts checked members
@@ -116,7 +141,7 @@ class Column {
 const BYTES_PER_ROW: Record<string, number> = {
   UBIGINT: 8, BIGINT: 8, UINTEGER: 4, USMALLINT: 2, UTINYINT: 1, VARCHAR: STRING_T_BYTES,
 };
-const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state']);
+const NULLABLE = new Set(['icmp_type', 'icmp_code', 'conn_state', 'icmp_id', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us']);
 
 /** The address's upper and lower 64 bits into its _hi and _lo columns. */
 function address(row: number, hiColumn: Column, loColumn: Column, text: string): void {
@@ -176,6 +201,10 @@ function columnsByName(columns: readonly Column[]) {
     tcp_flags_dst: at('tcp_flags_dst'),
     conn_state: at('conn_state'),
     community_id: at('community_id'),
+    icmp_id: at('icmp_id'),
+    tcp_synack_us: at('tcp_synack_us'),
+    tcp_ack_us: at('tcp_ack_us'),
+    dns_rtt_us: at('dns_rtt_us'),
   };
 }
 type ColumnsByName = ReturnType<typeof columnsByName>;
@@ -193,7 +222,9 @@ export class FlowChunkWriter {
     this.logicalTypes = types.map((t) => t.toLogicalType().logical_type);
     this.columns = FLOW_COLUMNS.map(([name, type], i) => {
       const enumType = types[i] instanceof DuckDBEnumType;
-      const size = enumType ? ((types[i] as DuckDBEnumType).internalTypeId === DuckDBTypeId.UTINYINT ? 1 : 2) : BYTES_PER_ROW[type];
+      // a vocabulary column may be VARCHAR in a copy of the table (the query engine's in-memory one)
+      const declared = types[i].typeId === DuckDBTypeId.VARCHAR ? 'VARCHAR' : type;
+      const size = enumType ? ((types[i] as DuckDBEnumType).internalTypeId === DuckDBTypeId.UTINYINT ? 1 : 2) : BYTES_PER_ROW[declared];
       if (!size) throw new Error(`no encoding for column ${name} ${type}`);
       return new Column(size, NULLABLE.has(name), types[i]);
     });
@@ -225,8 +256,8 @@ export class FlowChunkWriter {
     c.rid.u64(row, rid);
     c.flow_id.text(row, r.flow_id);
     c.seq.u32[row] = r.seq;
-    c.record_kind.enumValue(row, r.record_kind as string);
-    c.end_reason.enumValue(row, r.end_reason as string);
+    c.record_kind.label(row, r.record_kind as string);
+    c.end_reason.label(row, r.end_reason as string);
     c.node.text(row, r.node);
     c.interface.text(row, r.interface);
     c.flow_start_us.u64(row, r.flow_start_us);
@@ -258,5 +289,9 @@ export class FlowChunkWriter {
     c.tcp_flags_dst.u8[row] = r.tcp_flags_dst;
     c.conn_state.enumValue(row, r.conn_state as string | null);
     c.community_id.text(row, r.community_id);
+    c.icmp_id.nullableU16(row, r.icmp_id);
+    c.tcp_synack_us.nullableU64(row, r.tcp_synack_us);
+    c.tcp_ack_us.nullableU64(row, r.tcp_ack_us);
+    c.dns_rtt_us.nullableU64(row, r.dns_rtt_us);
   }
 }

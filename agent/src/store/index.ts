@@ -1,8 +1,12 @@
 /**
  * The flow store: flow records -> a local DuckDB file (raw records + per-minute rollups),
- * with retention, storage-failure backlog and corrupt-file recovery. The query engine
- * (agent/src/query) reads what this writes.
+ * with retention, the backlog and spill that hold records while writes fail, database
+ * repair, and the damaged-file policy. The query engine (agent/src/query) reads what this writes.
  */
-export { FlowStore, classifyStorageError, type StoreCounters, type StoreStats, type StoreErrorKind, type RetentionResult } from './flow-store';
+export {
+  FlowStore, StoreUnavailableError, classifyStorageError,
+  type DropReason, type StoreCounters, type StoreHealth, type StoreStats, type StoreErrorKind, type RetentionResult,
+} from './flow-store';
+export { StoreOpenError } from './open';
 export { STORE_DEFAULTS, type StoreOptions, type StoreOptionsInput } from './options';
 export { ROLLUP_DIMENSIONS } from './schema';

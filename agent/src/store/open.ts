@@ -1,22 +1,50 @@
 /**
- * Opening the database file, creating the schema, and the one recovery we do on our own:
- * a file DuckDB cannot read as a database (garbage, truncated, broken WAL) is moved aside
- * as `<name>.corrupt-<timestamp>` (with its WAL) and a fresh database is started, so the
- * agent keeps capturing. Errors that do not mean corruption (the file is locked by another
- * process, permissions, a missing directory) are thrown: moving a healthy file aside would
- * hide data.
+ * Opening the database file: schema, an integrity check, and the one policy for damaged files.
+ *
+ * Damaged (DuckDB reports the file or its WAL corrupt, truncated or not a database; or the
+ * checks below find blocks in use past the end of the file): the damaged file is QUARANTINED,
+ * i.e. renamed `<name>.corrupt-<timestamp>` (its WAL, when the WAL is intact, travels with
+ * it as `<name>.corrupt-<timestamp>.wal`), and a fresh database is started so capture goes
+ * on. When only the WAL is damaged, only the WAL is moved aside (`...corrupt-<ts>.wal`) and
+ * the database opens without the transactions in it. Nothing is deleted. The store reports
+ * every quarantined file next to the database until an operator removes it (see quarantine.ts).
+ *
+ * Refused (thrown as StoreOpenError, the file untouched): everything that is not damage —
+ * the file is locked by another process, permissions, a read-only or full filesystem, an I/O
+ * error of the device, a file of a newer DuckDB or of another schema version. Moving a
+ * healthy file aside would hide data.
  */
 import fs from 'node:fs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
-import { ENUM_TYPES, SCHEMA_VERSION, tableDdl, typeDdl } from './schema';
+import { ENUM_TYPES, MIGRATIONS, SCHEMA_VERSION, tableDdl, typeDdl } from './schema';
+import { quarantine } from './quarantine';
 
-const CORRUPTION = /not a valid DuckDB database|WAL|corrupt|checksum|serializ|INTERNAL Error|unable to read|could not read/i;
-const NOT_CORRUPTION = /lock|permission denied|no such file or directory|read-only/i;
+/** Conditions that are never damage of the file itself (checked first). */
+const NOT_DAMAGE =
+  /Could not set lock|Conflicting lock|Permission denied|Read-only file system|No such file or directory|No space left on device|Input\/output error|version number|newer version|schema version/i;
+/** What DuckDB says about a file that is not (or no longer) a readable database. */
+const DAMAGE =
+  /not a valid DuckDB database|Corrupt database file|Corrupt WAL|checksum|Could not read enough bytes|Failure while replaying WAL|Serialization Error|damaged/i;
 
-export function isCorruptionError(error: unknown): boolean {
-  const message = String((error as Error)?.message ?? error);
-  return CORRUPTION.test(message) && !NOT_CORRUPTION.test(message);
+/** True when the error means the database file (or its WAL) is damaged, never for locks, permissions or full disks. */
+export function isDamageError(error: unknown): boolean {
+  const message = errorText(error);
+  return !NOT_DAMAGE.test(message) && DAMAGE.test(message);
+}
+
+const isWalDamage = (error: unknown) => /WAL/.test(errorText(error));
+
+function errorText(error: unknown): string {
+  return String((error as Error)?.message ?? error);
+}
+
+/** The store cannot open its database and will not move it aside (not damage): the agent stops with this. */
+export class StoreOpenError extends Error {
+  constructor(path: string, cause: unknown) {
+    super(`cannot open the flow store ${path}: ${errorText(cause)}`, { cause });
+    this.name = 'StoreOpenError';
+  }
 }
 
 export async function createSchema(connection: DuckDBConnection): Promise<void> {
@@ -29,13 +57,30 @@ export async function createSchema(connection: DuckDBConnection): Promise<void> 
   const version = await connection.runAndReadAll("SELECT value FROM flowmesh_meta WHERE key = 'schema_version'");
   if (version.currentRowCount === 0) {
     await connection.run("INSERT INTO flowmesh_meta VALUES ('schema_version', $1)", [String(SCHEMA_VERSION)]);
-  } else if (Number(version.getRows()[0][0]) !== SCHEMA_VERSION) {
-    throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION}; use a new --db file`);
+  } else {
+    const found = Number(version.getRows()[0][0]);
+    if (!Number.isInteger(found) || found > SCHEMA_VERSION || found < 1) {
+      throw new Error(`database schema version ${String(version.getRows()[0][0])} is not ${SCHEMA_VERSION} or older; use a new --db file`);
+    }
+    for (const step of MIGRATIONS.filter((m) => m.to > found)) await migrate(connection, step.to, step.statements);
   }
   // An id of this database (flows cursors are bound to it); older files get theirs at their next open.
   await connection.run(
     "INSERT INTO flowmesh_meta SELECT 'database_id', CAST(uuid() AS VARCHAR) WHERE NOT EXISTS (SELECT 1 FROM flowmesh_meta WHERE key = 'database_id')",
   );
+}
+
+/** One upgrade step in one transaction: the file is either at the old version or the new one. */
+async function migrate(connection: DuckDBConnection, to: number, statements: readonly string[]): Promise<void> {
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const statement of statements) await connection.run(statement);
+    await connection.run("UPDATE flowmesh_meta SET value = $1 WHERE key = 'schema_version'", [String(to)]);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    throw new Error(`upgrading the database schema to version ${to} failed: ${(error as Error).message}`);
+  }
 }
 
 /**
@@ -48,14 +93,57 @@ export async function createSchema(connection: DuckDBConnection): Promise<void> 
  */
 export const STORE_DUCKDB_DEFAULTS: Readonly<Record<string, string>> = { storage_compatibility_version: 'v1.3.0' };
 
+/** Size of DuckDB's file header (main header + two database headers) before block 0. */
+const FILE_HEADER_BYTES = 12_288;
+
+/**
+ * A file cut short (a failed copy, a full disk) is found at open from the header alone: the
+ * blocks it counts that are past the end of the file must all be free (DuckDB itself trims
+ * trailing free blocks). Cheap; a cut that only an exact block list could show is found by
+ * verifyAllBlocks, run after the start.
+ */
+async function checkFileLength(connection: DuckDBConnection, path: string): Promise<void> {
+  const reader = await connection.runAndReadAll('SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()');
+  const [blockSize, totalBlocks, freeBlocks] = reader.getRows()[0].map(Number);
+  const size = fs.statSync(path).size;
+  const present = Math.max(0, Math.floor((size - FILE_HEADER_BYTES) / blockSize));
+  if (present < totalBlocks && totalBlocks - present > freeBlocks) {
+    throw new Error(`database file damaged: truncated to ${size} bytes, but ${totalBlocks - present} of its ${totalBlocks} blocks are missing and only ${freeBlocks} are free`);
+  }
+}
+
+/**
+ * Reads the storage information of every table, which makes DuckDB read (and check the
+ * checksum of) every block in use, and checks that none lies past the end of the file.
+ * Costs about 2 s per GB of database (DuckDB's threads, not the event loop): the store runs
+ * it once after start, in the background. @throws DuckDB's corruption error or a "damaged" one.
+ */
+export async function verifyAllBlocks(connection: DuckDBConnection, path: string): Promise<void> {
+  const tables = await connection.runAndReadAll(
+    'SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary',
+  );
+  const perTable = tables.getRows().map((row) => `SELECT max(block_id) AS b FROM pragma_storage_info('${String(row[0]).replace(/'/g, "''")}')`);
+  const reader = await connection.runAndReadAll(
+    `SELECT (SELECT block_size FROM pragma_database_size()), (SELECT max(b) FROM (${[...perTable, 'SELECT max(block_id) FROM pragma_metadata_info()'].join(' UNION ALL ')}))`,
+  );
+  const [blockSize, maxBlock] = reader.getRows()[0];
+  if (maxBlock === null || blockSize === null) return;
+  const needed = FILE_HEADER_BYTES + (Number(maxBlock) + 1) * Number(blockSize);
+  const size = fs.statSync(path).size;
+  if (size < needed) {
+    throw new Error(`database file damaged: truncated to ${size} bytes, but block ${String(maxBlock)} in use ends at byte ${needed}`);
+  }
+}
+
 async function openOnce(path: string, config: Record<string, string>): Promise<DuckDBInstance> {
   const instance = await DuckDBInstance.create(path, { ...STORE_DUCKDB_DEFAULTS, ...config });
   try {
     const connection = await instance.connect();
     try {
+      await checkFileLength(connection, path); // before the schema step, which may migrate (write)
       await createSchema(connection);
-      // Touch the data so a database whose catalog loads but whose tables do not read fails here, not later.
-      await connection.run('SELECT count(*) FROM flows');
+      // The rid column is read whole when the store starts (max(rid)); read it here so damage there counts as damage.
+      await connection.run('SELECT count(*), max(rid) FROM flows');
     } finally {
       connection.closeSync();
     }
@@ -66,25 +154,32 @@ async function openOnce(path: string, config: Record<string, string>): Promise<D
   return instance;
 }
 
-export interface OpenedDatabase {
-  instance: DuckDBInstance;
-  /** Where an unreadable file was moved, when that happened. */
-  movedAside: string | null;
-}
-
-export async function openDatabase(path: string, config: Record<string, string>, logger: Logger): Promise<OpenedDatabase> {
-  try {
-    return { instance: await openOnce(path, config), movedAside: null };
-  } catch (error) {
-    if (!isCorruptionError(error)) throw error;
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const aside = `${path}.corrupt-${stamp}`;
-    if (fs.existsSync(path)) fs.renameSync(path, aside);
-    if (fs.existsSync(`${path}.wal`)) fs.renameSync(`${path}.wal`, `${aside}.wal`);
-    logger.error(
-      { err: error, path, movedTo: aside },
-      'STORE DATABASE UNREADABLE: moved it aside and started a fresh database; the old file is kept for inspection',
-    );
-    return { instance: await openOnce(path, config), movedAside: aside };
+/**
+ * Opens (or creates) the database at `path`, quarantining a damaged file or WAL as described
+ * above. Returns the instance and the paths moved aside by this call.
+ * @throws StoreOpenError when the file cannot be opened for another reason.
+ */
+export async function openDatabase(
+  path: string,
+  config: Record<string, string>,
+  logger: Logger,
+): Promise<{ instance: DuckDBInstance; movedAside: string[] }> {
+  const movedAside: string[] = [];
+  // At most: the WAL alone, then the database (with whatever WAL is left), then a fresh file.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { instance: await openOnce(path, config), movedAside };
+    } catch (error) {
+      if (!isDamageError(error) || attempt >= 2) throw new StoreOpenError(path, error);
+      const walOnly = isWalDamage(error) && fs.existsSync(`${path}.wal`) && attempt === 0;
+      const moved = quarantine(path, walOnly ? 'wal' : 'database');
+      movedAside.push(...moved);
+      logger.error(
+        { err: error, path, movedTo: moved },
+        walOnly
+          ? 'STORE WAL DAMAGED: moved the WAL aside and opened the database without it; the file is kept for inspection'
+          : 'STORE DATABASE DAMAGED: moved it aside and started a fresh database; the old file is kept for inspection',
+      );
+    }
   }
 }

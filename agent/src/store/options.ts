@@ -18,8 +18,15 @@ export interface StoreOptions {
    * in one native call), they are written synchronously inside write() rather than dropped.
    */
   syncDrainRecords: number;
-  /** Records kept in memory while the disk refuses writes; beyond it new records are dropped and counted. */
+  /**
+   * Records held in memory while the database cannot be written; beyond it the newest go to
+   * the disk spill (when `spillDir` is set and has room), else new records are dropped and counted.
+   */
   maxBacklog: number;
+  /** Directory for the disk spill; '' = memory only. Best on another filesystem than the database. */
+  spillDir: string;
+  /** Most bytes the spill files may take. */
+  spillMaxBytes: number;
   /** Records (and rollups) whose start is older than this are deleted. 0 keeps everything. */
   retentionDays: number;
   /** How often new raw rows are aggregated into the per-minute rollup (queries are exact regardless). */
@@ -46,6 +53,8 @@ export const STORE_DEFAULTS: Omit<StoreOptions, 'path'> = {
   maxTransactionRecords: 245_760,
   syncDrainRecords: 245_760,
   maxBacklog: 500_000,
+  spillDir: '',
+  spillMaxBytes: 1024 ** 3,
   retentionDays: 7,
   rollupIntervalMs: 5000,
   rollupSliceRecords: 1_000_000,

@@ -14,9 +14,10 @@
  *   the handle the rollup maintenance uses to find the rows of the batch just appended;
  * - `minute_us` is start_us floored to the minute: the rollup bucket of the record.
  */
-import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS } from '../model/flow';
+import { CONN_STATES, DIRECTIONS, ENDPOINT_TYPES, STORED_END_REASONS, STORED_RECORD_KINDS } from '../model/flow';
 
-export const SCHEMA_VERSION = 1;
+/** Version 2: ICMP echo identifier and latency columns (see MIGRATIONS). */
+export const SCHEMA_VERSION = 2;
 
 /** Protocol names the flow table emits: the named four, else `ip-<number>`. */
 export const PROTOCOL_NAMES: readonly string[] = [
@@ -26,8 +27,8 @@ export const PROTOCOL_NAMES: readonly string[] = [
 
 /** ENUM types; their values come from the contract constants, never from input. */
 export const ENUM_TYPES: Record<string, readonly string[]> = {
-  fm_record_kind: RECORD_KINDS,
-  fm_end_reason: END_REASONS,
+  fm_record_kind: STORED_RECORD_KINDS,
+  fm_end_reason: STORED_END_REASONS,
   fm_direction: DIRECTIONS,
   fm_endpoint_type: ENDPOINT_TYPES,
   fm_conn_state: CONN_STATES,
@@ -74,6 +75,27 @@ export const FLOW_COLUMNS: readonly [name: string, type: string][] = [
   ['tcp_flags_dst', 'UTINYINT'],
   ['conn_state', 'fm_conn_state'],
   ['community_id', 'VARCHAR'],
+  // schema version 2 (appended: a migrated table has the same column order as a new one)
+  ['icmp_id', 'USMALLINT'],
+  ['tcp_synack_us', 'BIGINT'],
+  ['tcp_ack_us', 'BIGINT'],
+  ['dns_rtt_us', 'BIGINT'],
+];
+const V2_FLOW_COLUMNS = ['icmp_id', 'tcp_synack_us', 'tcp_ack_us', 'dns_rtt_us'];
+
+/**
+ * Rollup measures besides the counters: what latency averages (sums and counts) and maxima
+ * are computed from. Added in schema version 2; counts and sums default to 0 so rows rolled
+ * up before hold no measurement.
+ */
+const LATENCY_ROLLUP_MEASURES: readonly [name: string, type: string, aggregate: string, merge: string][] = [
+  ['handshakes', 'BIGINT DEFAULT 0', 'count(tcp_synack_us)', 'sum(handshakes)::BIGINT'],
+  ['synack_us_sum', 'BIGINT DEFAULT 0', 'coalesce(sum(tcp_synack_us), 0)', 'sum(synack_us_sum)::BIGINT'],
+  ['ack_us_sum', 'BIGINT DEFAULT 0', 'coalesce(sum(tcp_ack_us), 0)', 'sum(ack_us_sum)::BIGINT'],
+  ['handshake_us_max', 'BIGINT', 'max(tcp_synack_us + tcp_ack_us)', 'max(handshake_us_max)'],
+  ['dns_responses', 'BIGINT DEFAULT 0', 'count(dns_rtt_us)', 'sum(dns_responses)::BIGINT'],
+  ['dns_rtt_us_sum', 'BIGINT DEFAULT 0', 'coalesce(sum(dns_rtt_us), 0)', 'sum(dns_rtt_us_sum)::BIGINT'],
+  ['dns_rtt_us_max', 'BIGINT', 'max(dns_rtt_us)', 'max(dns_rtt_us_max)'],
 ];
 
 /**
@@ -102,7 +124,7 @@ export function tableDdl(): string[] {
     `CREATE TABLE IF NOT EXISTS flows_1m (` +
     ROLLUP_KEY_COLUMNS.map((n) => `"${n}" ${typeOf(n)}`).join(', ') +
     `, records BIGINT, flows BIGINT, packets_tx BIGINT, packets_rx BIGINT, bytes_tx BIGINT, bytes_rx BIGINT,` +
-    ` min_start_us BIGINT, max_end_us BIGINT)`;
+    ` min_start_us BIGINT, max_end_us BIGINT, ${LATENCY_ROLLUP_MEASURES.map(([n, t]) => `${n} ${t}`).join(', ')})`;
   return [
     flows,
     rollup,
@@ -125,15 +147,32 @@ export function typeDdl(missing: readonly string[]): string[] {
 export const ROLLUP_INSERT_SQL =
   `INSERT INTO flows_1m SELECT ${ROLLUP_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')},` +
   ` count(*), count(*) FILTER (WHERE seq = 0), sum(packets_tx), sum(packets_rx), sum(bytes_tx), sum(bytes_rx),` +
-  ` min(start_us), max(end_us) FROM flows WHERE rid >= $1::UBIGINT AND rid < $2::UBIGINT GROUP BY ALL`;
+  ` min(start_us), max(end_us), ${LATENCY_ROLLUP_MEASURES.map(([, , aggregate]) => aggregate).join(', ')}` +
+  ` FROM flows WHERE rid >= $1::UBIGINT AND rid < $2::UBIGINT GROUP BY ALL`;
 
 /** Re-aggregates the rollup rows of minutes [$1, $2) into one row per key (run inside a transaction). */
 export const ROLLUP_COMPACT_SQL = [
   `CREATE OR REPLACE TEMP TABLE fm_compact AS SELECT ${ROLLUP_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')},` +
     ` sum(records)::BIGINT AS records, sum(flows)::BIGINT AS flows, sum(packets_tx)::BIGINT AS packets_tx,` +
     ` sum(packets_rx)::BIGINT AS packets_rx, sum(bytes_tx)::BIGINT AS bytes_tx, sum(bytes_rx)::BIGINT AS bytes_rx,` +
-    ` min(min_start_us) AS min_start_us, max(max_end_us) AS max_end_us` +
+    ` min(min_start_us) AS min_start_us, max(max_end_us) AS max_end_us,` +
+    ` ${LATENCY_ROLLUP_MEASURES.map(([n, , , merge]) => `${merge} AS ${n}`).join(', ')}` +
     ` FROM flows_1m WHERE minute_us >= $1::BIGINT AND minute_us < $2::BIGINT GROUP BY ALL`,
   'DELETE FROM flows_1m WHERE minute_us >= $1::BIGINT AND minute_us < $2::BIGINT',
   'INSERT INTO flows_1m SELECT * FROM fm_compact',
+];
+
+/**
+ * Schema upgrades, in order: the statements bringing a database of version `to - 1` to
+ * `to`. A step only adds (columns, defaults), so it is cheap on a large file and old rows
+ * read as "not measured".
+ */
+export const MIGRATIONS: readonly { to: number; statements: readonly string[] }[] = [
+  {
+    to: 2,
+    statements: [
+      ...V2_FLOW_COLUMNS.map((name) => `ALTER TABLE flows ADD COLUMN "${name}" ${typeOf(name)}`),
+      ...LATENCY_ROLLUP_MEASURES.map(([name, type]) => `ALTER TABLE flows_1m ADD COLUMN ${name} ${type}`),
+    ],
+  },
 ];

@@ -11,12 +11,13 @@
  * cost: about 0.2 µs per record (about a tenth of the write path's JS-thread time), so it stays.
  */
 import type { FlowRecord } from '../model/flow';
-import { CONN_STATES, DIRECTIONS, END_REASONS, ENDPOINT_TYPES, RECORD_KINDS } from '../model/flow';
+import { CONN_STATES, DIRECTIONS, ENDPOINT_TYPES, STORED_END_REASONS, STORED_RECORD_KINDS } from '../model/flow';
 import { PROTOCOL_NAMES } from './schema';
 import { ipToWords } from './ip';
 
-const RECORD_KIND_SET = new Set<string>(RECORD_KINDS);
-const END_REASON_SET = new Set<string>(END_REASONS);
+// open records are the query API's view of the flow table, never stored
+const RECORD_KIND_SET = new Set<string>(STORED_RECORD_KINDS);
+const END_REASON_SET = new Set<string>(STORED_END_REASONS);
 const DIRECTION_SET = new Set<string>(DIRECTIONS);
 const TYPE_SET = new Set<string>(ENDPOINT_TYPES);
 const CONN_STATE_SET = new Set<string>(CONN_STATES);
@@ -30,6 +31,7 @@ const uint = (value: unknown, max: number) =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max;
 const safeInt = (value: unknown) => Number.isSafeInteger(value);
 const counter = (value: number) => Number.isSafeInteger(value) && value >= 0;
+const optionalCounter = (value: number | null) => value === null || counter(value);
 const text = (value: unknown): value is string => typeof value === 'string';
 /** The contract's enum fields are typed loosely; membership is what is checked here. */
 const member = (set: Set<string>, value: unknown) => typeof value === 'string' && set.has(value);
@@ -50,5 +52,8 @@ export function invalidReason(r: FlowRecord): string | null {
   if (!counter(r.packets_tx) || !counter(r.packets_rx) || !counter(r.bytes_tx) || !counter(r.bytes_rx)) return 'counters';
   if (!uint(r.tcp_flags_src, MAX_U8) || !uint(r.tcp_flags_dst, MAX_U8)) return 'tcp_flags';
   if (r.conn_state !== null && !member(CONN_STATE_SET, r.conn_state)) return 'conn_state';
+  if (r.icmp_id !== null && !uint(r.icmp_id, MAX_U16)) return 'icmp_id';
+  if (!optionalCounter(r.tcp_synack_us) || !optionalCounter(r.tcp_ack_us) || !optionalCounter(r.dns_rtt_us)) return 'latency';
+  if ((r.tcp_synack_us === null) !== (r.tcp_ack_us === null)) return 'latency';
   return null;
 }

@@ -6,7 +6,10 @@
  * Mix: TCP with full handshake, data both ways and FIN/FIN close (SF), SYN-only attempts
  * (S0), SYN then RST (REJ), established then reset by either side (RSTO/RSTR), mid-stream
  * TCP with the server's packet first (OTH; the client is the initiator), UDP request/
- * response, DNS A+AAAA lookups followed by connections to the answered addresses, ICMP and
+ * response, DNS A+AAAA lookups followed by connections to the answered addresses, names
+ * sharing one address (a CDN: two names answered for it with different TTLs, connections
+ * before and after the second answer expires), a connection whose address is answered only
+ * while it runs (the name must not be taken back in time), ICMP and
  * ICMPv6 echo, UDP to a closed port answered by ICMP port unreachable, IPv4-fragmented UDP
  * responses, IPv6 flows with hop-by-hop or destination-options headers, 802.1Q and QinQ
  * tagged frames (Ethernet). Flows overlap in time; gaps inside a flow stay below 10 s.
@@ -74,7 +77,8 @@ export interface CaptureSummary {
 
 export interface CaptureTruth {
   format: 'flowmesh-synth-truth';
-  version: 1;
+  /** 2: latency (tcp_synack_us, tcp_ack_us, dns_rtt_us) and answers shared by several names. */
+  version: 2;
   seed: number;
   link_type: SynthLinkType;
   link_type_number: number;
@@ -102,11 +106,15 @@ const DOMAINS = [
   'login.example.com', 'metrics.example.io', 'cdn.example.net', 'pkg.example.dev', 'time.example.org',
 ] as const;
 
-type Unit = 'tcp_sf' | 'dns_connect' | 'tcp_s0' | 'tcp_rej' | 'tcp_rsto' | 'tcp_rstr' | 'tcp_oth' | 'udp_rr' | 'udp_frag' | 'icmp_echo' | 'icmpv6_echo' | 'udp_unreach';
+type Unit =
+  | 'tcp_sf' | 'dns_connect' | 'dns_shared' | 'dns_late' | 'tcp_s0' | 'tcp_rej' | 'tcp_rsto' | 'tcp_rstr' | 'tcp_oth'
+  | 'udp_rr' | 'udp_frag' | 'icmp_echo' | 'icmpv6_echo' | 'udp_unreach';
 const UNIT_WEIGHTS: ReadonlyArray<readonly [Unit, number]> = [
-  ['tcp_sf', 28], ['dns_connect', 10], ['tcp_s0', 6], ['tcp_rej', 5], ['tcp_rsto', 3], ['tcp_rstr', 3], ['tcp_oth', 4],
-  ['udp_rr', 12], ['udp_frag', 4], ['icmp_echo', 5], ['icmpv6_echo', 3], ['udp_unreach', 3],
+  ['tcp_sf', 28], ['dns_connect', 10], ['dns_shared', 2], ['dns_late', 2], ['tcp_s0', 6], ['tcp_rej', 5], ['tcp_rsto', 3],
+  ['tcp_rstr', 3], ['tcp_oth', 4], ['udp_rr', 12], ['udp_frag', 4], ['icmp_echo', 5], ['icmpv6_echo', 3], ['udp_unreach', 3],
 ];
+/** TTLs of the shared-address scenario: the second name expires long before the first. */
+const SHARED_TTLS = [300, 60] as const;
 
 /** Plans flows: endpoints, unique 5-tuples, start times. */
 class Planner {
@@ -256,13 +264,19 @@ class Planner {
         break;
       }
       case 'dns_connect':
-        this.addDnsLookup(order, startUs);
+        this.addDnsLookup(startUs);
+        break;
+      case 'dns_shared':
+        this.addSharedAddress(startUs);
+        break;
+      case 'dns_late':
+        this.addLateAnswer(startUs);
         break;
     }
   }
 
-  /** A DNS lookup (A + AAAA) then TCP connections to the answered addresses. */
-  private addDnsLookup(order: number, startUs: number): void {
+  /** A lookup of `domain` answered with `v4Answers` (and an IPv6 one); returns when the A answer is on the wire. */
+  private lookup(startUs: number, domain: string, v4Answers: Uint8Array[], ttl: number): { answeredUs: number; client: Uint8Array; v6Answer: Uint8Array } {
     const rng = this.rng;
     const client = rng.chance(0.7) ? CAPTURE_HOST.meshV4 : CAPTURE_HOST.lanV4;
     const resolver = rng.pick([Uint8Array.of(100, 100, 100, 100), Uint8Array.of(10, 0, 1, 53), Uint8Array.of(1, 1, 1, 1)]);
@@ -277,42 +291,97 @@ class Planner {
       aLocal: true,
     };
     const aPort = this.uniquePort('udp', e, 53);
-    const base = DOMAINS[this.dns.length % DOMAINS.length];
-    const domain = this.dns.length < DOMAINS.length ? base : `n${this.dns.length}.${base}`;
-    const v4Answers = Array.from({ length: rng.int(1, 2) }, () => this.uniqueResolved(() => this.addresses.publicV4()));
     const v6Answer = this.uniqueResolved(() => this.addresses.publicV6());
     const id = rng.int(0, 0xffff);
     const rttUs = rng.int(500, 40_000);
-    const sim = new DnsSim(order, startUs, e, aPort, this.ids(1), {
+    const sim = new DnsSim(this.sims.length, startUs, e, aPort, this.ids(1), {
       queryA: dnsQuery(id, domain, 1),
       queryAAAA: dnsQuery((id + 1) & 0xffff, domain, 28),
-      answerA: dnsResponse(id, domain, 1, v4Answers, DNS_TTL),
-      answerAAAA: dnsResponse((id + 1) & 0xffff, domain, 28, [v6Answer], DNS_TTL),
+      answerA: dnsResponse(id, domain, 1, v4Answers, ttl),
+      answerAAAA: dnsResponse((id + 1) & 0xffff, domain, 28, [v6Answer], ttl),
     }, rttUs);
     this.sims.push(sim);
     const [tA, tAAAA] = sim.answerTimes();
-    for (const address of v4Answers) this.dns.push({ domain, address: formatIp(address), ts_us: tA, ttl: DNS_TTL });
-    this.dns.push({ domain, address: formatIp(v6Answer), ts_us: tAAAA, ttl: DNS_TTL });
+    for (const address of v4Answers) this.dns.push({ domain, address: formatIp(address), ts_us: tA, ttl });
+    this.dns.push({ domain, address: formatIp(v6Answer), ts_us: tAAAA, ttl });
+    return { answeredUs: tA, client, v6Answer };
+  }
 
+  /** An HTTPS connection from `client` to `address` starting at `startUs`. */
+  private connect(client: Uint8Array, address: Uint8Array, startUs: number, scenario: string): void {
+    const ce: Endpoints = {
+      v: 4,
+      a: client,
+      b: address,
+      aMac: this.addresses.mac(client),
+      bMac: this.addresses.mac(address),
+      vlan: [],
+      ext: IPV6_EXT_NONE,
+      aLocal: true,
+    };
+    const port = this.uniquePort('tcp', ce, 443);
+    this.sims.push(new TcpSim(this.sims.length, startUs, ce, port, 443, 'SF', this.ids(1), this.rng, scenario));
+  }
+
+  private nextDomain(): string {
+    const base = DOMAINS[this.dns.length % DOMAINS.length];
+    return this.dns.length < DOMAINS.length ? base : `n${this.dns.length}.${base}`;
+  }
+
+  /**
+   * One address answered for two names (a CDN): the first with a long TTL, the second a
+   * little later with a short one. Connections right after each answer take that answer's
+   * name (the latest valid one); one after the second answer expired takes the first name again.
+   */
+  private addSharedAddress(startUs: number): void {
+    const rng = this.rng;
+    const address = this.uniqueResolved(() => this.addresses.publicV4());
+    const first = this.lookup(startUs, this.nextDomain(), [address], SHARED_TTLS[0]);
+    this.connect(first.client, address, first.answeredUs + rng.int(100, 20_000), 'tcp_sf_shared_first');
+    const second = this.lookup(first.answeredUs + rng.int(1_000_000, 5_000_000), this.nextDomain(), [address], SHARED_TTLS[1]);
+    this.connect(second.client, address, second.answeredUs + rng.int(100, 20_000), 'tcp_sf_shared_second');
+    const expired = second.answeredUs + SHARED_TTLS[1] * 1e6 + rng.int(1_000_000, 5_000_000);
+    this.connect(second.client, address, expired, 'tcp_sf_shared_after_expiry');
+  }
+
+  /**
+   * A connection to an address before any answer names it; the answer comes just after the
+   * connection started (while it runs, or after a short one ended): not that connection's
+   * name. A second connection after the answer takes it.
+   */
+  private addLateAnswer(startUs: number): void {
+    const rng = this.rng;
+    const address = this.uniqueResolved(() => this.addresses.publicV4());
+    const client = rng.chance(0.7) ? CAPTURE_HOST.meshV4 : CAPTURE_HOST.lanV4;
+    this.connect(client, address, startUs, 'tcp_sf_before_answer');
+    const answered = this.lookup(startUs + rng.int(30, 60), this.nextDomain(), [address], 3600);
+    this.connect(client, address, answered.answeredUs + rng.int(100, 20_000), 'tcp_sf_after_late_answer');
+  }
+
+  /** A DNS lookup (A + AAAA) then TCP connections to the answered addresses. */
+  private addDnsLookup(startUs: number): void {
+    const rng = this.rng;
+    const v4Answers = Array.from({ length: rng.int(1, 2) }, () => this.uniqueResolved(() => this.addresses.publicV4()));
+    const { answeredUs, client, v6Answer } = this.lookup(startUs, this.nextDomain(), v4Answers, DNS_TTL);
     // connect to the first IPv4 answer, sometimes also to the IPv6 one
-    const targets: Array<[Uint8Array, number]> = [[v4Answers[0], tA]];
-    if (rng.chance(0.4)) targets.push([v6Answer, tAAAA]);
-    for (const [address, answeredUs] of targets) {
-      const v6 = address.length === 16;
-      const local = v6 ? CAPTURE_HOST.meshV6 : client;
-      const ce: Endpoints = {
-        v: v6 ? 6 : 4,
-        a: local,
-        b: address,
-        aMac: this.addresses.mac(local),
-        bMac: this.addresses.mac(address),
-        vlan: [],
-        ext: IPV6_EXT_NONE,
-        aLocal: true,
-      };
-      const port = this.uniquePort('tcp', ce, 443);
-      this.sims.push(new TcpSim(this.sims.length, answeredUs + rng.int(100, 20_000), ce, port, 443, 'SF', this.ids(1), rng, 'tcp_sf_after_dns'));
-    }
+    this.connect(client, v4Answers[0], answeredUs + rng.int(100, 20_000), 'tcp_sf_after_dns');
+    if (rng.chance(0.4)) this.connectV6(v6Answer, answeredUs + 35 + rng.int(100, 20_000));
+  }
+
+  private connectV6(address: Uint8Array, startUs: number): void {
+    const local = CAPTURE_HOST.meshV6;
+    const ce: Endpoints = {
+      v: 6,
+      a: local,
+      b: address,
+      aMac: this.addresses.mac(local),
+      bMac: this.addresses.mac(address),
+      vlan: [],
+      ext: IPV6_EXT_NONE,
+      aLocal: true,
+    };
+    const port = this.uniquePort('tcp', ce, 443);
+    this.sims.push(new TcpSim(this.sims.length, startUs, ce, port, 443, 'SF', this.ids(1), this.rng, 'tcp_sf_after_dns'));
   }
 
   private uniqueResolved(make: () => Uint8Array): Uint8Array {
@@ -465,7 +534,7 @@ export async function generateCapture(options: GenerateOptions): Promise<Generat
   };
   const truth: CaptureTruth = {
     format: 'flowmesh-synth-truth',
-    version: 1,
+    version: 2,
     seed,
     link_type: linkType,
     link_type_number: SYNTH_LINK_TYPES[linkType],
@@ -479,13 +548,17 @@ export async function generateCapture(options: GenerateOptions): Promise<Generat
   return { pcapPath, truthPath, summary };
 }
 
-/** dst_domain: the domain whose answer named dst_ip before the flow started (within the TTL). */
+/**
+ * dst_domain: of the answers naming dst_ip at or before the flow's first packet and still
+ * valid then (within their TTL), the latest one.
+ */
 function annotateDomains(flows: TruthFlow[], answers: DnsAnswerTruth[]): void {
-  const byAddress = new Map<string, DnsAnswerTruth>();
-  for (const answer of answers) byAddress.set(answer.address, answer);
+  const byAddress = new Map<string, DnsAnswerTruth[]>();
+  for (const answer of answers) byAddress.set(answer.address, [...(byAddress.get(answer.address) ?? []), answer]);
   for (const flow of flows) {
-    const answer = byAddress.get(flow.dst_ip);
-    if (answer && answer.ts_us <= flow.first_us && flow.first_us <= answer.ts_us + answer.ttl * 1e6) flow.dst_domain = answer.domain;
+    const valid = (byAddress.get(flow.dst_ip) ?? []).filter((a) => a.ts_us <= flow.first_us && flow.first_us <= a.ts_us + a.ttl * 1e6);
+    const latest = valid.reduce<DnsAnswerTruth | undefined>((best, a) => (best && best.ts_us >= a.ts_us ? best : a), undefined);
+    if (latest) flow.dst_domain = latest.domain;
   }
 }
 

@@ -48,8 +48,16 @@ export interface TruthFlow {
   ipv6_ext: 'hop_by_hop' | 'destination_options' | null;
   /** IPv4 fragments among the flow's packets (later fragments carry no transport header). */
   fragments: number;
-  /** Domain a DNS answer earlier in the capture resolved dst_ip from ('' if none). */
+  /**
+   * Domain dst_ip was resolved from: of the DNS answers for it seen at or before first_us
+   * and still valid then (within their TTL), the latest one ('' if none).
+   */
   dst_domain: string;
+  /** TCP handshake legs as written: first SYN -> first SYN/ACK -> first ACK after it, µs (null when incomplete). */
+  tcp_synack_us: number | null;
+  tcp_ack_us: number | null;
+  /** DNS flows: the first answered query's response time, µs (null when none). */
+  dns_rtt_us: number | null;
   /** From the capturing host's view (its addresses are CaptureTruth.capture_host). */
   direction: 'outbound' | 'inbound' | 'forwarded';
 }
@@ -93,6 +101,9 @@ export function newTruth(
     ipv6_ext: e.v === 6 && e.ext === IPV6_EXT_HOP_BY_HOP ? 'hop_by_hop' : e.v === 6 && e.ext === IPV6_EXT_DEST_OPTIONS ? 'destination_options' : null,
     fragments: 0,
     dst_domain: '',
+    tcp_synack_us: null,
+    tcp_ack_us: null,
+    dns_rtt_us: null,
     direction: 'forwarded',
   };
 }
@@ -168,6 +179,8 @@ export class TcpSim extends FlowSim {
   private seqA: number;
   private seqB: number;
   private readonly truth: TruthFlow;
+  /** Times of the first SYN (A) and the first SYN/ACK (B) after it; -1 until written. */
+  private readonly handshake: HandshakeTimes = { synUs: -1, synAckUs: -1 };
 
   constructor(
     order: number,
@@ -259,6 +272,7 @@ export class TcpSim extends FlowSim {
     if (fromA) this.seqA = next;
     else this.seqB = next;
     account(this.truth, b, fromA, this.nextUs, flags);
+    timeHandshake(this.truth, this.handshake, fromA, flags, this.nextUs);
 
     // next gap: SYN retransmissions back off 1 s, 2 s; a reply takes about an RTT
     let gap: number;
@@ -266,6 +280,25 @@ export class TcpSim extends FlowSim {
     else if (i + 1 < pro || i + 1 >= pro + this.dataPackets) gap = this.rttUs * (0.5 + rng.next() * 0.5);
     else gap = dataGap(rng, this.gapMeanUs);
     this.advance(gap);
+  }
+}
+
+export interface HandshakeTimes {
+  synUs: number;
+  synAckUs: number;
+}
+
+/**
+ * The handshake legs of the packet just written: the first SYN from A starts it, the first
+ * SYN/ACK from B after that ends the first leg, the first plain ACK from A after that the second.
+ */
+function timeHandshake(t: TruthFlow, times: HandshakeTimes, fromA: boolean, flags: number, tsUs: number): void {
+  const kind = flags & (SYN | ACK | RST);
+  if (fromA && kind === SYN && times.synUs < 0) times.synUs = tsUs;
+  else if (!fromA && kind === (SYN | ACK) && times.synUs >= 0 && times.synAckUs < 0) times.synAckUs = tsUs;
+  else if (fromA && kind === ACK && times.synAckUs >= 0 && t.tcp_ack_us === null) {
+    t.tcp_synack_us = times.synAckUs - times.synUs;
+    t.tcp_ack_us = tsUs - times.synAckUs;
   }
 }
 
@@ -344,6 +377,19 @@ export class DnsSim extends FlowSim {
     ];
   }
 
+  /** The first query waited for: its id and time (null when none is outstanding). */
+  private awaited: { id: number; us: number } | null = null;
+
+  /** Response time of the first query answered (a query sent while another is awaited is not timed). */
+  private timeResponse(query: boolean, id: number): void {
+    if (query) {
+      this.awaited ??= { id, us: this.nextUs };
+    } else if (this.awaited?.id === id) {
+      this.truth.dns_rtt_us ??= this.nextUs - this.awaited.us;
+      this.awaited = null;
+    }
+  }
+
   /** When the A and AAAA answers are on the wire. */
   answerTimes(): [number, number] {
     return [this.startUs + this.schedule[2][0], this.startUs + this.schedule[3][0]];
@@ -357,6 +403,7 @@ export class DnsSim extends FlowSim {
     const [, fromA, payload] = this.schedule[this.emitted];
     b.udp(this.nextUs, this.e, fromA, fromA ? this.aPort : 53, fromA ? 53 : this.aPort, payload.length, payload);
     account(this.truth, b, fromA, this.nextUs, 0);
+    this.timeResponse(fromA, (payload[0] << 8) | payload[1]);
     const next = this.schedule[this.emitted + 1];
     this.advance(next ? this.startUs + next[0] - this.nextUs : 0);
   }

@@ -46,6 +46,8 @@ export interface CaptureTruth {
   ipBytes: number;
   /** Frame bytes on the wire (Ethernet header included), what tshark and argus count. */
   frameBytes: number;
+  /** Bytes captured in the file (less than frameBytes when the snap length cut frames); absent: all. */
+  capturedBytes?: number;
   flowsByProtocol: Record<string, number>;
   ipv6Flows: number;
   firstUs: number;

@@ -15,7 +15,7 @@ export const argus: Peer = {
   async run(pcap: string, workDir: string): Promise<PeerRun> {
     const out = join(workDir, `argus-${process.pid}-${Date.now()}.argus`);
     try {
-      const run = await runTool('argus', ['-r', pcap, '-w', out], { timeoutS: 900 });
+      const run = await runTool('argus', ['-r', pcap, '-w', out], { timeoutS: 900, usage: true });
       const listed = await runTool('racluster', ['-r', out, '-n', '-c', ',', '-s', 'pkts', 'bytes', '-', 'not', 'man'], { timeoutS: 600 });
       let flows = 0;
       let packets = 0;
@@ -27,7 +27,7 @@ export const argus: Peer = {
         packets += Number(p);
         bytes += Number(b);
       }
-      return { seconds: run.seconds, flows, flowKind: 'bidirectional', packets, bytes, bytesKind: 'frame' };
+      return { seconds: run.seconds, cpuSeconds: run.cpuSeconds, flows, flowKind: 'bidirectional', packets, bytes, bytesKind: 'frame' };
     } finally {
       rmSync(out, { force: true });
     }

@@ -39,11 +39,11 @@ export const pmacct: Peer = {
     try {
       // pmacctd sometimes exits before its print plugin writes (a race between core and
       // plugin at end of file, seen under load): such runs are repeated, and said so.
-      let run = await runTool('pmacctd', ['-f', conf], { timeoutS: 900 });
+      let run = await runTool('pmacctd', ['-f', conf], { timeoutS: 900, usage: true });
       let attempts = 1;
       while (!existsSync(csv) && attempts < MAX_ATTEMPTS) {
         attempts++;
-        run = await runTool('pmacctd', ['-f', conf], { timeoutS: 900 });
+        run = await runTool('pmacctd', ['-f', conf], { timeoutS: 900, usage: true });
       }
       if (!existsSync(csv)) throw new Error(`pmacctd wrote no output in ${attempts} attempts (plugin exited before purging)`);
       const lines = readFileSync(csv, 'utf8').split('\n');
@@ -61,7 +61,7 @@ export const pmacct: Peer = {
         bytes += Number(cells[bi]);
       }
       return {
-        seconds: Math.max(0.001, run.seconds - PMACCT_SAVEFILE_SLEEP_S), flows, flowKind: 'unidirectional', packets, bytes, bytesKind: 'ip',
+        seconds: Math.max(0.001, run.seconds - PMACCT_SAVEFILE_SLEEP_S), cpuSeconds: run.cpuSeconds, flows, flowKind: 'unidirectional', packets, bytes, bytesKind: 'ip',
         note: `${PMACCT_SAVEFILE_SLEEP_S} s built-in savefile start sleep subtracted${attempts > 1 ? `; ${attempts - 1} run(s) without output repeated` : ''}`,
       };
     } finally {

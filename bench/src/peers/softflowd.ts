@@ -44,7 +44,7 @@ export const softflowd: Peer = {
     const collectorOut = collectOutput(collector);
     try {
       for (let i = 0; i < 50 && !/Startup/.test(collectorOut.stdout() + collectorOut.stderr()); i++) await sleep(100);
-      const run = await runTool('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-6', '-d', '-c', 'none', '-m', '2000000', '-p', join(dir, 'softflowd.pid')], { timeoutS: 600 });
+      const run = await runTool('softflowd', ['-r', pcap, '-n', `127.0.0.1:${port}`, '-v', '9', '-6', '-d', '-c', 'none', '-m', '2000000', '-p', join(dir, 'softflowd.pid')], { timeoutS: 600, usage: true });
       await sleep(500); // let the last export datagrams land
       await stopChild(collector);
       const own = softflowdStats(run.stdout + run.stderr);
@@ -52,6 +52,7 @@ export const softflowd: Peer = {
       const lost = !(nf.flows === own.records);
       return {
         seconds: run.seconds,
+        cpuSeconds: run.cpuSeconds,
         flows: lost ? own.records : nf.flows,
         flowKind: 'unidirectional',
         packets: lost ? own.packets : nf.packets,

@@ -31,10 +31,10 @@ export const tshark: Peer = {
   command: 'tshark -r FILE -q -z conv,tcp -z conv,udp',
   requires: ['tshark'],
   async run(pcap: string): Promise<PeerRun> {
-    const run = await runTool('tshark', ['-r', pcap, '-q', '-z', 'conv,tcp', '-z', 'conv,udp'], { timeoutS: 1200 });
+    const run = await runTool('tshark', ['-r', pcap, '-q', '-z', 'conv,tcp', '-z', 'conv,udp'], { timeoutS: 1200, usage: true });
     const c = parseConversations(run.stdout);
     return {
-      seconds: run.seconds, flows: c.flows, flowKind: 'bidirectional', packets: c.packets, bytes: c.bytes, bytesKind: 'frame',
+      seconds: run.seconds, cpuSeconds: run.cpuSeconds, flows: c.flows, flowKind: 'bidirectional', packets: c.packets, bytes: c.bytes, bytesKind: 'frame',
       bytesApproximate: c.approximate, note: 'TCP and UDP conversations only (no ICMP)',
     };
   },

@@ -2,6 +2,8 @@
 export interface PeerRun {
   /** Wall time of the ingest process (the figure rates are computed from). */
   seconds: number;
+  /** User + system CPU seconds of the ingest process (NaN when GNU time is missing). */
+  cpuSeconds: number;
   /** Connections (bidirectional tools) or directional flows (NetFlow-style tools) found. */
   flows: number;
   flowKind: 'bidirectional' | 'unidirectional';

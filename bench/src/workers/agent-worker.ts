@@ -3,31 +3,42 @@
  * page cache accounting) and prints one JSON line on stdout:
  *
  *   read FILE              the agent's JavaScript file reader, handler does nothing (the ceiling of import)
- *   read-libpcap FILE      the same through libpcap and the `pcap` binding (the ceiling for anything
- *                          built on the binding, which calls into JavaScript once per packet)
+ *   read-libpcap FILE      the same through libpcap and the agent's capture addon (packets in batches,
+ *                          as live capture and filtered imports receive them)
  *   table FILE MAX_FLOWS   decode + flow table (+ DNS observer), records counted by a null sink;
  *                          also the peak RSS while the table holds its flows (before the final flush)
+ *   live-capture IFACE     live capture (promiscuous), handler does nothing: the live ceiling
+ *   live-table IFACE       live capture into decode + flow table, records counted by a null sink
+ *                          (both log "capturing" on stderr once capturing, and at SIGTERM a "stopped"
+ *                          line with the capture counters, like `flowmesh-agent run`)
  *
- * Times are measured inside the process around the work itself (module loading excluded).
+ * Times are measured inside the process around the work itself (module loading excluded): wall
+ * seconds and CPU seconds (user + system, all threads).
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { agent, type FlowRecordLike, type FlowSinkLike } from '../agent';
+import { agent, type FlowRecordLike, type FlowSinkLike, type PipelineLike } from '../agent';
 
 function peakRssBytes(): number {
   const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   return match ? Number(match[1]) * 1024 : 0;
 }
 
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
 async function readOnly(file: string, libpcap: boolean): Promise<object> {
   const { readCaptureFile } = agent.capture();
   let packets = 0;
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const summary = await readCaptureFile(file, { libpcap }, () => {
     packets++;
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { packets: summary.packets, handled: packets, wireBytes: summary.bytes, seconds, peakRssBytes: peakRssBytes() };
+  return { packets: summary.packets, handled: packets, wireBytes: summary.bytes, seconds, cpuSeconds: cpuSince(cpu), peakRssBytes: peakRssBytes() };
 }
 
 /** Counts what leaves the flow table: connections (seq 0 records), records, IP bytes and packets. */
@@ -46,10 +57,9 @@ class CountingSink implements FlowSinkLike {
   async close(): Promise<void> {}
 }
 
-async function table(file: string, maxFlows: number): Promise<object> {
+function newPipeline(sink: CountingSink, maxFlows: number): PipelineLike {
   const { Pipeline } = agent.pipeline();
-  const sink = new CountingSink();
-  const pipeline = new Pipeline(
+  return new Pipeline(
     {
       node: 'bench',
       maxFlows,
@@ -62,7 +72,13 @@ async function table(file: string, maxFlows: number): Promise<object> {
     },
     sink,
   );
+}
+
+async function table(file: string, maxFlows: number): Promise<object> {
+  const sink = new CountingSink();
+  const pipeline = newPipeline(sink, maxFlows);
   const started = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   await pipeline.importFile(file);
   const activeFlows = pipeline.table.stats.activeFlows;
   const rssWithFlows = peakRssBytes();
@@ -72,8 +88,36 @@ async function table(file: string, maxFlows: number): Promise<object> {
   return {
     packets: summary.packets, decoded: summary.decoded, malformed: summary.malformed, skipped: summary.skipped,
     flows: sink.flows, records: sink.records, ipBytes: sink.bytes, recordPackets: sink.packets, evictions: summary.evictions,
-    activeFlowsAtEnd: activeFlows, peakRssWithFlowsBytes: rssWithFlows, seconds, peakRssBytes: peakRssBytes(),
+    activeFlowsAtEnd: activeFlows, peakRssWithFlowsBytes: rssWithFlows, seconds, cpuSeconds: cpuSince(cpu), peakRssBytes: peakRssBytes(),
   };
+}
+
+/** Captures until SIGTERM; the counters are logged like the agent's. */
+async function live(iface: string, withTable: boolean): Promise<object> {
+  let stop: () => Promise<object>;
+  if (withTable) {
+    const sink = new CountingSink();
+    const pipeline = newPipeline(sink, 262144);
+    const run = pipeline.startLive({ interface: iface, promiscuous: true });
+    stop = async () => {
+      await run.stop();
+      return { capture: run.capture.stats(), records: sink.records };
+    };
+  } else {
+    let packets = 0;
+    const capture = agent.capture().openLiveCapture({ interface: iface, promiscuous: true }, () => {
+      packets++;
+    });
+    stop = async () => {
+      capture.close();
+      return { capture: capture.stats(), handled: packets };
+    };
+  }
+  process.stderr.write(`${JSON.stringify({ msg: 'capturing', interface: iface })}\n`);
+  await new Promise((resolve) => process.once('SIGTERM', resolve));
+  const result = await stop();
+  process.stderr.write(`${JSON.stringify({ msg: 'stopped', ...result })}\n`);
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -89,8 +133,12 @@ async function main(): Promise<void> {
     case 'table':
       result = await table(file, Number(extra ?? 262144));
       break;
+    case 'live-capture':
+    case 'live-table':
+      result = await live(file, mode === 'live-table');
+      break;
     default:
-      throw new Error(`unknown worker mode '${mode}' (read | read-libpcap | table)`);
+      throw new Error(`unknown worker mode '${mode}' (read | read-libpcap | table | live-capture | live-table)`);
   }
   process.stdout.write(JSON.stringify(result) + '\n');
 }

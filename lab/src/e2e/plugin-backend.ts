@@ -3,14 +3,15 @@
  * (plugin/dist/gpx_flowmesh_linux_<arch>) launched over hashicorp go-plugin by the Go driver
  * plugin/test/e2e/driver, which relays health / query / resource calls as JSON lines. Frames
  * come back in Grafana's /api/ds/query JSON shape; the readers below turn them into rows
- * and series. The driver runs in the root namespace (it reaches the agents on the underlay)
- * and is a lab process: the lab stops it, and the backend it launched, on tear-down.
+ * and series. The driver runs in the root namespace (it reaches the agents on the underlay),
+ * or in a lab namespace to reach an agent listening on that namespace's loopback, and is a
+ * lab process: the lab stops it, and the backend it launched, on tear-down.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Lab } from '../netns';
+import type { Lab, Namespace } from '../netns';
 import { runAsync, stopProcessSync } from '../run';
 
 export const PLUGIN_DIR = resolve(__dirname, '..', '..', '..', 'plugin');
@@ -131,11 +132,18 @@ export class PluginBackend {
     });
   }
 
-  /** Starts the driver (which launches `executable`) and waits for the handshake to finish. */
-  static async start(lab: Lab, driver: string, settings: DataSourceSettings, executable = BACKEND_EXECUTABLE): Promise<PluginBackend> {
+  /**
+   * Starts the driver (which launches `executable`), inside `ns` when given, and waits for
+   * the handshake to finish.
+   */
+  static async start(
+    lab: Lab, driver: string, settings: DataSourceSettings, executable = BACKEND_EXECUTABLE, ns?: Namespace,
+  ): Promise<PluginBackend> {
     const logFile = join(lab.workDir, 'plugin-backend.log');
     const logFd = openSync(logFile, 'a');
-    const child = spawn(driver, ['--executable', executable], { stdio: ['pipe', 'pipe', logFd] });
+    // `ip netns exec` execs the driver: the child's pid stays the driver's
+    const [command, args] = ns ? ['ip', ['netns', 'exec', ns.name, driver, '--executable', executable]] : [driver, ['--executable', executable]];
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', logFd] });
     closeSync(logFd);
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start ${driver}`);

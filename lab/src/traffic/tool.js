@@ -11,8 +11,9 @@
  * Commands:
  *   tcp-serve  --host H --port P [--reply BYTES] [--count N]
  *        per connection: read until the client half-closes, then send BYTES and close
- *   tcp-send   --host H --port P --bytes N
- *        connect, send exactly N bytes, half-close, read the reply until the server closes
+ *   tcp-send   --host H --port P --bytes N [--hold MS]
+ *        connect, send exactly N bytes, (keep the connection open MS ms,) half-close, read the
+ *        reply until the server closes
  *   tcp-connect --host H --port P [--reset 1]
  *        just connect: reports connected | refused | timeout (closes a connected socket;
  *        with --reset 1 aborts it with an RST instead of a FIN: outcome reset)
@@ -119,9 +120,12 @@ function tcpSend(args) {
   let received = 0;
   const socket = net.connect({ host: strArg(args, 'host'), port: intArg(args, 'port'), allowHalfOpen: true });
   let localPort = 0;
+  const holdMs = intArg(args, 'hold', 0);
   socket.on('connect', async () => {
     localPort = socket.localPort ?? 0;
+    emit({ event: 'connected', localPort });
     await writeBytes(socket, bytes);
+    if (holdMs > 0) await new Promise((resolve) => setTimeout(resolve, holdMs));
     socket.end();
   });
   socket.on('data', (data) => (received += data.length));

@@ -169,6 +169,71 @@ func TestMergeTimeseriesSumsPerBucketAndKey(t *testing.T) {
 	}
 }
 
+// Averages merge weighted by their counts (the agents' averages of 3 and 1 measurements
+// are not averaged as they come), maxima take the larger, and the "other" series and the
+// ranking follow the same rules.
+func TestMergeTimeseriesLatencyAveragesAndMaxima(t *testing.T) {
+	split := []string{"dst_ip"}
+	times := []int64{0, 60000}
+	a := series("a", times, split,
+		models.Series{Key: models.GroupKey{"dst_ip": "10.0.0.1"}, Values: []float64{100.0 / 3, 0}, Counts: []float64{3, 0}},
+		models.Series{Key: models.GroupKey{"dst_ip": "10.0.0.2"}, Values: []float64{500, 0}, Counts: []float64{1, 0}})
+	b := series("b", times, split,
+		models.Series{Key: models.GroupKey{"dst_ip": "10.0.0.1"}, Values: []float64{300, 20}, Counts: []float64{1, 2}},
+		models.Series{Key: models.GroupKey{"dst_ip": "10.0.0.3"}, Values: []float64{0, 7}, Counts: []float64{0, 1}})
+	m := MergeTimeseries([]AgentSeries{a, b}, split, "handshake_us_avg", 0)
+	got := map[string]string{}
+	for _, s := range m.Series {
+		got[FormatValue(s.Key["dst_ip"])] = fmt.Sprint(s.Values, s.Counts)
+	}
+	// 10.0.0.1: (100 + 300) / 4 = 100 in the first bucket, 20 in the second
+	want := map[string]string{"10.0.0.1": "[100 20] [4 2]", "10.0.0.2": "[500 0] [1 0]", "10.0.0.3": "[0 7] [0 1]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("series %v, want %v", got, want)
+	}
+	if FormatValue(m.Series[0].Key["dst_ip"]) != "10.0.0.2" {
+		t.Errorf("ranked by the average over the range: 10.0.0.2 (500) first, got %v", m.Series[0].Key)
+	}
+	limited := MergeTimeseries([]AgentSeries{a, b}, split, "handshake_us_avg", 1)
+	if other := limited.Series[1]; !other.Other || fmt.Sprint(other.Values, other.Counts) != "[100 15.666666666666666] [4 3]" {
+		t.Errorf("other = %+v", other)
+	}
+
+	maxA := series("a", times, nil, models.Series{Key: models.GroupKey{}, Values: []float64{40, 5}})
+	maxB := series("b", times, nil, models.Series{Key: models.GroupKey{}, Values: []float64{30, 9}})
+	if m := MergeTimeseries([]AgentSeries{maxA, maxB}, nil, "handshake_us_max", 0); fmt.Sprint(m.Series[0].Values) != "[40 9]" {
+		t.Errorf("maxima %v, want [40 9]", m.Series[0].Values)
+	}
+}
+
+// A top by average latency ranks by the merged average, not by any agent's, and "other"
+// keeps the largest maximum.
+func TestMergeTopLatencyFromTotals(t *testing.T) {
+	g := []string{"dst_ip"}
+	row := func(ip string, handshakes, synack, ack, maxUs float64) models.TopRow {
+		tot := models.Totals{Handshakes: handshakes, SynAckUsSum: synack, AckUsSum: ack, HandshakeUsMax: maxUs}
+		return models.TopRow{Key: models.GroupKey{"dst_ip": ip}, Value: tot.Metric("handshake_us_avg"), Totals: tot}
+	}
+	agent := func(name string, rows ...models.TopRow) AgentTop {
+		res := models.TopResult{Rows: rows}
+		for _, r := range rows {
+			res.Total.Add(r.Totals)
+		}
+		return AgentTop{Agent: name, Result: res}
+	}
+	a := agent("a", row("x", 1, 900, 100, 1000), row("y", 10, 5000, 1000, 2000))
+	b := agent("b", row("x", 9, 0, 90, 50), row("z", 2, 1000, 200, 5000))
+	m := MergeTop([]AgentTop{a, b}, g, "handshake_us_avg", 2)
+	// x: (900 + 100 + 90) / 10 = 109, although on agent a alone it was the largest (1000)
+	got := fmt.Sprintf("%v %v %v %v %v %v", m.Rows[0].Key["dst_ip"], m.Rows[0].Value, m.Rows[1].Key["dst_ip"], m.Rows[1].Value, m.Other.Value, m.Other.Totals.HandshakeUsMax)
+	if got != "y 600 z 600 109 1000" {
+		t.Errorf("got %s, want y 600 z 600 109 1000", got)
+	}
+	if m.Total.HandshakeUsMax != 5000 || m.Total.Handshakes != 22 {
+		t.Errorf("total %+v", m.Total)
+	}
+}
+
 func TestDedupeTopKeepsPreferredReporter(t *testing.T) {
 	g := WithDedupeDims([]string{"dst_port"})
 	row := func(cid, dir string, port int, bytes float64) models.TopRow {

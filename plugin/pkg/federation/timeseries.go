@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"math"
 	"slices"
 	"sort"
 
@@ -24,22 +25,77 @@ type SeriesMerged struct {
 // OtherValue labels the series (and top row) that sums everything beyond the limit.
 const OtherValue = "other"
 
+// seriesAcc accumulates one merged series. Per bucket: a sum, a maximum, or (averages) the
+// sum of the measurements, recovered exactly from each agent's average and count; counts
+// are the measurements (averages only).
 type seriesAcc struct {
 	key    models.GroupKey
 	id     string
 	other  bool
 	values map[int64]float64
-	total  float64
+	counts map[int64]float64
 }
 
-// MergeTimeseries sums series with equal keys bucket by bucket over the union of the
-// agents' bucket times, then keeps the splitLimit largest series by total (0 = all) and
-// sums the rest, plus any agent's own "other", into one series marked Other.
+func newSeriesAcc(key models.GroupKey, id string, other bool) *seriesAcc {
+	return &seriesAcc{key: key, id: id, other: other, values: map[int64]float64{}, counts: map[int64]float64{}}
+}
+
+// add merges one bucket of an agent's series (or of another accumulator) by the metric's rule.
+func (a *seriesAcc) add(aggregation string, t int64, value, count float64) {
+	switch aggregation {
+	case models.AggregateMax:
+		if cur, ok := a.values[t]; !ok || value > cur {
+			a.values[t] = value
+		}
+	case models.AggregateAvg:
+		// the agent's average times its count is the sum of integer microseconds: round off
+		// the division's last bit so sums merge exactly
+		a.values[t] += math.Round(value * count)
+		a.counts[t] += count
+	default:
+		a.values[t] += value
+	}
+}
+
+func (a *seriesAcc) merge(aggregation string, o *seriesAcc) {
+	for t, v := range o.values {
+		if aggregation == models.AggregateAvg {
+			a.values[t] += v
+			a.counts[t] += o.counts[t]
+		} else {
+			a.add(aggregation, t, v, 0)
+		}
+	}
+}
+
+// total ranks series: the sum, the largest bucket, or the average over the whole range.
+func (a *seriesAcc) total(aggregation string) float64 {
+	total, count := 0.0, 0.0
+	for t, v := range a.values {
+		switch aggregation {
+		case models.AggregateMax:
+			total = max(total, v)
+		default:
+			total += v
+			count += a.counts[t]
+		}
+	}
+	if aggregation == models.AggregateAvg {
+		return models.Mean(total, count)
+	}
+	return total
+}
+
+// MergeTimeseries merges series with equal keys bucket by bucket over the union of the
+// agents' bucket times (sums add, maxima take the larger, averages are weighted by their
+// counts), then keeps the splitLimit largest series by their metric over the whole range
+// (0 = all) and merges the rest, plus any agent's own "other", into one series marked Other.
 func MergeTimeseries(results []AgentSeries, splitBy []string, metric string, splitLimit int) SeriesMerged {
 	m := SeriesMerged{Metric: metric, SplitBy: splitBy}
+	aggregation := models.MetricAggregation(metric)
 	timeSet := map[int64]bool{}
 	accs := map[string]*seriesAcc{}
-	other := &seriesAcc{other: true, values: map[int64]float64{}}
+	other := newSeriesAcc(nil, "", true)
 	for _, r := range results {
 		if m.IntervalMs == 0 {
 			m.IntervalMs = r.Result.IntervalMs
@@ -61,13 +117,16 @@ func MergeTimeseries(results []AgentSeries, splitBy []string, metric string, spl
 				id := keyOf(s.Key, splitBy)
 				acc = accs[id]
 				if acc == nil {
-					acc = &seriesAcc{key: project(s.Key, splitBy), id: id, values: map[int64]float64{}}
+					acc = newSeriesAcc(project(s.Key, splitBy), id, false)
 					accs[id] = acc
 				}
 			}
 			for i, t := range r.Result.Times {
-				acc.values[t] += s.Values[i]
-				acc.total += s.Values[i]
+				count := 0.0
+				if i < len(s.Counts) {
+					count = s.Counts[i]
+				}
+				acc.add(aggregation, t, s.Values[i], count)
 			}
 		}
 	}
@@ -76,12 +135,14 @@ func MergeTimeseries(results []AgentSeries, splitBy []string, metric string, spl
 	}
 	slices.Sort(m.Times)
 	ranked := make([]*seriesAcc, 0, len(accs))
+	totals := map[*seriesAcc]float64{}
 	for _, a := range accs {
 		ranked = append(ranked, a)
+		totals[a] = a.total(aggregation)
 	}
 	sort.Slice(ranked, func(i, j int) bool {
-		if ranked[i].total != ranked[j].total {
-			return ranked[i].total > ranked[j].total
+		if totals[ranked[i]] != totals[ranked[j]] {
+			return totals[ranked[i]] > totals[ranked[j]]
 		}
 		return ranked[i].id < ranked[j].id
 	})
@@ -89,30 +150,36 @@ func MergeTimeseries(results []AgentSeries, splitBy []string, metric string, spl
 		splitLimit = len(ranked)
 	}
 	for _, a := range ranked[:splitLimit] {
-		m.Series = append(m.Series, models.Series{Key: a.key, Values: m.valuesOf(a)})
+		m.Series = append(m.Series, m.seriesOf(a, aggregation))
 	}
 	for _, a := range ranked[splitLimit:] {
-		for t, v := range a.values {
-			other.values[t] += v
-		}
-		other.total += a.total
+		other.merge(aggregation, a)
 	}
 	if len(other.values) > 0 {
-		key := models.GroupKey{}
+		other.key = models.GroupKey{}
 		for _, d := range splitBy {
-			key[d] = OtherValue
+			other.key[d] = OtherValue
 		}
-		m.Series = append(m.Series, models.Series{Key: key, Other: true, Values: m.valuesOf(other)})
+		m.Series = append(m.Series, m.seriesOf(other, aggregation))
 	}
 	return m
 }
 
-func (m *SeriesMerged) valuesOf(a *seriesAcc) []float64 {
-	out := make([]float64, len(m.Times))
-	for i, t := range m.Times {
-		out[i] = a.values[t]
+// seriesOf is an accumulator as a series over every bucket; averages carry their counts.
+func (m *SeriesMerged) seriesOf(a *seriesAcc, aggregation string) models.Series {
+	s := models.Series{Key: a.key, Other: a.other, Values: make([]float64, len(m.Times))}
+	if aggregation == models.AggregateAvg {
+		s.Counts = make([]float64, len(m.Times))
 	}
-	return out
+	for i, t := range m.Times {
+		if aggregation == models.AggregateAvg {
+			s.Counts[i] = a.counts[t]
+			s.Values[i] = models.Mean(a.values[t], a.counts[t])
+		} else {
+			s.Values[i] = a.values[t]
+		}
+	}
+	return s
 }
 
 func sum(values []float64) float64 {

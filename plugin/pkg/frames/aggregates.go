@@ -32,6 +32,8 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	}
 	value := make([]float64, 0, rows)
 	var totalBytes, totalPackets, totalFlows []float64
+	extras := companionMetrics(m.Metric)
+	extraValues := make([][]float64, len(extras))
 	add := func(key models.GroupKey, v float64, t models.Totals) {
 		for i, d := range m.GroupBy {
 			dims[i] = append(dims[i], federation.FormatValue(key[d]))
@@ -40,6 +42,9 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 		totalBytes = append(totalBytes, t.Bytes)
 		totalPackets = append(totalPackets, t.Packets)
 		totalFlows = append(totalFlows, t.Flows)
+		for i, e := range extras {
+			extraValues[i] = append(extraValues[i], t.Metric(e))
+		}
 	}
 	for _, r := range m.Rows {
 		add(r.Key, r.Value, r.Totals)
@@ -57,6 +62,9 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	}
 	frame.Fields = append(frame.Fields, data.NewField(m.Metric, nil, value).SetConfig(config(MetricLabel(m.Metric), MetricUnit(m.Metric))))
 	if !forAlerting {
+		for i, e := range extras {
+			frame.Fields = append(frame.Fields, data.NewField(e, nil, extraValues[i]).SetConfig(config(MetricLabel(e), MetricUnit(e))))
+		}
 		frame.Fields = append(frame.Fields,
 			data.NewField("total_bytes", nil, totalBytes).SetConfig(config("Bytes (total)", "bytes")),
 			data.NewField("total_packets", nil, totalPackets).SetConfig(config("Packets (total)", "short")),
@@ -70,8 +78,28 @@ func Top(m federation.TopMerged, forAlerting bool, n Notices) data.Frames {
 	return attach(data.Frames{frame}, n, meta)
 }
 
+// companionMetrics are shown beside a latency metric in a top table (the other statistics
+// of the same measurement and how many there were), so one panel tells the whole story.
+func companionMetrics(metric string) []string {
+	var family []string
+	switch metric {
+	case "handshakes", "handshake_us_avg", "handshake_us_max", "synack_us_avg", "ack_us_avg":
+		family = []string{"handshake_us_avg", "synack_us_avg", "ack_us_avg", "handshake_us_max", "handshakes"}
+	case "dns_responses", "dns_rtt_us_avg", "dns_rtt_us_max":
+		family = []string{"dns_rtt_us_avg", "dns_rtt_us_max", "dns_responses"}
+	}
+	out := make([]string, 0, len(family))
+	for _, m := range family {
+		if m != metric {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Timeseries builds one frame per series (TimeSeriesMulti): time plus the metric, with the
-// series key as labels. No series gives no frames (Grafana's "no data").
+// series key as labels. No series gives no frames (Grafana's "no data"). A bucket of an
+// average without measurements is null (a gap), not 0.
 func Timeseries(m federation.SeriesMerged, n Notices) data.Frames {
 	meta := func() *data.FrameMeta {
 		return &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: typeVersion}
@@ -90,12 +118,27 @@ func Timeseries(m federation.SeriesMerged, n Notices) data.Frames {
 		cfg.DisplayNameFromDS = seriesName(m.Metric, m.SplitBy, labels)
 		frame := data.NewFrame(m.Metric,
 			data.NewField("time", nil, append([]time.Time(nil), times...)),
-			data.NewField(m.Metric, labels, append([]float64(nil), s.Values...)).SetConfig(cfg),
+			seriesValues(m.Metric, labels, s).SetConfig(cfg),
 		).SetMeta(meta())
 		frame.Meta.Custom = map[string]any{"intervalMs": m.IntervalMs}
 		frames = append(frames, frame)
 	}
 	return attach(frames, n, meta())
+}
+
+// seriesValues is a series' value field: plain numbers, or for averages numbers with
+// nulls where a bucket had no measurement.
+func seriesValues(metric string, labels data.Labels, s models.Series) *data.Field {
+	if models.MetricAggregation(metric) != models.AggregateAvg {
+		return data.NewField(metric, labels, append([]float64(nil), s.Values...))
+	}
+	values := make([]*float64, len(s.Values))
+	for i, v := range s.Values {
+		if i < len(s.Counts) && s.Counts[i] > 0 {
+			values[i] = &v
+		}
+	}
+	return data.NewField(metric, labels, values)
 }
 
 func seriesName(metric string, splitBy []string, labels data.Labels) string {

@@ -23,9 +23,11 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 	str := func() []string { return make([]string, count) }
 	num := func() []int64 { return make([]int64, count) }
 	node, direction, protocol, source, srcIP, destination, dstIP, domain := str(), str(), str(), str(), str(), str(), str(), str()
-	flagsSrc, flagsDst, community, flowID := str(), str(), str(), str()
+	flagsSrc, flagsDst, community, flowID, kind := str(), str(), str(), str(), str()
 	srcPort, dstPort, bytesTx, bytesRx, packetsTx, packetsRx := num(), num(), num(), num(), num(), num()
 	connState := make([]*string, count)
+	optional := func() []*int64 { return make([]*int64, count) }
+	icmpID, synAck, ack, dnsRtt := optional(), optional(), optional(), optional()
 	for i, r := range records {
 		start[i] = time.UnixMicro(r.StartUs).UTC()
 		end[i] = time.UnixMicro(r.EndUs).UTC()
@@ -37,7 +39,8 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		bytesTx[i], bytesRx[i], packetsTx[i], packetsRx[i] = r.BytesTx, r.BytesRx, r.PacketsTx, r.PacketsRx
 		flagsSrc[i], flagsDst[i] = TCPFlags(r.TCPFlagsSrc), TCPFlags(r.TCPFlagsDst)
 		connState[i] = r.ConnState
-		community[i], flowID[i] = r.CommunityID, r.FlowID
+		community[i], flowID[i], kind[i] = r.CommunityID, r.FlowID, r.RecordKind
+		icmpID[i], synAck[i], ack[i], dnsRtt[i] = r.ICMPID, r.TCPSynAckUs, r.TCPAckUs, r.DNSRttUs
 	}
 	filterable := func(c *data.FieldConfig) *data.FieldConfig { return c.SetFilterable(true) }
 	frame := data.NewFrame("flows",
@@ -62,6 +65,12 @@ func Flows(records []models.FlowRecord, nextCursor string, n Notices) data.Frame
 		data.NewField("dst_domain", nil, domain).SetConfig(filterable(config("Domain", ""))),
 		data.NewField("community_id", nil, community).SetConfig(filterable(config("Community ID", ""))),
 		data.NewField("flow_id", nil, flowID).SetConfig(config("Flow ID", "")),
+		// open: the flow is still in the agent's flow table (include_open); counters so far
+		data.NewField("record_kind", nil, kind).SetConfig(filterable(config("Record", ""))),
+		data.NewField("icmp_id", nil, icmpID).SetConfig(config("ICMP echo id", "none")),
+		data.NewField("tcp_synack_us", nil, synAck).SetConfig(config("SYN → SYN/ACK", UnitMicroseconds)),
+		data.NewField("tcp_ack_us", nil, ack).SetConfig(config("SYN/ACK → ACK", UnitMicroseconds)),
+		data.NewField("dns_rtt_us", nil, dnsRtt).SetConfig(config("DNS response time", UnitMicroseconds)),
 	)
 	meta := &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Custom: map[string]any{"nextCursor": nextCursor}}
 	frame.SetMeta(meta)

@@ -45,14 +45,20 @@ func attach(frames data.Frames, n Notices, emptyMeta *data.FrameMeta) data.Frame
 	return frames
 }
 
-// MetricUnit is the Grafana unit of a metric: bytes (IEC) for byte metrics.
+// MetricUnit is the Grafana unit of a metric: bytes (IEC) for byte metrics, microseconds
+// for latency.
 func MetricUnit(metric string) string {
 	switch metric {
 	case "bytes", "bytes_tx", "bytes_rx":
 		return "bytes"
+	case "handshake_us_avg", "handshake_us_max", "synack_us_avg", "ack_us_avg", "dns_rtt_us_avg", "dns_rtt_us_max":
+		return UnitMicroseconds
 	}
 	return "short"
 }
+
+// UnitMicroseconds is Grafana's unit id for µs (scaled to ms and s when larger).
+const UnitMicroseconds = "µs"
 
 var dimensionLabels = map[string]string{
 	"node": "Node", "interface": "Interface", "direction": "Direction", "protocol": "Protocol",
@@ -66,7 +72,10 @@ var dimensionLabels = map[string]string{
 var metricLabels = map[string]string{
 	"bytes": "Bytes", "bytes_tx": "Bytes sent", "bytes_rx": "Bytes received",
 	"packets": "Packets", "packets_tx": "Packets sent", "packets_rx": "Packets received",
-	"flows": "Flows",
+	"flows":      "Flows",
+	"handshakes": "Handshakes", "handshake_us_avg": "Handshake (avg)", "handshake_us_max": "Handshake (max)",
+	"synack_us_avg": "SYN → SYN/ACK (avg)", "ack_us_avg": "SYN/ACK → ACK (avg)",
+	"dns_responses": "DNS responses", "dns_rtt_us_avg": "DNS response time (avg)", "dns_rtt_us_max": "DNS response time (max)",
 }
 
 // DimensionLabel is a dimension's display name.

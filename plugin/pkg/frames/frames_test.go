@@ -34,7 +34,12 @@ var sampleRecords = []models.FlowRecord{
 		FlowStartUs: 1700000002000000, StartUs: 1700000002000000, EndUs: 1700000002000000, Direction: "forwarded",
 		IPVersion: 6, Protocol: "icmpv6", ProtocolNumber: 58, SrcIP: "fd00::2", DstIP: "fd00::9",
 		SrcType: "unknown", DstType: "unknown", ICMPType: ptr(int64(128)), ICMPCode: ptr(int64(0)),
-		PacketsTx: 1, BytesTx: 104, ConnState: ptr("S0"), CommunityID: "1:def="},
+		PacketsTx: 1, BytesTx: 104, ConnState: ptr("S0"), CommunityID: "1:def=", ICMPID: ptr(int64(4242))},
+	{FlowID: "f3", Seq: 0, RecordKind: "open", EndReason: "open", Node: "laptop", Interface: "wg0",
+		FlowStartUs: 1700000003000000, StartUs: 1700000003000000, EndUs: 1700000003100000, Direction: "outbound",
+		IPVersion: 4, Protocol: "tcp", ProtocolNumber: 6, SrcIP: "100.64.0.2", SrcPort: 51001, DstIP: "100.64.0.1", DstPort: 443,
+		SrcType: "node", DstType: "node", PacketsTx: 3, PacketsRx: 1, BytesTx: 164, BytesRx: 60, TCPFlagsSrc: 0x12, TCPFlagsDst: 0x12,
+		ConnState: ptr("S1"), CommunityID: "1:ghi=", TCPSynAckUs: ptr(int64(21000)), TCPAckUs: ptr(int64(350))},
 }
 
 func TestFlowsFrameGolden(t *testing.T) {
@@ -113,6 +118,25 @@ func TestTimeseriesFramesGolden(t *testing.T) {
 			t.Errorf("labels %s repeat: alert series must be unique", key)
 		}
 		seen[key] = true
+	}
+}
+
+// A latency top shows the measurement's other statistics beside the metric (except for
+// alerting: one number per row); an average series has gaps where a bucket had no measurement.
+func TestLatencyFrames(t *testing.T) {
+	top := federation.TopMerged{GroupBy: []string{"dst_ip"}, Metric: "handshake_us_avg",
+		Rows: []models.TopRow{{Key: models.GroupKey{"dst_ip": "10.0.0.9"}, Value: 30500,
+			Totals: models.Totals{Flows: 4, Handshakes: 2, SynAckUsSum: 60000, AckUsSum: 1000, HandshakeUsMax: 50000}}}}
+	golden(t, "top_latency", Top(top, false, Notices{}))
+	if fields := Top(top, true, Notices{})[0].Fields; len(fields) != 2 || fields[1].Config.Unit != UnitMicroseconds {
+		t.Errorf("alerting frame %v", fields)
+	}
+	avg := federation.SeriesMerged{IntervalMs: 60000, Metric: "dns_rtt_us_avg", Times: []int64{1700000000000, 1700000060000},
+		Series: []models.Series{{Key: models.GroupKey{}, Values: []float64{1500, 0}, Counts: []float64{2, 0}}}}
+	frames := Timeseries(avg, Notices{})
+	golden(t, "timeseries_average", frames)
+	if v := frames[0].Fields[1]; v.At(0).(*float64) == nil || *v.At(0).(*float64) != 1500 || v.At(1).(*float64) != nil {
+		t.Errorf("values %v %v: want 1500 then a gap", v.At(0), v.At(1))
 	}
 }
 

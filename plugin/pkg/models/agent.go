@@ -1,6 +1,9 @@
 package models
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // APIVersion is the agent API version this plugin speaks (GET /info api_version).
 const APIVersion = 1
@@ -42,14 +45,42 @@ var Dimensions = []string{
 // EitherSideFields are filter-only pseudo fields matching src or dst.
 var EitherSideFields = []string{"ip", "port", "name", "type"}
 
-// NumericFields can be compared numerically in filters.
-var NumericFields = []string{"bytes", "bytes_tx", "bytes_rx", "packets", "packets_tx", "packets_rx", "duration_ms", "icmp_type", "icmp_code"}
+// NumericFields can be compared numerically in filters. A latency field is NULL (never
+// matches) on records that carry no measurement, so `handshake_us gte 0` selects those that do.
+var NumericFields = []string{
+	"bytes", "bytes_tx", "bytes_rx", "packets", "packets_tx", "packets_rx", "duration_ms", "icmp_type", "icmp_code",
+	"icmp_id", "handshake_us", "tcp_synack_us", "tcp_ack_us", "dns_rtt_us",
+}
 
 // FlagFields can be tested for TCP flags in filters.
 var FlagFields = []string{"tcp_flags_src", "tcp_flags_dst", "tcp_flags"}
 
-// Metrics an aggregate can measure; each is also a Totals field.
-var Metrics = []string{"bytes", "bytes_tx", "bytes_rx", "packets", "packets_tx", "packets_rx", "flows"}
+// Metrics an aggregate can measure (METRIC_AGGREGATION in query.ts), computed from Totals.
+var Metrics = []string{
+	"bytes", "bytes_tx", "bytes_rx", "packets", "packets_tx", "packets_rx", "flows",
+	"handshakes", "handshake_us_avg", "handshake_us_max", "synack_us_avg", "ack_us_avg",
+	"dns_responses", "dns_rtt_us_avg", "dns_rtt_us_max",
+}
+
+// How metrics combine over buckets, groups and agents.
+const (
+	AggregateSum = "sum"
+	AggregateAvg = "avg"
+	AggregateMax = "max"
+)
+
+// MetricAggregation is how a metric merges, by the contract's naming rule: a metric ending
+// in _avg is an average (weighted by its measurement counts, never averaged as it comes:
+// that would not be exact), one ending in _max a maximum, every other one a sum.
+func MetricAggregation(metric string) string {
+	switch {
+	case strings.HasSuffix(metric, "_avg"):
+		return AggregateAvg
+	case strings.HasSuffix(metric, "_max"):
+		return AggregateMax
+	}
+	return AggregateSum
+}
 
 // Directions in the order dedupe prefers a reporter: the initiator's node first.
 var Directions = []string{"outbound", "forwarded", "inbound"}
@@ -101,7 +132,14 @@ type FlowRecord struct {
 	TCPFlagsDst    int64   `json:"tcp_flags_dst"`
 	ConnState      *string `json:"conn_state"`
 	CommunityID    string  `json:"community_id"`
+	ICMPID         *int64  `json:"icmp_id"`
+	TCPSynAckUs    *int64  `json:"tcp_synack_us"`
+	TCPAckUs       *int64  `json:"tcp_ack_us"`
+	DNSRttUs       *int64  `json:"dns_rtt_us"`
 }
+
+// RecordKindOpen marks a flow still in the agent's flow table (include_open).
+const RecordKindOpen = "open"
 
 // Filter mirrors the FilterSchema union as one struct; which fields are set depends on Op.
 type Filter struct {
@@ -121,6 +159,8 @@ type Query struct {
 	From    int64    `json:"from"`
 	To      int64    `json:"to"`
 	Filters []Filter `json:"filters,omitempty"`
+	// IncludeOpen also answers with flows still open in the agent's flow table.
+	IncludeOpen bool `json:"include_open,omitempty"`
 	// flows
 	Order  string `json:"order,omitempty"`
 	Cursor string `json:"cursor,omitempty"`
@@ -142,18 +182,26 @@ type Query struct {
 // Int64 returns a pointer to v (for optional query fields).
 func Int64(v int64) *int64 { return &v }
 
-// Totals mirrors TotalsSchema.
+// Totals mirrors TotalsSchema: sums, plus what latency metrics are computed from (sums and
+// counts for averages, maxima), so merged totals give exact averages and maxima.
 type Totals struct {
-	Bytes     float64 `json:"bytes"`
-	BytesTx   float64 `json:"bytes_tx"`
-	BytesRx   float64 `json:"bytes_rx"`
-	Packets   float64 `json:"packets"`
-	PacketsTx float64 `json:"packets_tx"`
-	PacketsRx float64 `json:"packets_rx"`
-	Flows     float64 `json:"flows"`
+	Bytes          float64 `json:"bytes"`
+	BytesTx        float64 `json:"bytes_tx"`
+	BytesRx        float64 `json:"bytes_rx"`
+	Packets        float64 `json:"packets"`
+	PacketsTx      float64 `json:"packets_tx"`
+	PacketsRx      float64 `json:"packets_rx"`
+	Flows          float64 `json:"flows"`
+	Handshakes     float64 `json:"handshakes"`
+	SynAckUsSum    float64 `json:"synack_us_sum"`
+	AckUsSum       float64 `json:"ack_us_sum"`
+	HandshakeUsMax float64 `json:"handshake_us_max"`
+	DNSResponses   float64 `json:"dns_responses"`
+	DNSRttUsSum    float64 `json:"dns_rtt_us_sum"`
+	DNSRttUsMax    float64 `json:"dns_rtt_us_max"`
 }
 
-// Add accumulates o into t.
+// Add accumulates o into t: sums add, maxima take the larger.
 func (t *Totals) Add(o Totals) {
 	t.Bytes += o.Bytes
 	t.BytesTx += o.BytesTx
@@ -162,9 +210,25 @@ func (t *Totals) Add(o Totals) {
 	t.PacketsTx += o.PacketsTx
 	t.PacketsRx += o.PacketsRx
 	t.Flows += o.Flows
+	t.Handshakes += o.Handshakes
+	t.SynAckUsSum += o.SynAckUsSum
+	t.AckUsSum += o.AckUsSum
+	t.HandshakeUsMax = max(t.HandshakeUsMax, o.HandshakeUsMax)
+	t.DNSResponses += o.DNSResponses
+	t.DNSRttUsSum += o.DNSRttUsSum
+	t.DNSRttUsMax = max(t.DNSRttUsMax, o.DNSRttUsMax)
 }
 
-// Metric returns the total named by a metric (one of Metrics); unknown names give 0.
+// Mean is sum / count, 0 without measurements.
+func Mean(sum, count float64) float64 {
+	if count == 0 {
+		return 0
+	}
+	return sum / count
+}
+
+// Metric returns a metric (one of Metrics) computed from the totals; an average without
+// measurements and unknown names give 0.
 func (t Totals) Metric(name string) float64 {
 	switch name {
 	case "bytes":
@@ -181,6 +245,22 @@ func (t Totals) Metric(name string) float64 {
 		return t.PacketsRx
 	case "flows":
 		return t.Flows
+	case "handshakes":
+		return t.Handshakes
+	case "handshake_us_avg":
+		return Mean(t.SynAckUsSum+t.AckUsSum, t.Handshakes)
+	case "handshake_us_max":
+		return t.HandshakeUsMax
+	case "synack_us_avg":
+		return Mean(t.SynAckUsSum, t.Handshakes)
+	case "ack_us_avg":
+		return Mean(t.AckUsSum, t.Handshakes)
+	case "dns_responses":
+		return t.DNSResponses
+	case "dns_rtt_us_avg":
+		return Mean(t.DNSRttUsSum, t.DNSResponses)
+	case "dns_rtt_us_max":
+		return t.DNSRttUsMax
 	}
 	return 0
 }
@@ -202,11 +282,22 @@ type TopOther struct {
 	Totals Totals  `json:"totals"`
 }
 
-// Series is one series of a timeseries result.
+// Series is one series of a timeseries result. Counts (average metrics only) are the
+// measurements behind each bucket's value: the weights of an exact merge.
 type Series struct {
 	Key    GroupKey  `json:"key"`
 	Other  bool      `json:"other"`
 	Values []float64 `json:"values"`
+	Counts []float64 `json:"counts,omitempty"`
+}
+
+// LiveInfo mirrors LiveInfoSchema: what include_open added to an agent's answer.
+type LiveInfo struct {
+	Available      bool   `json:"available"`
+	AsOfUs         *int64 `json:"as_of_us"`
+	OpenRecords    int64  `json:"open_records"`
+	PendingRecords int64  `json:"pending_records"`
+	OmittedRecords int64  `json:"omitted_records"`
 }
 
 // ValueCount is one distinct value of a values result.
@@ -223,26 +314,29 @@ type FlowsResult struct {
 	Kind       string       `json:"kind"`
 	Records    []FlowRecord `json:"records"`
 	NextCursor *string      `json:"next_cursor"`
+	Live       *LiveInfo    `json:"live,omitempty"`
 }
 
 // TopResult is the answer to a top query.
 type TopResult struct {
-	Kind    string   `json:"kind"`
-	GroupBy []string `json:"group_by"`
-	Metric  string   `json:"metric"`
-	Rows    []TopRow `json:"rows"`
-	Other   TopOther `json:"other"`
-	Total   Totals   `json:"total"`
+	Kind    string    `json:"kind"`
+	GroupBy []string  `json:"group_by"`
+	Metric  string    `json:"metric"`
+	Rows    []TopRow  `json:"rows"`
+	Other   TopOther  `json:"other"`
+	Total   Totals    `json:"total"`
+	Live    *LiveInfo `json:"live,omitempty"`
 }
 
 // TimeseriesResult is the answer to a timeseries query.
 type TimeseriesResult struct {
-	Kind       string   `json:"kind"`
-	IntervalMs int64    `json:"interval_ms"`
-	Metric     string   `json:"metric"`
-	SplitBy    []string `json:"split_by"`
-	Times      []int64  `json:"times"`
-	Series     []Series `json:"series"`
+	Kind       string    `json:"kind"`
+	IntervalMs int64     `json:"interval_ms"`
+	Metric     string    `json:"metric"`
+	SplitBy    []string  `json:"split_by"`
+	Times      []int64   `json:"times"`
+	Series     []Series  `json:"series"`
+	Live       *LiveInfo `json:"live,omitempty"`
 }
 
 // SummaryResult is the answer to a summary query.
@@ -256,6 +350,7 @@ type SummaryResult struct {
 	DistinctDstIPs int64             `json:"distinct_dst_ips"`
 	ByDirection    map[string]Totals `json:"by_direction"`
 	ByProtocol     map[string]Totals `json:"by_protocol"`
+	Live           *LiveInfo         `json:"live,omitempty"`
 }
 
 // ValuesResult is the answer to a values query.
@@ -263,6 +358,7 @@ type ValuesResult struct {
 	Kind      string       `json:"kind"`
 	Dimension string       `json:"dimension"`
 	Values    []ValueCount `json:"values"`
+	Live      *LiveInfo    `json:"live,omitempty"`
 }
 
 // ApiError mirrors ApiErrorSchema, the body of every agent 4xx/5xx.

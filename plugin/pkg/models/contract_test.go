@@ -247,7 +247,7 @@ func sameSet(t *testing.T, what string, got, want []string) {
 func TestGoTypesMatchAgentOpenAPI(t *testing.T) {
 	schemas := loadOpenAPI(t)
 	r := resolver(schemas)
-	for _, name := range []string{"FlowRecord", "Filter", "Query", "Totals", "QueryResult", "ApiError", "AgentInfo"} {
+	for _, name := range []string{"FlowRecord", "Filter", "Query", "Totals", "LiveInfo", "QueryResult", "ApiError", "AgentInfo"} {
 		if schemas[name] == nil {
 			t.Fatalf("openapi.json has no components.schemas.%s", name)
 		}
@@ -257,6 +257,7 @@ func TestGoTypesMatchAgentOpenAPI(t *testing.T) {
 	checkType(t, r, "Query", schemas["Query"], reflect.TypeOf(Query{}))
 	checkType(t, r, "Totals", schemas["Totals"], reflect.TypeOf(Totals{}))
 	checkType(t, r, "ApiError", schemas["ApiError"], reflect.TypeOf(ApiError{}))
+	checkType(t, r, "LiveInfo", schemas["LiveInfo"], reflect.TypeOf(LiveInfo{}))
 
 	results := map[string]reflect.Type{
 		KindFlows: reflect.TypeOf(FlowsResult{}), KindTop: reflect.TypeOf(TopResult{}),
@@ -312,6 +313,9 @@ func TestGoTypesMatchAgentOpenAPI(t *testing.T) {
 	sameSet(t, "query kinds", []string{KindFlows, KindTop, KindTimeseries, KindSummary, KindValues}, r.enumStrings(queryProps["kind"]))
 	flowProps := r.properties(schemas["FlowRecord"])
 	sameSet(t, "directions", Directions, r.enumStrings(flowProps["direction"]))
+	if !slices.Contains(r.enumStrings(flowProps["record_kind"]), RecordKindOpen) {
+		t.Errorf("record_kind: the schema lacks %q", RecordKindOpen)
+	}
 	filterProps := r.properties(schemas["Filter"])
 	var filterFields []string
 	filterFields = append(append(append(append(filterFields, Dimensions...), EitherSideFields...), NumericFields...), FlagFields...)

@@ -26,7 +26,8 @@ const (
 // PluginQuery is the JSON model of one panel query (docs/CONTRACTS.md "Plugin query";
 // the frontend's twin is plugin/src/types.ts). Cursor and Interval are additive: Cursor is
 // the composite cursor a previous flows page returned (frame meta custom.nextCursor);
-// Interval overrides the bucket width of timeseries ("1m", "30s", "$__interval").
+// Interval overrides the bucket width of timeseries ("1m", "30s", "$__interval");
+// IncludeOpen asks agents for open flows too (the agents' include_open).
 type PluginQuery struct {
 	RefID      string   `json:"refId"`
 	QueryType  string   `json:"queryType"`
@@ -43,4 +44,6 @@ type PluginQuery struct {
 	TopologyBy string   `json:"topologyBy,omitempty"`
 	Cursor     string   `json:"cursor,omitempty"`
 	Interval   string   `json:"interval,omitempty"`
+	// IncludeOpen also shows flows still open in the agents' flow tables (additive field).
+	IncludeOpen bool `json:"includeOpen,omitempty"`
 }

@@ -21,6 +21,8 @@ type Plan struct {
 	From, To  int64    // epoch ms, [from, to)
 	Filters   []models.Filter
 	Dedupe    bool
+	// IncludeOpen: agents also answer with flows still open in their flow tables.
+	IncludeOpen bool
 
 	GroupBy    []string // top; topology (derived)
 	Metric     string
@@ -53,7 +55,7 @@ func Parse(raw json.RawMessage, qc Context, s *models.Settings) (Plan, error) {
 			return Plan{}, fmt.Errorf("invalid query JSON: %v", err)
 		}
 	}
-	p := Plan{RefID: q.RefID, QueryType: q.QueryType, From: qc.From.UnixMilli(), To: qc.To.UnixMilli()}
+	p := Plan{RefID: q.RefID, QueryType: q.QueryType, From: qc.From.UnixMilli(), To: qc.To.UnixMilli(), IncludeOpen: q.IncludeOpen}
 	if p.To <= p.From {
 		return p, fmt.Errorf("time range: 'to' (%d) must be after 'from' (%d)", p.To, p.From)
 	}

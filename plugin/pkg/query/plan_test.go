@@ -54,6 +54,25 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
+func TestIncludeOpenReachesEveryAgentQueryAndThePagingFingerprint(t *testing.T) {
+	live := mustParse(t, `{"queryType":"timeseries","includeOpen":true,"metric":"handshake_us_avg"}`)
+	if !live.IncludeOpen || !live.base(models.KindTimeseries).IncludeOpen || live.Metric != "handshake_us_avg" {
+		t.Errorf("plan %+v", live)
+	}
+	b, _ := json.Marshal(live.base(models.KindSummary))
+	if !strings.Contains(string(b), `"include_open":true`) {
+		t.Errorf("agent query %s", b)
+	}
+	stored := mustParse(t, `{"queryType":"flows"}`)
+	withOpen := mustParse(t, `{"queryType":"flows","includeOpen":true}`)
+	if b, _ := json.Marshal(stored.base(models.KindFlows)); strings.Contains(string(b), "include_open") {
+		t.Errorf("include_open sent when not asked: %s", b)
+	}
+	if stored.pagingFingerprint() == withOpen.pagingFingerprint() {
+		t.Error("a cursor of the stored-only listing must not page the one with open flows")
+	}
+}
+
 func TestMultiValueVariablesBecomeMembership(t *testing.T) {
 	p := mustParse(t, `{"queryType":"summary","filters":[
 		{"field":"src_ip","op":"eq","value":"{10.0.0.1,10.0.0.2}"},

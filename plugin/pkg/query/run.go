@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
@@ -26,6 +27,11 @@ type Result struct {
 	Infos    []string // shown as frame notices (severity info)
 	Failed   []*agentclient.Error
 	Asked    int
+
+	// agents whose answer lacks open flows (no flow table), or left some out (bounded), by include_open
+	liveMu      sync.Mutex
+	noFlowTable []string
+	omitted     map[string]int64
 }
 
 // AllFailedError is returned when no selected agent answered; it lists each agent's problem.
@@ -60,11 +66,47 @@ func Run(ctx context.Context, fleet *federation.Fleet, p Plan) (*Result, error) 
 	if len(r.Failed) > 0 {
 		r.Warnings = append([]string{federation.MissingAgentsNotice(r.Failed, r.Asked)}, r.Warnings...)
 	}
+	r.liveNotices()
 	return r, nil
 }
 
 func (p Plan) base(kind string) models.Query {
-	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: p.Filters}
+	return models.Query{Kind: kind, From: p.From, To: p.To, Filters: p.Filters, IncludeOpen: p.IncludeOpen}
+}
+
+// noteLive records what include_open added to one agent's answer (safe from fan-out goroutines).
+func (r *Result) noteLive(agent string, live *models.LiveInfo) {
+	if !r.Plan.IncludeOpen {
+		return
+	}
+	r.liveMu.Lock()
+	defer r.liveMu.Unlock()
+	switch {
+	case live == nil || !live.Available:
+		if !slices.Contains(r.noFlowTable, agent) {
+			r.noFlowTable = append(r.noFlowTable, agent)
+		}
+	case live.OmittedRecords > 0:
+		if r.omitted == nil {
+			r.omitted = map[string]int64{}
+		}
+		r.omitted[agent] = max(r.omitted[agent], live.OmittedRecords)
+	}
+}
+
+func (r *Result) liveNotices() {
+	if len(r.noFlowTable) > 0 {
+		sort.Strings(r.noFlowTable)
+		r.Infos = append(r.Infos, fmt.Sprintf("Open flows: agents %s have no flow table (serve mode or older agent): their stored records only", strings.Join(r.noFlowTable, ", ")))
+	}
+	if len(r.omitted) > 0 {
+		parts := make([]string, 0, len(r.omitted))
+		for agent, n := range r.omitted {
+			parts = append(parts, fmt.Sprintf("%s %d", agent, n))
+		}
+		sort.Strings(parts)
+		r.Warnings = append(r.Warnings, fmt.Sprintf("Open flows: some open or unwritten records were left out (agent http.live_max_records): %s; totals undercount them", strings.Join(parts, ", ")))
+	}
 }
 
 // ask fans q out and decodes each reply into a fresh T; failures are recorded on r.
@@ -115,6 +157,9 @@ func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients 
 		q.Order, q.Limit, q.Cursor = p.Order, models.Int64(int64(p.Limit)), agentCursor
 		var out models.FlowsResult
 		err := c.QueryChecked(ctx, q, &out)
+		if err == nil {
+			r.noteLive(c.Name, out.Live)
+		}
 		return out, err
 	}
 	page := federation.PageFlows(ctx, clients, fleet.MaxConcurrency, p.Limit, p.Order, cursor, fetch)
@@ -139,7 +184,7 @@ func (r *Result) runFlows(ctx context.Context, fleet *federation.Fleet, clients 
 // purpose: a relative range ("last hour") moves between page requests, and the agents'
 // keyset cursors stay exact when it does.
 func (p Plan) pagingFingerprint() string {
-	b, _ := json.Marshal([]any{p.Agents, p.Filters, p.Order, p.Limit, p.Dedupe})
+	b, _ := json.Marshal([]any{p.Agents, p.Filters, p.Order, p.Limit, p.Dedupe, p.IncludeOpen})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
@@ -157,6 +202,9 @@ func (r *Result) runTop(ctx context.Context, fleet *federation.Fleet, clients []
 	results, err := ask[models.TopResult](ctx, r, fleet, clients, q)
 	if err != nil {
 		return err
+	}
+	for _, o := range results {
+		r.noteLive(o.Agent, o.Result.Live)
 	}
 	if p.Dedupe {
 		results = federation.DedupeTop(results, p.GroupBy)
@@ -198,6 +246,9 @@ func (r *Result) runTimeseries(ctx context.Context, fleet *federation.Fleet, cli
 	results, err := askEach[models.TimeseriesResult](ctx, r, fleet, clients, queryFor)
 	if err != nil {
 		return err
+	}
+	for _, o := range results {
+		r.noteLive(o.Agent, o.Result.Live)
 	}
 	merged := federation.MergeTimeseries(results, p.SplitBy, p.Metric, p.SplitLimit)
 	if n := federation.TruncationNotice(merged.Truncated, seriesBudget, "series (row budget / buckets)"); n != "" {
@@ -276,6 +327,7 @@ func (r *Result) runSummary(ctx context.Context, fleet *federation.Fleet, client
 	answered := make([]*agentclient.Client, 0, len(results))
 	for _, o := range results {
 		answered = append(answered, clientNamed(clients, o.Agent))
+		r.noteLive(o.Agent, o.Result.Live)
 	}
 	merged := federation.MergeSummary(results)
 	if len(answered) > 1 {

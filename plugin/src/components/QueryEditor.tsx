@@ -10,6 +10,7 @@ import {
   ComboboxOption,
   InlineField,
   InlineFieldRow,
+  InlineSwitch,
   MultiCombobox,
   RadioButtonGroup,
   Stack,
@@ -25,6 +26,7 @@ import {
   FlowmeshOptions,
   FlowmeshQuery,
   METRICS,
+  METRIC_DESCRIPTIONS,
   Metric,
   QUERY_TYPES,
   QUERY_TYPE_LABELS,
@@ -39,7 +41,11 @@ type Props = QueryEditorProps<DataSource, FlowmeshQuery, FlowmeshOptions>;
 const LABEL_WIDTH = 14;
 const TYPE_OPTIONS = QUERY_TYPES.map((t) => ({ label: QUERY_TYPE_LABELS[t], value: t }));
 const DIMENSION_OPTIONS: Array<ComboboxOption<string>> = DIMENSIONS.map((d) => ({ label: d, value: d }));
-const METRIC_OPTIONS: Array<ComboboxOption<string>> = METRICS.map((m) => ({ label: m, value: m }));
+const METRIC_OPTIONS: Array<ComboboxOption<string>> = METRICS.map((m) => ({
+  label: m,
+  value: m,
+  description: METRIC_DESCRIPTIONS[m],
+}));
 const DEDUPE_OPTIONS: Array<{ label: string; value: DedupeMode; description: string }> = [
   { label: 'Default', value: 'default', description: "The data source's setting" },
   { label: 'None', value: 'none', description: 'Every agent report counts' },
@@ -201,6 +207,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource, range }: 
             options={DEDUPE_OPTIONS}
             value={query.dedupe ?? 'default'}
             onChange={(dedupe) => update({ dedupe })}
+          />
+        </InlineField>
+        <InlineField
+          label="Open flows"
+          tooltip="Also show connections still open on the agents (seconds old, not yet recorded), counted once when their records land"
+        >
+          <InlineSwitch
+            id="flowmesh-include-open"
+            value={query.includeOpen ?? false}
+            onChange={(e) => update({ includeOpen: e.currentTarget.checked || undefined })}
           />
         </InlineField>
       </InlineFieldRow>

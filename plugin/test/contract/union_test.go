@@ -348,3 +348,114 @@ func TestCheckHealthAllAgentsOK(t *testing.T) {
 		t.Fatalf("health %v: %s", res.Status, res.Message)
 	}
 }
+
+// latencyOf is one group's latency measurements over the union: sums, counts and maxima.
+type latencyOf struct{ handshakes, synack, ack, handshakeMax, dns, dnsSum, dnsMax float64 }
+
+func (l *latencyOf) add(r models.FlowRecord) {
+	if r.TCPSynAckUs != nil && r.TCPAckUs != nil {
+		l.handshakes++
+		l.synack += float64(*r.TCPSynAckUs)
+		l.ack += float64(*r.TCPAckUs)
+		l.handshakeMax = max(l.handshakeMax, float64(*r.TCPSynAckUs+*r.TCPAckUs))
+	}
+	if r.DNSRttUs != nil {
+		l.dns++
+		l.dnsSum += float64(*r.DNSRttUs)
+		l.dnsMax = max(l.dnsMax, float64(*r.DNSRttUs))
+	}
+}
+
+func (l latencyOf) metric(m string) float64 {
+	return models.Totals{Handshakes: l.handshakes, SynAckUsSum: l.synack, AckUsSum: l.ack, HandshakeUsMax: l.handshakeMax,
+		DNSResponses: l.dns, DNSRttUsSum: l.dnsSum, DNSRttUsMax: l.dnsMax}.Metric(m)
+}
+
+// Latency across agents: averages merged from sums and counts and maxima as maxima equal
+// the same statistics over the union of all records (an average of the agents' averages
+// would not), as a top and as a time series.
+func TestUnionLatencyMetricsAreExact(t *testing.T) {
+	h := need(t)
+	o := newOracle(t, h.Union...)
+	c := inProcessClient(t)
+	s := settingsFor(h.Union, nil)
+	measured := []models.Filter{{Field: "handshake_us", Op: "gte", Value: 0}}
+	for _, metric := range []string{"handshake_us_avg", "handshake_us_max", "synack_us_avg", "ack_us_avg", "dns_rtt_us_avg", "dns_rtt_us_max"} {
+		t.Run(metric, func(t *testing.T) {
+			byDst := map[string]*latencyOf{}
+			for _, r := range o.all {
+				if byDst[r.DstIP] == nil {
+					byDst[r.DstIP] = &latencyOf{}
+				}
+				byDst[r.DstIP].add(r)
+			}
+			want := make([]ranked, 0, len(byDst))
+			for k, l := range byDst {
+				want = append(want, ranked{k, l.metric(metric)})
+			}
+			sort.Slice(want, func(i, j int) bool {
+				if want[i].value != want[j].value {
+					return want[i].value > want[j].value
+				}
+				return want[i].key < want[j].key
+			})
+			if want[0].value == 0 {
+				t.Fatalf("no %s measured in the captures", metric)
+			}
+			frames := mustOK(t, run(t, c, s, o.tr, map[string]any{"queryType": "top", "groupBy": []string{"dst_ip"}, "metric": metric, "limit": 5, "dedupe": "none"}))
+			keys, values := field(t, frames[0], "dst_ip"), field(t, frames[0], metric)
+			for i := 0; i < 5; i++ {
+				if keys.At(i).(string) != want[i].key || floatAt(values, i) != want[i].value {
+					t.Errorf("rank %d: plugin %s=%v, union %s=%v", i, keys.At(i), floatAt(values, i), want[i].key, want[i].value)
+				}
+			}
+		})
+	}
+	// One series over the whole range: each bucket's average (a gap without measurements).
+	const interval = int64(60_000)
+	frames := mustOK(t, run(t, c, s, o.tr, map[string]any{"queryType": "timeseries", "metric": "handshake_us_avg", "interval": "1m", "dedupe": "none", "filters": measured}))
+	byBucket := map[int64]*latencyOf{}
+	for _, r := range o.all {
+		if r.TCPSynAckUs == nil {
+			continue
+		}
+		b := (r.StartUs / 1000) / interval * interval
+		if byBucket[b] == nil {
+			byBucket[b] = &latencyOf{}
+		}
+		byBucket[b].add(r)
+	}
+	times, values := frames[0].Fields[0], frames[0].Fields[1]
+	compared := 0
+	for i := 0; i < times.Len(); i++ {
+		v := values.At(i).(*float64)
+		l := byBucket[times.At(i).(time.Time).UnixMilli()]
+		if l == nil {
+			if v != nil {
+				t.Errorf("bucket %v: %v without a measurement", times.At(i), *v)
+			}
+			continue
+		}
+		if v == nil || *v != l.metric("handshake_us_avg") {
+			t.Errorf("bucket %v: plugin %v, union %v", times.At(i), v, l.metric("handshake_us_avg"))
+		}
+		compared++
+	}
+	if compared != len(byBucket) {
+		t.Errorf("%d buckets compared, union has %d", compared, len(byBucket))
+	}
+}
+
+// include_open against agents without a flow table (serve): the stored records, and a notice saying so.
+func TestIncludeOpenOnServeAgentsSaysSo(t *testing.T) {
+	h := need(t)
+	o := newOracle(t, h.Union...)
+	frames := mustOK(t, run(t, inProcessClient(t), settingsFor(h.Union, nil), o.tr, map[string]any{"queryType": "summary", "dedupe": "none", "includeOpen": true}))
+	if got := floatAt(field(t, frames[0], "bytes"), 0); got != o.total("bytes") {
+		t.Errorf("bytes %v, union %v", got, o.total("bytes"))
+	}
+	n := notices(frames)
+	if len(n) != 1 || !strings.Contains(n[0].Text, "agent-a, agent-b, agent-c have no flow table") {
+		t.Errorf("notices %+v", n)
+	}
+}

@@ -95,6 +95,16 @@ describe('QueryEditor', () => {
     expect(last()).toMatchObject({ queryType: 'summary', dedupe: 'connection' });
   });
 
+  it('the open flows switch sets includeOpen and runs the query; off removes it', async () => {
+    const user = userEvent.setup({ delay: null });
+    const { container, last, onRunQuery } = renderEditor({ queryType: 'flows' });
+    await user.click(byId(container, 'flowmesh-include-open')!);
+    expect(last().includeOpen).toBe(true);
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    await user.click(byId(container, 'flowmesh-include-open')!);
+    expect(last().includeOpen).toBeUndefined();
+  });
+
   it('runs typed text on blur only', async () => {
     const user = userEvent.setup({ delay: null });
     const { container, last, onRunQuery } = renderEditor({ queryType: 'flows' });
