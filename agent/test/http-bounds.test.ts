@@ -400,7 +400,7 @@ describe('bad input gets one clear answer', () => {
     expect(moved.json.records[0].start_us).toBeLessThan(first.json.records[9].start_us);
     const otherFilters = await query(main, { ...flows, filters: [{ field: 'src_port', op: 'range', min: 0, max: 30_000 }], cursor });
     expect(otherFilters.status).toBe(400);
-    expect(otherFilters.json).toMatchObject({ field: 'cursor', message: expect.stringMatching(/query with other filters; start again from the first page/) });
+    expect(otherFilters.json).toMatchObject({ field: 'cursor', message: expect.stringMatching(/query with other filters \(or include_open\); start again from the first page/) });
     const otherDatabase = await query(defaults, { ...flows, cursor });
     expect(otherDatabase.status).toBe(400);
     expect(otherDatabase.json).toMatchObject({ field: 'cursor', message: expect.stringMatching(/another database/) });
