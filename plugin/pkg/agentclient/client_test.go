@@ -278,3 +278,23 @@ func serveSilently(t *testing.T) string {
 	}()
 	return l.Addr().String()
 }
+
+// Members tagged omitempty in the result types (live, with include_open) may be absent; the others must be there.
+func TestOptionalMembersMayBeLeftOut(t *testing.T) {
+	q := models.Query{Kind: models.KindFlows, Limit: models.Int64(10)}
+	for body, want := range map[string]string{
+		`{"kind":"flows","records":[],"next_cursor":null}`: "",
+		`{"kind":"flows","records":[],"next_cursor":null,"live":{"available":true,"as_of_us":5,"open_records":1,"pending_records":0,"omitted_records":0}}`: "",
+		`{"kind":"flows","records":[],"live":null}`: `flows result lacks member "next_cursor"`,
+	} {
+		url := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) })
+		var out models.FlowsResult
+		err := newClient(t, url, time.Second).Query(context.Background(), q, &out)
+		if want == "" && err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+		if want != "" {
+			expectError(t, err, KindBadReply, want)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func replyLimits(q models.Query) map[string]int {
 }
 
 // decodeReply reads one result object of q.Kind from r into out (a pointer to that kind's
-// result struct, every member of which the reply must carry) and checks it.
+// result struct: the reply must carry every member not tagged omitempty) and checks it.
 func (c *Client) decodeReply(r *meteredReader, q models.Query, out any) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -146,7 +146,7 @@ func isSyntaxError(err error) bool {
 
 // decodeObject walks the reply's top-level object member by member.
 func decodeObject(dec *json.Decoder, q models.Query, out any) error {
-	names, members := resultMembers(out)
+	required, members := resultMembers(out)
 	if err := expectDelim(dec, '{', "the reply must be a JSON object"); err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func decodeObject(dec *json.Decoder, q models.Query, out any) error {
 	if err := expectDelim(dec, '}', "the reply object is not closed"); err != nil {
 		return err
 	}
-	for _, name := range names {
+	for _, name := range required {
 		if !seen[name] {
 			return replyError{fmt.Sprintf("%s result lacks member %q", q.Kind, name)}
 		}
@@ -241,17 +241,19 @@ func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
 }
 
 // resultMembers maps each JSON member name of the result struct out points to onto its
-// field; names are in the struct's order.
-func resultMembers(out any) ([]string, map[string]reflect.Value) {
+// field, and lists the required ones (not omitempty) in the struct's order.
+func resultMembers(out any) (required []string, members map[string]reflect.Value) {
 	v := reflect.ValueOf(out).Elem()
-	var names []string
-	members := make(map[string]reflect.Value, v.NumField())
+	members = make(map[string]reflect.Value, v.NumField())
 	for i := range v.NumField() {
-		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			names = append(names, name)
-			members[name] = v.Field(i)
+		name, options, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		members[name] = v.Field(i)
+		if !strings.Contains(","+options+",", ",omitempty,") {
+			required = append(required, name)
 		}
 	}
-	return names, members
+	return required, members
 }
