@@ -11,7 +11,7 @@ want_test_tools=0
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 base_packages=(libpcap-dev build-essential python3 iproute2)
-test_packages=(tshark tcpdump tcpreplay wireguard-go wireguard-tools nftables iputils-ping iperf3 prometheus docker-compose chromium time
+test_packages=(tshark tcpdump tcpreplay wireguard-go wireguard-tools nftables iputils-ping iperf3 prometheus dnsmasq-base curl docker-compose chromium time
   softflowd argus-server argus-client pmacct nfdump netsniff-ng)
 
 install_debian_packages() {
@@ -29,8 +29,21 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
+# Cross-building for arm64 nodes on an amd64 machine (the agent's Debian package, native addons):
+# Debian's cross compiler and arm64's libpcap through multiarch.
+cross_packages=(g++-aarch64-linux-gnu libpcap0.8-dev:arm64)
+enable_arm64_multiarch() {
+  [ "$(id -u)" -eq 0 ] && [ "$(dpkg --print-architecture)" = amd64 ] || return 1
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    log "dpkg --add-architecture arm64 (for cross-building)"
+    dpkg --add-architecture arm64
+    rm -f /tmp/.flowmesh-apt-updated # the package lists must now include arm64's
+  fi
+}
+
 install_debian_packages "${base_packages[@]}"
 [ $want_test_tools -eq 1 ] && install_debian_packages "${test_packages[@]}"
+if [ $want_test_tools -eq 1 ] && enable_arm64_multiarch; then install_debian_packages "${cross_packages[@]}"; fi
 
 command -v node >/dev/null || { log "Node.js >= 20 is required"; exit 1; }
 command -v go >/dev/null || log "Go is not on the PATH: the plugin backend will not build"

@@ -22,6 +22,8 @@ step "dashboards, provisioning and compose tests"
 npm test -w dashboards -- --ci
 step "lab tests (live capture over WireGuard, tshark comparison)"
 npm test -w lab -- --ci
+step "deploy tests (systemd unit; the Debian package built, installed, run as its user, upgraded and purged)"
+npm test -w deploy -- --ci
 step "plugin backend tests (go test)"
 (cd plugin && go test ./... -count=1)
 step "plugin frontend tests and lint"

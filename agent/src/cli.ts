@@ -4,7 +4,8 @@
  * (capture files through the same pipeline), `serve` (API over an existing database) and
  * `gen-pcap` (synthetic captures with ground truth).
  *
- * Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage or configuration error.
+ * Exit codes: 0 ok, 1 runtime error (message on stderr), 2 usage or configuration error
+ * (including a capture refused for a missing capability).
  */
 import { mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -24,6 +25,7 @@ import type { FlowSink } from './model/flow';
 import type { AgentService } from './server/service';
 import type { DropReason, FlowStore, StoreCounters } from './store/flow-store';
 import { registerGenPcapCommand } from './synth';
+import { CapturePermissionError, explainCaptureOpenError, missingCaptureCapabilities } from './capture/privileges';
 
 interface CommonFlags {
   config?: string;
@@ -229,6 +231,9 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
     const peers = await readWireGuardPeers(capture.interface);
     if (peers) logger.debug({ interface: capture.interface, named: inventory.addWireGuardPeers(peers) }, 'WireGuard peers read');
   };
+  if (inventory.peers.size > 0 && missingCaptureCapabilities().includes('CAP_NET_ADMIN')) {
+    logger.warn({ interface: capture.interface }, "missing capability CAP_NET_ADMIN: kernel WireGuard peers cannot be read ('wg show'), so peers are named by address only");
+  }
   await refreshPeers();
   const peerTimer = setInterval(() => void refreshPeers(), 60_000);
   peerTimer.unref();
@@ -247,7 +252,7 @@ async function runCommand(flags: CommonFlags & { interface?: string; filter?: st
     clearInterval(peerTimer);
     await sink.close();
     if (service) await service.close();
-    throw err;
+    throw explainCaptureOpenError(err, capture.interface);
   }
   if (service) {
     // include_open queries read the flow table and the store's unwritten records
@@ -332,7 +337,10 @@ export function buildProgram(): Command {
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  if (err instanceof ConfigError || err instanceof InventoryError || err instanceof HttpOptionsError) return 2;
+  // a missing capability is a deployment error that restarting will not fix
+  if (err instanceof ConfigError || err instanceof InventoryError || err instanceof HttpOptionsError || err instanceof CapturePermissionError) {
+    return 2;
+  }
   if (err instanceof InterruptedError) return 128 + osConstants.signals[err.signal];
   return 1;
 }

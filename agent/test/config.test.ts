@@ -65,6 +65,22 @@ store: { data_dir: /var/lib/flowmesh, batch_size: 500 }
     expect(() => loadConfig(p, {}, {})).toThrow(message);
   });
 
+  it('reads http.token_file when no token is given otherwise, naming the key when it cannot', () => {
+    const tokenFile = file('token', '  s3cret-from-file\n');
+    const withFile = file('tf.yaml', `http: { listen: 0.0.0.0:9477, token_file: ${tokenFile} }\n`);
+    const c = loadConfig(withFile, {}, {});
+    expect(c.http).toEqual({ listen: '0.0.0.0:9477', token: 's3cret-from-file' });
+    expect(loadConfig(withFile, {}, { FLOWMESH_TOKEN: 'env' }).http.token).toBe('env');
+    expect(loadConfig(withFile, { 'http.token': 'flag' }, {}).http.token).toBe('flag');
+
+    const missing = file('tf-missing.yaml', `http: { token_file: ${join(dir, 'no-token')} }\n`);
+    expect(() => loadConfig(missing, {}, {})).toThrow(/tf-missing\.yaml: http\.token_file: cannot read .*no-token: ENOENT/);
+    const empty = file('tf-empty.yaml', `http: { token_file: ${file('empty-token', '\n')} }\n`);
+    expect(() => loadConfig(empty, {}, {})).toThrow(/http\.token_file: .*empty-token is empty/);
+    const both = file('tf-both.yaml', `http: { token: a, token_file: ${tokenFile} }\n`);
+    expect(() => loadConfig(both, {}, {})).toThrow(/http\.token_file: set either http\.token or http\.token_file, not both/);
+  });
+
   it('names a missing file', () => {
     expect(() => loadConfig(join(dir, 'nope.yaml'))).toThrow(/config file .*nope\.yaml: cannot read/);
   });

@@ -137,6 +137,16 @@ export interface AgentConfig {
   url: string;
 }
 
+/** Finding agents besides the configured list (plugin/pkg/models/settings.go Discovery). */
+export interface DiscoveryOptions {
+  /** Seconds between refreshes (backend default 60, 5-86400). */
+  refreshIntervalS?: number;
+  /** SRV records: each target host and port is an agent. */
+  dns?: { names?: string[]; resolver?: string; scheme?: 'http' | 'https' };
+  /** The targets of the Prometheus job that scrapes the agents. */
+  prometheus?: { url?: string; job?: string; nameLabel?: string; user?: string };
+}
+
 /** jsonData, as plugin/pkg/models/settings.go reads it. */
 export interface FlowmeshOptions extends DataSourceJsonData {
   agents?: AgentConfig[];
@@ -151,6 +161,9 @@ export interface FlowmeshOptions extends DataSourceJsonData {
   rowBudget?: number;
   /** Memory one query's agent replies may take, split over the agents asked (backend default 256). */
   maxQueryMemoryMB?: number;
+  /** Agent name -> SHA-256 fingerprint of the certificate it must present (configured or discovered agents). */
+  tlsPins?: Record<string, string>;
+  discovery?: DiscoveryOptions;
 }
 
 /**
@@ -161,9 +174,18 @@ export interface FlowmeshOptions extends DataSourceJsonData {
 export type FlowmeshSecureJsonData = Record<string, string>;
 
 export const SHARED_TOKEN_KEY = 'token';
+/** Password for discovery.prometheus.user (HTTP basic authentication). */
+export const PROMETHEUS_PASSWORD_KEY = 'prometheusPassword';
 export const agentTokenKey = (agentName: string) => `token.${agentName}`;
 
-export const OPTION_DEFAULTS = { timeoutMs: 10000, maxConcurrency: 8, maxQueryMemoryMB: 256, defaultDedupe: 'none' } as const;
+export const OPTION_DEFAULTS = {
+  timeoutMs: 10000,
+  maxConcurrency: 8,
+  maxQueryMemoryMB: 256,
+  defaultDedupe: 'none',
+  refreshIntervalS: 60,
+  nameLabel: 'node',
+} as const;
 
 // ---- Backend resources (plugin/pkg/plugin/resources.go) ----
 
@@ -195,6 +217,9 @@ export interface AgentHealth {
   status: string;
   ok: boolean;
   message: string;
+  /** Where the agent came from: static (jsonData.agents), dns or prometheus, and what was asked. */
+  source?: string;
+  origin?: string;
 }
 
 export interface DimensionsResponse {

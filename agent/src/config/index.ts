@@ -1,7 +1,8 @@
 /**
  * Agent configuration: one schema (TypeBox) for the YAML/JSON config file, with every
- * option's default. CLI flags and FLOWMESH_TOKEN override file values; the merged result is
- * validated once and errors name the offending key (e.g. `flows.max_flows: ...`).
+ * option's default. CLI flags and FLOWMESH_TOKEN override file values; `http.token_file` is
+ * read only when no token came from elsewhere. The merged result is validated once and errors
+ * name the offending key (e.g. `flows.max_flows: ...`).
  *
  * Sections: node, log_level, capture, flows, local_addresses, inventory, dns, store, http.
  * `store` and `http` map onto the store's and the HTTP API's own option types
@@ -78,6 +79,7 @@ export const ConfigSchema = Type.Object(
     http: section({
       listen: Type.String({ default: '127.0.0.1:9477', description: 'host:port of the query API and /metrics' }),
       token: Type.Optional(Type.String({ description: 'Bearer token (or FLOWMESH_TOKEN); required off loopback' })),
+      token_file: Type.Optional(Type.String({ minLength: 1, description: 'File holding the bearer token (used when no token is given otherwise)' })),
       tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
       metrics_auth: Type.Optional(Type.Boolean()),
       query_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -148,9 +150,13 @@ function describeError(schema: TSchema, value: unknown, source: string): string 
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const doc = (file ? readConfigFile(file) : {}) as Record<string, unknown>;
   const source = file ? `config ${file}` : 'config';
+  const fileHttp = (typeof doc.http === 'object' && doc.http ? doc.http : {}) as Record<string, unknown>;
+  if (fileHttp.token !== undefined && fileHttp.token_file !== undefined) {
+    throw new ConfigError(`${source}: http.token_file: set either http.token or http.token_file, not both`);
+  }
   // Where the token comes from, for the error message: the command line beats the file, which beats the environment.
   let tokenSource = `${source}: http.token`;
-  if (env.FLOWMESH_TOKEN && !(typeof doc.http === 'object' && doc.http && 'token' in doc.http)) {
+  if (env.FLOWMESH_TOKEN && !('token' in fileHttp)) {
     setPath(doc, 'http.token', env.FLOWMESH_TOKEN);
     tokenSource = 'FLOWMESH_TOKEN';
   }
@@ -161,9 +167,31 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const problem = describeError(ConfigSchema, config, source);
   if (problem) throw new ConfigError(problem);
   if (config.dns.min_ttl_s > config.dns.max_ttl_s) throw new ConfigError(`${source}: dns.min_ttl_s: must not exceed dns.max_ttl_s`);
+  if (!config.http.token && config.http.token_file !== undefined) tokenSource = `${source}: http.token_file ${config.http.token_file}`;
+  resolveTokenFile(config, source);
   const badToken = config.http.token ? tokenProblem(config.http.token) : null;
   if (badToken) throw new ConfigError(`${tokenSource}: the API token ${badToken}`);
   return config;
+}
+
+/**
+ * `http.token_file` supplies the token when nothing else did (flag, FLOWMESH_TOKEN, http.token):
+ * the Debian package keeps the token in a file only the service user can read, so it never
+ * appears in the config file, the unit or the process's environment.
+ */
+function resolveTokenFile(config: AgentConfig, source: string): void {
+  const file = config.http.token_file;
+  delete config.http.token_file;
+  if (file === undefined || config.http.token) return;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${source}: http.token_file: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (token === '') throw new ConfigError(`${source}: http.token_file: ${file} is empty`);
+  config.http.token = token;
 }
 
 export function flowTimeouts(c: AgentConfig): FlowTimeouts {

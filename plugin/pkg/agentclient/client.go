@@ -167,6 +167,9 @@ func (c *Client) transportError(parent, ctx context.Context, err error, started 
 		}
 		return c.fail(KindTimeout, 0, fmt.Sprintf("timeout after %dms (no complete answer from %s; raise timeoutMs or narrow the query)", c.Timeout.Milliseconds(), c.URL), err)
 	}
+	if message, ok := describeTLSError(err, c.Name, c.URL); ok {
+		return c.fail(KindTLS, 0, message, err)
+	}
 	return c.fail(classifyNetError(err), 0, describeNetError(err, c.URL), err)
 }
 

@@ -3,34 +3,47 @@ package federation
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
-// Fleet is the set of configured agents of one data source instance.
+// Fleet is the set of agents one data source instance asks right now: the configured ones
+// plus those discovery found (s.Agents of the settings it was built from).
 type Fleet struct {
 	Clients        []*agentclient.Client
 	MaxConcurrency int
 	RowBudget      int64
 	// QueryMemory bounds the agent replies of one query, all agents together (bytes).
 	QueryMemory int64
-	transport   *http.Transport
 }
 
-// NewFleet builds clients for every configured agent, sharing one transport.
-func NewFleet(s *models.Settings) (*Fleet, error) {
-	transport, err := agentclient.NewTransport(s.TLSSkipVerify, s.TLSCACert, s.MaxConcurrency)
-	if err != nil {
-		return nil, err
-	}
-	f := &Fleet{MaxConcurrency: s.MaxConcurrency, RowBudget: s.RowBudget, QueryMemory: s.MaxQueryMemoryMB << 20, transport: transport}
+// NewFleet builds a client for every agent of s. Transports come from pool, so agents reached
+// the same way (TLS trust, resolver) share connections, and a fleet rebuilt after a discovery
+// refresh keeps them open.
+func NewFleet(s *models.Settings, pool *agentclient.TransportPool) (*Fleet, error) {
+	f := &Fleet{MaxConcurrency: s.MaxConcurrency, RowBudget: s.RowBudget, QueryMemory: s.MaxQueryMemoryMB << 20}
 	timeout := time.Duration(s.TimeoutMs) * time.Millisecond
 	for _, a := range s.Agents {
-		f.Clients = append(f.Clients, agentclient.New(a, s.Tokens[a.Name], timeout, transport))
+		transport, err := transportFor(s, a, pool)
+		if err != nil {
+			return nil, err
+		}
+		f.Clients = append(f.Clients, agentclient.New(a, s.TokenFor(a.Name), timeout, transport))
 	}
 	return f, nil
+}
+
+// transportFor applies the data source's TLS settings, the agent's pinned certificate and its
+// resolver. A pinned agent behind a plain http:// URL is refused rather than asked unprotected.
+func transportFor(s *models.Settings, a models.AgentConfig, pool *agentclient.TransportPool) (http.RoundTripper, error) {
+	pin := s.PinFor(a.Name)
+	if pin != nil && strings.HasPrefix(strings.ToLower(a.URL), "http://") {
+		return agentclient.Refusing{Err: agentclient.ErrPinnedPlainHTTP}, nil
+	}
+	return pool.Get(agentclient.TransportOptions{SkipVerify: s.TLSSkipVerify, CAPEM: s.TLSCACert, Pin: pin, Resolver: a.Resolver})
 }
 
 // Select returns the clients of the named agents for one query, in configuration order,
@@ -51,11 +64,4 @@ func (f *Fleet) Select(names []string) ([]*agentclient.Client, error) {
 		out[i] = out[i].WithBudget(share)
 	}
 	return out, nil
-}
-
-// Close releases idle connections.
-func (f *Fleet) Close() {
-	if f.transport != nil {
-		f.transport.CloseIdleConnections()
-	}
 }

@@ -17,8 +17,8 @@ func TestLoadSettingsAppliesDefaultsAndTokens(t *testing.T) {
 	if s.Agents[0].URL != "http://10.0.0.1:9477" {
 		t.Errorf("trailing slash kept: %q", s.Agents[0].URL)
 	}
-	if s.Tokens["gw"] != "shared" || s.Tokens["laptop"] != "own" {
-		t.Errorf("tokens: %v", s.Tokens)
+	if s.TokenFor("gw") != "shared" || s.TokenFor("laptop") != "own" || s.TokenFor("discovered-later") != "shared" {
+		t.Errorf("tokens: gw %q laptop %q discovered %q", s.TokenFor("gw"), s.TokenFor("laptop"), s.TokenFor("discovered-later"))
 	}
 }
 
@@ -86,5 +86,66 @@ func TestRedactURLAndCredentials(t *testing.T) {
 	got := RedactCredentials(text, "http://flowuser:longpassword@h:1")
 	if strings.Contains(got, "flowuser") || strings.Contains(got, "longpassword") {
 		t.Errorf("RedactCredentials left credentials in %q", got)
+	}
+}
+
+func TestDiscoveryAndPinSettingsAreValidatedNamingTheField(t *testing.T) {
+	pin := strings.Repeat("AB:", 31) + "AB"
+	ok := `{"discovery":{"dns":{"names":["_flowmesh._tcp.mesh.example."],"resolver":"10.0.0.53:53"},"prometheus":{"url":"http://prom:9090","job":"flowmesh"}},"tlsPins":{"gw":"` + pin + `"}}`
+	s, err := LoadSettings([]byte(ok), map[string]string{"token": "t"})
+	if err != nil {
+		t.Fatalf("valid discovery settings refused: %v", err)
+	}
+	if s.Discovery.RefreshIntervalS != DefaultRefreshIntervalS || s.Discovery.DNS.Scheme != "http" || s.Discovery.Prometheus.NameLabel != "node" {
+		t.Errorf("discovery defaults: %+v", s.Discovery)
+	}
+	if got := FormatPin(s.PinFor("gw")); got != pin {
+		t.Errorf("pin %s", got)
+	}
+	if s.PinFor("other") != nil {
+		t.Error("a pin for an agent without one")
+	}
+
+	cases := map[string]struct{ json, want string }{
+		"srv name":        {`{"discovery":{"dns":{"names":["flowmesh.example"]}}}`, `discovery.dns.names[0] "flowmesh.example": must be an SRV name`},
+		"resolver":        {`{"discovery":{"dns":{"names":["_a._tcp.x"],"resolver":"10.0.0.53"}}}`, `discovery.dns.resolver "10.0.0.53": must be host:port`},
+		"scheme":          {`{"discovery":{"dns":{"names":["_a._tcp.x"],"scheme":"ftp"}}}`, `discovery.dns.scheme "ftp": must be http or https`},
+		"prometheus job":  {`{"discovery":{"prometheus":{"url":"http://prom:9090"}}}`, "discovery.prometheus.job: the job that scrapes the agents is required"},
+		"prometheus url":  {`{"discovery":{"prometheus":{"url":"prom:9090","job":"f"}}}`, `discovery.prometheus.url "prom:9090"`},
+		"job without url": {`{"agents":[{"name":"a","url":"http://a"}],"discovery":{"prometheus":{"job":"f"}}}`, "discovery.prometheus.url: the Prometheus base URL"},
+		"creds in url":    {`{"discovery":{"prometheus":{"url":"http://u:p@prom:9090","job":"f"}}}`, "discovery.prometheus.url: put the user in discovery.prometheus.user"},
+		"name label":      {`{"discovery":{"prometheus":{"url":"http://prom:9090","job":"f","nameLabel":"no-dash"}}}`, `discovery.prometheus.nameLabel "no-dash"`},
+		"interval":        {`{"discovery":{"dns":{"names":["_a._tcp.x"]},"refreshIntervalS":1}}`, "discovery.refreshIntervalS 1: must be between 5 and 86400"},
+		"pin digits":      {`{"agents":[{"name":"gw","url":"https://gw"}],"tlsPins":{"gw":"abc"}}`, `tlsPins["gw"] "abc": must be a SHA-256 fingerprint`},
+		"pin on http":     {`{"agents":[{"name":"gw","url":"http://gw"}],"tlsPins":{"gw":"` + pin + `"}}`, `tlsPins["gw"]: agents[0].url "http://gw" is plain http://`},
+		"nothing to ask":  {`{"discovery":{}}`, "agents: configure at least one agent (name and URL), or discover agents"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := LoadSettings([]byte(c.json), nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+	if _, err := LoadSettings([]byte(`{"discovery":{"prometheus":{"url":"http://prom:9090","job":"f"}}}`), map[string]string{"prometheusPassword": "x"}); err == nil ||
+		!strings.Contains(err.Error(), "discovery.prometheus.user: a Prometheus password is set") {
+		t.Errorf("password without user: %v", err)
+	}
+}
+
+func TestPinsAreReadAsOpensslPrintsThem(t *testing.T) {
+	hexPin := strings.Repeat("0f", 32)
+	for _, text := range []string{hexPin, strings.ToUpper(hexPin), "sha256 Fingerprint=" + strings.Repeat("0F:", 31) + "0F", "sha256:" + hexPin} {
+		b, err := ParsePin(text)
+		if err != nil || len(b) != 32 || b[0] != 0x0f {
+			t.Errorf("ParsePin(%q) = %x, %v", text, b, err)
+		}
+	}
+	if b, err := ParsePin(""); b != nil || err != nil {
+		t.Errorf("empty pin: %x %v", b, err)
+	}
+	if _, err := ParsePin(strings.Repeat("0f", 20)); err == nil {
+		t.Error("a SHA-1 length fingerprint was accepted")
 	}
 }

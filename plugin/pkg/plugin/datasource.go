@@ -1,12 +1,14 @@
 // Package plugin adapts the Flowmesh backend to the Grafana plugin SDK: the instance
-// factory (settings -> fleet of agent clients), QueryData (query types routed with a
-// QueryTypeMux), CheckHealth, CallResource and Dispose. It stays thin: planning lives in
-// pkg/query, fan-out and merging in pkg/federation, frames in pkg/frames.
+// factory (settings -> discovery -> fleet of agent clients), QueryData (query types routed
+// with a QueryTypeMux), CheckHealth, CallResource and Dispose. It stays thin: finding agents
+// lives in pkg/discovery, planning in pkg/query, fan-out and merging in pkg/federation,
+// frames in pkg/frames.
 package plugin
 
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"sync"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -14,7 +16,8 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 
-	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
+	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
+	"github.com/flowmesh/flowmesh/plugin/pkg/discovery"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
@@ -33,19 +36,27 @@ var (
 type Datasource struct {
 	settings    *models.Settings
 	settingsErr error // invalid settings are reported by every call instead of failing creation
-	fleet       *federation.Fleet
+	discoverer  *discovery.Discoverer
+	transports  *agentclient.TransportPool
+	agents      agentsCache // the fleet of the current discovery generation
 	queries     *datasource.QueryTypeMux
 	resources   backend.CallResourceHandler
 }
 
 // NewDatasource is the instance factory. Invalid settings do not fail it: the health
 // check and each query then report the exact problem, which Grafana shows to the user.
+// Discovery (when configured) starts refreshing in the background at once.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	d := &Datasource{}
 	settings, err := models.LoadSettings(s.JSONData, s.DecryptedSecureJSONData)
 	if err == nil {
 		d.settings = &settings
-		d.fleet, err = federation.NewFleet(&settings)
+		d.transports = agentclient.NewTransportPool(settings.MaxConcurrency)
+		var prometheus *http.Client
+		if prometheus, err = prometheusClient(&settings, d.transports); err == nil {
+			d.discoverer = discovery.New(&settings, prometheus)
+			d.discoverer.Start()
+		}
 	}
 	d.settingsErr = err
 	d.queries = datasource.NewQueryTypeMux()
@@ -57,10 +68,13 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 	return d, nil
 }
 
-// Dispose releases idle agent connections when Grafana replaces the instance.
+// Dispose stops discovery and releases idle connections when Grafana replaces the instance.
 func (d *Datasource) Dispose() {
-	if d.fleet != nil {
-		d.fleet.Close()
+	if d.discoverer != nil {
+		d.discoverer.Close()
+	}
+	if d.transports != nil {
+		d.transports.Close()
 	}
 }
 

@@ -24,15 +24,38 @@ func (d *Datasource) runQuery(ctx context.Context, q backend.DataQuery, forAlert
 	if d.settingsErr != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, d.settingsErr.Error())
 	}
-	plan, err := query.Parse(q.JSON, query.Context{From: q.TimeRange.From, To: q.TimeRange.To, Interval: q.Interval, MaxDataPoints: q.MaxDataPoints}, d.settings)
+	agents, err := d.current(ctx)
+	if err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
+	}
+	qc := query.Context{From: q.TimeRange.From, To: q.TimeRange.To, Interval: q.Interval, MaxDataPoints: q.MaxDataPoints}
+	raw, vanished, remaining := withoutVanished(q.JSON, qc, agents)
+	if !remaining {
+		return backend.DataResponse{Frames: data.Frames{noticeFrame(frames.Notices{Warnings: vanished, Infos: discoveryNotices(agents.snap)})}}
+	}
+	plan, err := query.Parse(raw, qc, agents.settings)
 	if err != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "query "+q.RefID+": "+err.Error())
 	}
-	res, err := query.Run(ctx, d.fleet, plan)
+	res, err := query.Run(ctx, agents.fleet, plan)
 	if err != nil {
 		return errorResponse(err)
 	}
+	res.Warnings = append(vanished, res.Warnings...)
+	res.Infos = append(discoveryNotices(agents.snap), res.Infos...)
 	return backend.DataResponse{Frames: toFrames(res, forAlerting)}
+}
+
+// noticeFrame is an empty frame carrying notices: the answer when nothing could be asked.
+func noticeFrame(n frames.Notices) *data.Frame {
+	var notices []data.Notice
+	for _, w := range n.Warnings {
+		notices = append(notices, data.Notice{Severity: data.NoticeSeverityWarning, Text: w})
+	}
+	for _, i := range n.Infos {
+		notices = append(notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: i})
+	}
+	return data.NewFrame("").SetMeta(&data.FrameMeta{Notices: notices})
 }
 
 func toFrames(res *query.Result, forAlerting bool) data.Frames {

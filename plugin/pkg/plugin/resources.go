@@ -16,7 +16,7 @@ import (
 
 // Resource routes for the frontend (editors, variable query editor):
 //
-//	GET  /agents      configured agents and their health
+//	GET  /agents      the agents (configured and discovered) with their health, vanished agents, discovery sources
 //	POST /values      {dimension, prefix?, agents?, from?, to?, limit?, filters?} -> merged distinct values
 //	GET  /dimensions  the dimension, metric and filter field lists of the agent contract
 func (d *Datasource) resourceRoutes() *http.ServeMux {
@@ -54,7 +54,13 @@ func (d *Datasource) guard(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (d *Datasource) handleAgents(w http.ResponseWriter, r *http.Request) {
-	reply(w, http.StatusOK, map[string]any{"agents": d.agentsHealth(r.Context())})
+	agents, err := d.current(r.Context())
+	if err != nil {
+		replyError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	reply(w, http.StatusOK, map[string]any{"agents": d.agentsHealth(r.Context(), agents), "vanished": agents.snap.Vanished,
+		"discovery": agents.snap.Sources})
 }
 
 // ValuesRequest is the body of POST /values.
@@ -104,13 +110,24 @@ func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
 	if req.From != nil {
 		from = time.UnixMilli(*req.From)
 	}
-	raw, _ := json.Marshal(models.PluginQuery{QueryType: models.QueryTypeSummary, Agents: req.Agents, Filters: req.Filters})
-	plan, err := query.Parse(raw, query.Context{From: from, To: to}, d.settings)
+	agents, err := d.current(r.Context())
 	if err != nil {
 		replyError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, err := d.values(r.Context(), plan, req)
+	raw, _ := json.Marshal(models.PluginQuery{QueryType: models.QueryTypeSummary, Agents: req.Agents, Filters: req.Filters})
+	qc := query.Context{From: from, To: to}
+	raw, _, remaining := withoutVanished(raw, qc, agents)
+	if !remaining {
+		reply(w, http.StatusOK, ValuesResponse{Dimension: req.Dimension, Values: []models.ValueCount{}, Complete: true, Failed: []AgentHealth{}})
+		return
+	}
+	plan, err := query.Parse(raw, qc, agents.settings)
+	if err != nil {
+		replyError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := d.values(r.Context(), agents.fleet, plan, req)
 	if err != nil {
 		replyError(w, http.StatusBadGateway, err.Error())
 		return
@@ -118,13 +135,13 @@ func (d *Datasource) handleValues(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, res)
 }
 
-func (d *Datasource) values(ctx context.Context, plan query.Plan, req ValuesRequest) (ValuesResponse, error) {
-	clients, err := d.fleet.Select(plan.Agents)
+func (d *Datasource) values(ctx context.Context, fleet *federation.Fleet, plan query.Plan, req ValuesRequest) (ValuesResponse, error) {
+	clients, err := fleet.Select(plan.Agents)
 	if err != nil {
 		return ValuesResponse{}, err
 	}
 	q := models.Query{Kind: models.KindValues, From: plan.From, To: plan.To, Filters: plan.Filters, Dimension: req.Dimension, Prefix: req.Prefix, Limit: models.Int64(int64(req.Limit))}
-	outcomes := federation.FanOut(ctx, clients, d.fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (models.ValuesResult, error) {
+	outcomes := federation.FanOut(ctx, clients, fleet.MaxConcurrency, func(ctx context.Context, c *agentclient.Client) (models.ValuesResult, error) {
 		var out models.ValuesResult
 		err := c.QueryChecked(ctx, q, &out)
 		return out, err

@@ -1,6 +1,7 @@
 /**
- * Data source settings: the agents (name + URL, optional per-agent token), the shared agent
- * token, TLS, timeouts, concurrency and the default dedupe mode. Tokens are secureJsonData:
+ * Data source settings: the agents (name + URL, optional per-agent token), discovery (DNS
+ * SRV, Prometheus targets), the shared agent token, TLS (CA certificate, pinned certificates),
+ * timeouts, concurrency and the default dedupe mode. Tokens are secureJsonData:
  * typed here, stored encrypted by Grafana, never sent back (only "configured" flags are).
  */
 import React, { ChangeEvent } from 'react';
@@ -18,7 +19,8 @@ import {
   Text,
 } from '@grafana/ui';
 
-import { agentProblems, numberProblem } from '../settings';
+import { agentProblems, discoveryEnabled, numberProblem } from '../settings';
+import { DiscoverySettings, PinnedCertificates } from './DiscoverySettings';
 import {
   AgentConfig,
   FlowmeshOptions,
@@ -137,9 +139,9 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         <Text color="secondary" element="p">
           Every Flowmesh agent this data source queries. The Grafana server (not the browser) connects to these URLs.
         </Text>
-        {agents.length === 0 && (
+        {agents.length === 0 && !discoveryEnabled(jsonData.discovery) && (
           <Text color="warning" element="p">
-            Add at least one agent.
+            Add at least one agent, or discover agents below.
           </Text>
         )}
         {agents.map((agent, i) => {
@@ -192,6 +194,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         </Button>
       </FieldSet>
 
+      <DiscoverySettings options={options} onOptionsChange={onOptionsChange} />
+
       <FieldSet label="Authentication and TLS">
         <Field label="Shared token" description="Sent as a bearer token to every agent without an override">
           <SecretInput
@@ -204,7 +208,10 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onReset={() => onOptionsChange(withSecrets(options, { [SHARED_TOKEN_KEY]: null }))}
           />
         </Field>
-        <Field label="CA certificate" description="PEM; trusts agents whose https certificates it signed">
+        <Field
+          label="CA certificate"
+          description="PEM; trusts the https certificates it signed: agents (configured and discovered) and the discovery Prometheus"
+        >
           <SecretTextArea
             aria-label="CA certificate"
             cols={60}
@@ -215,6 +222,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             onReset={() => onOptionsChange(withSecrets(options, { tlsCACert: null }))}
           />
         </Field>
+        <PinnedCertificates options={options} onOptionsChange={onOptionsChange} />
         <Field label="Skip TLS verification" description="Accept any certificate (testing only)">
           <InlineSwitch
             aria-label="Skip TLS verification"

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,21 +21,6 @@ import (
 // agents that answer far more than asked or more than a query's memory bound, measured by
 // the executable's peak RSS, and agent URLs carrying credentials. The flooding agents are
 // fault injectors (they speak /info and stream valid rows), next to a real agent.
-
-var (
-	executableOnce sync.Once
-	executablePath string
-)
-
-// sharedExecutable builds the backend once for the tests here, into the harness's directory.
-func sharedExecutable(t *testing.T) string {
-	t.Helper()
-	executableOnce.Do(func() { executablePath = buildExecutableIn(t, env.dir) })
-	if executablePath == "" {
-		t.Fatal("the backend executable could not be built")
-	}
-	return executablePath
-}
 
 // floodAgent answers /info like an agent and every query with `offer` bytes of valid
 // result entries (as long as the client reads), counting the bytes it got out.
@@ -141,7 +125,7 @@ func TestAgentRepliesAreBoundedByWhatTheQueryAskedAndByItsMemoryBound(t *testing
 	h := need(t)
 	real := h.Union[0]
 	o := newOracle(t, real)
-	p := launch(t, sharedExecutable(t))
+	p := launch(t, sharedExecutable(t, h))
 	_, idle := peakRSS(t, p.Pid)
 
 	t.Run("4 agents answering a top query with 200 MB of rows each", func(t *testing.T) {
@@ -234,7 +218,7 @@ func TestCredentialsInAgentURLsAreNeverShown(t *testing.T) {
 			t.Errorf("%s shows the URL's credentials: %s", where, text)
 		}
 	}
-	p := launch(t, sharedExecutable(t))
+	p := launch(t, sharedExecutable(t, h))
 	// A real agent (the bearer token is sent, the URL's user is not) and a dead one, both with credentials in the URL.
 	agents := []*agentProc{
 		{Name: real.Name, URL: withCredentials(real.URL), Token: real.Token},

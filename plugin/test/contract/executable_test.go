@@ -19,12 +19,7 @@ import (
 // buildExecutable compiles the backend the way the release build does (static, CGO off).
 func buildExecutable(t *testing.T) string {
 	t.Helper()
-	return buildExecutableIn(t, t.TempDir())
-}
-
-func buildExecutableIn(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "gpx_flowmesh_linux_amd64")
+	bin := filepath.Join(t.TempDir(), "gpx_flowmesh_linux_amd64")
 	cmd := exec.Command("go", "build", "-tags", "arrow_json_stdlib", "-o", bin, "./pkg")
 	cmd.Dir = filepath.Join("..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")

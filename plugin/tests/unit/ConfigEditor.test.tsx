@@ -43,7 +43,7 @@ describe('ConfigEditor', () => {
   it('adds agents, validates names and URLs, and removes agents', async () => {
     const user = userEvent.setup({ delay: null });
     const { last } = renderControlled(settings({ agents: [] }));
-    expect(screen.getByText('Add at least one agent.')).toBeInTheDocument();
+    expect(screen.getByText('Add at least one agent, or discover agents below.')).toBeInTheDocument();
 
     await user.click(screen.getByRole('button', { name: 'Add agent' }));
     expect(last().jsonData.agents).toEqual([{ name: '', url: '' }]);
@@ -136,5 +136,75 @@ describe('ConfigEditor', () => {
     expect(last().jsonData.maxQueryMemoryMB).toBe(512);
     await user.click(screen.getByLabelText('Connection'));
     expect(last().jsonData.defaultDedupe).toBe('connection');
+  });
+
+  it('edits DNS SRV and Prometheus discovery, naming the field of every problem', async () => {
+    const user = userEvent.setup({ delay: null });
+    const { last } = renderControlled(settings({ agents: [] }));
+
+    await user.type(screen.getByLabelText('DNS SRV names'), '_flowmesh._tcp.mesh.example., flowmesh.example');
+    expect(last().jsonData.discovery?.dns?.names).toEqual(['_flowmesh._tcp.mesh.example.', 'flowmesh.example']);
+    expect(screen.getByText(/Not an SRV name: flowmesh\.example/)).toBeInTheDocument();
+    // with a discovery source the empty agent list is fine
+    expect(screen.queryByText(/Add at least one agent/)).not.toBeInTheDocument();
+
+    await user.type(screen.getByLabelText('DNS server'), '10.0.0.53');
+    expect(screen.getByText('Use host:port, e.g. 10.0.0.53:53 or [fd00::53]:53')).toBeInTheDocument();
+    await user.type(screen.getByLabelText('DNS server'), ':53');
+    expect(last().jsonData.discovery?.dns?.resolver).toBe('10.0.0.53:53');
+    expect(screen.queryByText(/Use host:port/)).not.toBeInTheDocument();
+    await user.click(screen.getByLabelText('https'));
+    expect(last().jsonData.discovery?.dns?.scheme).toBe('https');
+
+    await user.type(screen.getByLabelText('Prometheus URL'), 'http://prometheus:9090');
+    expect(screen.getByText('The job that scrapes the agents is required with a Prometheus URL')).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Scrape job'), 'flowmesh');
+    expect(screen.queryByText(/The job that scrapes/)).not.toBeInTheDocument();
+    await user.type(screen.getByLabelText('Name label'), 'node-name');
+    expect(screen.getByText(/A Prometheus label name/)).toBeInTheDocument();
+
+    await user.type(screen.getByLabelText('Prometheus password'), 'pw');
+    expect(last().secureJsonData).toEqual({ prometheusPassword: 'pw' });
+    expect(screen.getByText('A password is set: give the user too')).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Prometheus user'), 'grafana');
+
+    await user.type(screen.getByLabelText('Refresh interval'), '1');
+    expect(screen.getByText('Refresh interval must be a whole number between 5 and 86400')).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Refresh interval'), '20');
+    expect(last().jsonData.discovery).toEqual({
+      dns: { names: ['_flowmesh._tcp.mesh.example.', 'flowmesh.example'], resolver: '10.0.0.53:53', scheme: 'https' },
+      prometheus: { url: 'http://prometheus:9090', job: 'flowmesh', nameLabel: 'node-name', user: 'grafana' },
+      refreshIntervalS: 120,
+    });
+  });
+
+  it('pins agent certificates by name and checks the fingerprint', async () => {
+    const user = userEvent.setup({ delay: null });
+    const { last } = renderControlled(settings({ agents: [{ name: 'gw', url: 'http://gw:9477' }] }));
+    await user.click(screen.getByRole('button', { name: 'Add pinned certificate' }));
+    await user.type(screen.getByLabelText('Pin 1 agent'), 'gw');
+    await user.type(screen.getByLabelText('Pin 1 SHA-256'), 'AB:CD');
+    expect(screen.getByText(/64 hex digits, colons allowed/)).toBeInTheDocument();
+
+    const fingerprint = Array(32).fill('0F').join(':');
+    await user.clear(screen.getByLabelText('Pin 1 SHA-256'));
+    await user.type(screen.getByLabelText('Pin 1 SHA-256'), fingerprint);
+    expect(screen.getByText('Agent "gw" uses http://; a pinned certificate needs https://')).toBeInTheDocument();
+    await user.clear(screen.getByLabelText('Agent 1 URL'));
+    await user.type(screen.getByLabelText('Agent 1 URL'), 'https://gw:9477');
+    expect(screen.queryByText(/needs https/)).not.toBeInTheDocument();
+    expect(last().jsonData.tlsPins).toEqual({ gw: fingerprint });
+
+    // a discovered agent's name is as good as a configured one's
+    await user.click(screen.getByRole('button', { name: 'Add pinned certificate' }));
+    await user.type(screen.getByLabelText('Pin 2 agent'), 'gw');
+    expect(screen.getByText('Duplicate: pin 1 is also for "gw"')).toBeInTheDocument();
+    await user.type(screen.getByLabelText('Pin 2 agent'), '-b');
+    await user.type(screen.getByLabelText('Pin 2 SHA-256'), fingerprint.replace(/0F/g, 'AA'));
+    expect(last().jsonData.tlsPins).toEqual({ gw: fingerprint, 'gw-b': fingerprint.replace(/0F/g, 'AA') });
+
+    await user.click(screen.getByLabelText('Remove pin 1'));
+    await user.click(screen.getByLabelText('Remove pin 1'));
+    expect(last().jsonData.tlsPins).toBeUndefined();
   });
 });
