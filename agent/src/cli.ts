@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import type { Logger } from 'pino';
 import { captureInterfaces, ConfigError, flowTimeouts, httpOptions, loadConfig, storeOptions, type AgentConfig, type ConfigOverrides } from './config';
+import { HttpOptionsError } from './http/options';
 import { libpcapVersion } from './capture';
 import { createLogger } from './log';
 import { Inventory, InventoryError, readWireGuardPeers } from './inventory';
@@ -384,7 +385,9 @@ export function buildProgram(): Command {
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
   // a missing capability is a deployment error that restarting will not fix
-  if (err instanceof ConfigError || err instanceof InventoryError || err instanceof CapturePermissionError) return 2;
+  if (err instanceof ConfigError || err instanceof InventoryError || err instanceof HttpOptionsError || err instanceof CapturePermissionError) {
+    return 2;
+  }
   if (err instanceof InterruptedError) return 128 + osConstants.signals[err.signal];
   return 1;
 }

@@ -97,6 +97,8 @@ store: { data_dir: /var/lib/flowmesh, batch_size: 500 }
     expect(() => loadConfig(empty, {}, {})).toThrow(/http\.token_file: .*empty-token is empty/);
     const both = file('tf-both.yaml', `http: { token: a, token_file: ${tokenFile} }\n`);
     expect(() => loadConfig(both, {}, {})).toThrow(/http\.token_file: set either http\.token or http\.token_file, not both/);
+    const spaced = file('tf-spaced.yaml', `http: { token_file: ${file('spaced-token', 'two words\n')} }\n`);
+    expect(() => loadConfig(spaced, {}, {})).toThrow(/tf-spaced\.yaml: http\.token_file .*spaced-token: the API token contains whitespace/);
   });
 
   it('names a missing file', () => {

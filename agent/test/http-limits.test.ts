@@ -67,7 +67,10 @@ describe('concurrency limit', () => {
 
   test('close() lets an in-flight query finish, then refuses connections', async () => {
     const inFlight = call(agent, 'POST', '/api/v1/query', heavy);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Close once the query runs: a connection whose request has not arrived yet is idle, and close() ends idle ones.
+    for (const deadline = Date.now() + 10_000; agent.service.engine.load.running === 0 && Date.now() < deadline;) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     const closed = agent.service.close();
     const reply = await inFlight;
     expect(reply.status).toBe(200);

@@ -75,14 +75,14 @@ test('an AbortSignal cancels a running query', async () => {
   engine.close();
 });
 
-test('concurrency: one runs, one waits, the next is refused at once; a waiting query times out in the queue', async () => {
+test('concurrency: one runs, one waits, the next is refused at once; a waiting query whose deadline passes is refused as overload', async () => {
   const engine = new QueryEngine(store.instance, { rollups: 'off', rowBudget: 10_000_000, maxConcurrent: 1, maxQueued: 1 });
   const controller = new AbortController();
   const running = engine.run(heavy, { signal: controller.signal, timeoutMs: 120_000 });
   const waiting = engine.run(light, { timeoutMs: 200 });
   expect(engine.load).toEqual({ running: 1, queued: 1 });
   await expect(engine.run(light)).rejects.toThrow(BusyError);
-  await expect(waiting).rejects.toThrow(QueryTimeoutError); // its deadline passed while queued
+  await expect(waiting).rejects.toThrow(BusyError); // its deadline passed while queued: it never ran
   controller.abort();
   await expect(running).rejects.toThrow(QueryCancelledError);
   expect(engine.load).toEqual({ running: 0, queued: 0 });

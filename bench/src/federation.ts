@@ -33,10 +33,10 @@ import { spread, type Spread } from './stats';
 import { formatTable, ms, ratio, spreadText } from './table';
 
 const GO = existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : 'go';
-const TOKEN = 'flowmesh-bench-token';
+export const TOKEN = 'flowmesh-bench-token';
 /** The agent store benchmark's data: one day ending here. */
-const END_MS = Date.UTC(2026, 0, 10);
-const DAY_MS = 86_400_000;
+export const END_MS = Date.UTC(2026, 0, 10);
+export const DAY_MS = 86_400_000;
 
 export const FEDERATION_QUERIES = [
   { name: 'top 10 src_ip, 24 h', query: { refId: 'A', queryType: 'top', groupBy: ['src_ip'], metric: 'bytes', limit: 10 } },
@@ -134,7 +134,7 @@ interface Estimate {
 }
 
 /** A stored-flow database from the agent's store benchmark, cached across runs, with its `complete` marker. */
-async function agentDatabase(records: number): Promise<{ db: string; marker: string; dir: string }> {
+export async function agentDatabase(records: number): Promise<{ db: string; marker: string; dir: string }> {
   const dir = cacheDir(`federation-db-${records}`);
   const db = join(dir, 'bench.duckdb');
   const marker = join(dir, 'complete');
@@ -160,8 +160,11 @@ async function waitHealthy(url: string, child: ChildProcess, stderr: () => strin
   throw new Error(`agent at ${url} not healthy within 60 s`);
 }
 
-/** Agents serving copies of these databases (one each, copied into `work`: serving may write to them). */
-async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[]): Promise<string[]> {
+/**
+ * Agents serving copies of these databases (one each, copied into `work`: serving may write to
+ * them); `extraArgs` go to every agent's command line.
+ */
+export async function startAgents(databases: readonly string[], work: string, agents: ChildProcess[], extraArgs: readonly string[] = []): Promise<string[]> {
   const urls: string[] = [];
   for (const [i, source] of databases.entries()) {
     const dir = mkdtempSync(join(work, `agent-${i + 1}-`));
@@ -169,7 +172,7 @@ async function startAgents(databases: readonly string[], work: string, agents: C
     copyFileSync(source, db);
     const port = await freePort('tcp');
     const url = `http://127.0.0.1:${port}`;
-    const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn']);
+    const child = startTracked(process.execPath, [AGENT_CLI, 'serve', '--db', db, '--listen', `127.0.0.1:${port}`, '--token', TOKEN, '--node', `agent-${i + 1}`, '--log-level', 'warn', ...extraArgs]);
     const output = collectOutput(child);
     agents.push(child);
     await waitHealthy(url, child, output.stderr);
@@ -178,7 +181,7 @@ async function startAgents(databases: readonly string[], work: string, agents: C
   return urls;
 }
 
-async function stopAgents(agents: ChildProcess[]): Promise<void> {
+export async function stopAgents(agents: ChildProcess[]): Promise<void> {
   await Promise.all(agents.map((a) => stopChild(a, 10_000)));
   agents.length = 0;
 }

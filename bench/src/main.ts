@@ -4,8 +4,8 @@
  * Measures Flowmesh and the established tools on the same input in the same run and prints
  * ratios: offline ingest on a snap-length corpus and on a full-frame one (+ flow agreement
  * with ground truth), live capture drops and CPU, memory, store and query latency,
- * federation. Figures are medians of several runs with min and max; nothing is asserted. It
- * first builds what it measures (build.ts). A section or tool that fails is listed at the end
+ * federation, overload and slow clients. Figures are medians of several runs with min and
+ * max; nothing is asserted. It first builds what it measures (build.ts). A section or tool that fails is listed at the end
  * and the bench exits 1 (a missing prerequisite too, under CI). Results go to
  * bench/results/latest.json (gitignored).
  */
@@ -26,8 +26,9 @@ import { runLive, reportLive } from './live';
 import { runMemory, reportMemory } from './memory';
 import { runStore, reportStore } from './store';
 import { runFederation, reportFederation } from './federation';
+import { runOverload, reportOverload } from './overload';
 
-export const SECTIONS = ['ingest', 'ingest-full', 'live', 'memory', 'store', 'federation'] as const;
+export const SECTIONS = ['ingest', 'ingest-full', 'live', 'memory', 'store', 'federation', 'overload'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -139,6 +140,11 @@ async function main(): Promise<void> {
     const federation = await runFederation(opts.quick, opts.quick ? 5 : 15);
     results.federation = federation;
     return reportFederation(federation);
+  });
+  await section('overload', async () => {
+    const overload = await runOverload(opts.quick);
+    results.overload = overload;
+    return reportOverload(overload);
   });
 
   const failures = allFailures();

@@ -160,6 +160,8 @@ export interface FlowmeshOptions extends DataSourceJsonData {
   defaultDedupe?: 'none' | 'connection';
   /** Rows an agent may return per aggregate (backend default 50000). */
   rowBudget?: number;
+  /** Memory one query's agent replies may take, split over the agents asked (backend default 256). */
+  maxQueryMemoryMB?: number;
   /** Agent name -> SHA-256 fingerprint of the certificate it must present (configured or discovered agents). */
   tlsPins?: Record<string, string>;
   discovery?: DiscoveryOptions;
@@ -180,6 +182,7 @@ export const agentTokenKey = (agentName: string) => `token.${agentName}`;
 export const OPTION_DEFAULTS = {
   timeoutMs: 10000,
   maxConcurrency: 8,
+  maxQueryMemoryMB: 256,
   defaultDedupe: 'none',
   refreshIntervalS: 60,
   nameLabel: 'node',

@@ -18,7 +18,7 @@ import { parse as parseYaml } from 'yaml';
 import { LOG_LEVELS } from '../log';
 import type { FlowTimeouts } from '../flowtable/flowTable';
 import type { StoreOptionsInput } from '../store/options';
-import type { HttpOptions } from '../http/options';
+import { tokenProblem, type HttpOptions } from '../http/options';
 
 export class ConfigError extends Error {}
 
@@ -102,6 +102,11 @@ export const ConfigSchema = Type.Object(
       max_concurrent_queries: Type.Optional(Type.Integer({ minimum: 1 })),
       max_queued_queries: Type.Optional(Type.Integer({ minimum: 0, description: 'Queries that may wait for a slot; beyond that 429' })),
       body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1 })),
+      header_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, description: "A request's headers must arrive within this" })),
+      request_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'A whole request (headers and body) must arrive within this' })),
+      keep_alive_timeout_ms: Type.Optional(Type.Integer({ minimum: 1, description: 'Idle keep-alive connections close after this' })),
+      max_connections: Type.Optional(Type.Integer({ minimum: 1, description: 'Open connections at once' })),
+      max_connections_per_client: Type.Optional(Type.Integer({ minimum: 1, description: 'Open connections from one address (IPv6: one /64)' })),
       shutdown_grace_ms: Type.Optional(Type.Integer({ minimum: 0 })),
     }, 'Query API (HTTP)'),
   },
@@ -173,7 +178,13 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (fileHttp.token !== undefined && fileHttp.token_file !== undefined) {
     throw new ConfigError(`${source}: http.token_file: set either http.token or http.token_file, not both`);
   }
-  if (env.FLOWMESH_TOKEN && !('token' in fileHttp)) setPath(doc, 'http.token', env.FLOWMESH_TOKEN);
+  // Where the token comes from, for the error message: the command line beats the file, which beats the environment.
+  let tokenSource = `${source}: http.token`;
+  if (env.FLOWMESH_TOKEN && !('token' in fileHttp)) {
+    setPath(doc, 'http.token', env.FLOWMESH_TOKEN);
+    tokenSource = 'FLOWMESH_TOKEN';
+  }
+  if (overrides['http.token'] !== undefined) tokenSource = '--token';
   for (const [key, value] of Object.entries(overrides)) {
     if (value === null) deletePath(doc, key);
     else if (value !== undefined) setPath(doc, key, value);
@@ -183,7 +194,10 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const problem = describeError(ConfigSchema, config, source);
   if (problem) throw new ConfigError(problem);
   if (config.dns.min_ttl_s > config.dns.max_ttl_s) throw new ConfigError(`${source}: dns.min_ttl_s: must not exceed dns.max_ttl_s`);
+  if (!config.http.token && config.http.token_file !== undefined) tokenSource = `${source}: http.token_file ${config.http.token_file}`;
   resolveTokenFile(config, source);
+  const badToken = config.http.token ? tokenProblem(config.http.token) : null;
+  if (badToken) throw new ConfigError(`${tokenSource}: the API token ${badToken}`);
   return config;
 }
 

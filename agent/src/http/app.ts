@@ -2,9 +2,16 @@
  * The agent's HTTP API (Fastify): routes, auth, validation, error mapping and time limits
  * (admission and queueing are the query engine's). It owns no data: queries go to a QueryBackend (the query engine), figures
  * come from AgentMetrics and an info callback. Listening is the server composition's job.
+ *
+ * Bounds on what a client can hold (connections.ts has the connection-level ones): a
+ * request's headers must arrive within header_timeout_ms and the whole request within
+ * request_timeout_ms (Node checks both every CHECK_INTERVAL_MS; 408, then closed); idle
+ * keep-alive connections close after keep_alive_timeout_ms; an unauthenticated request is
+ * answered 401 before its body is read and its connection closed; a query the engine would
+ * refuse (overload) is refused 429 before its body is read.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -15,13 +22,16 @@ import {
   type FlowsQuery, type FlowsResult, type Query, type QueryResult,
 } from '../model/query';
 import type { AgentMetrics } from '../metrics';
+import { clientKey, limitConnections } from './connections';
 import { csvChunks, exportQuery } from './csv';
 import { DeadlineError, toErrorReply } from './errors';
 import { AgentInfoSchema, HealthSchema, type AgentInfo } from './info';
-import type { HttpOptions } from './options';
+import { loadTls, type HttpOptions } from './options';
 import { InputError, parseQuery } from './validate';
 
 export interface QueryRunOptions {
+  /** The client asking (connections.ts clientKey): admission is fair across clients. */
+  client: string;
   timeoutMs: number;
   rowBudget: number;
   /** Aborted when the client goes away, the deadline passes or the agent shuts down. */
@@ -31,6 +41,8 @@ export interface QueryRunOptions {
 /** What the HTTP layer needs from the query engine (agent/src/query QueryEngine); it admits, queues and refuses (BusyError). */
 export interface QueryBackend {
   run(query: Query, options: QueryRunOptions): Promise<QueryResult>;
+  /** The error a query of this client would be refused with right now, or null; asked before the body is read. */
+  refusal(client: string): Error | null;
 }
 
 export interface HttpDeps {
@@ -53,6 +65,21 @@ export interface HttpApi {
 
 /** Extra time the engine gets to report its own timeout before the HTTP layer gives up on it. */
 const DEADLINE_SLACK_MS = 1000;
+/** How often Node checks header and request deadlines (its default, 30 s, would let them overrun by that much). */
+const CHECK_INTERVAL_MS = 500;
+/** A connection may be silent this much longer than the longest a query can take before it counts as stalled. */
+const STALL_SLACK_MS = 5000;
+const QUERY_ROUTES = new Set(['/api/v1/query', '/api/v1/export.csv']);
+
+/** Why Node gave up on a request before it reached a route (fastify's clientErrorHandler). */
+const CLIENT_ERRORS: Record<string, { status: number; error: string; message: string; reason: 'timeout' | 'malformed' }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408, error: 'timeout', reason: 'timeout',
+    message: 'the request did not arrive in time (http.header_timeout_ms / http.request_timeout_ms)',
+  },
+  HPE_HEADER_OVERFLOW: { status: 431, error: 'headers_too_large', reason: 'malformed', message: 'request headers too large' },
+};
+const MALFORMED = { status: 400, error: 'bad_request', reason: 'malformed' as const, message: 'malformed HTTP request' };
 const SHARED_SCHEMAS = [FlowRecordSchema, FilterSchema, QuerySchema, TotalsSchema, LiveInfoSchema, QueryResultSchema, ApiErrorSchema,
   AgentInfoSchema, HealthSchema];
 
@@ -79,13 +106,36 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
   const { options, backend, metrics } = deps;
+  // Node's own per-request deadlines (fastify passes `http`/`https` to createServer; it sets requestTimeout itself).
+  const deadlines = {
+    headersTimeout: options.header_timeout_ms,
+    connectionsCheckingInterval: Math.min(CHECK_INTERVAL_MS, options.header_timeout_ms),
+  };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Requests are logged at debug level by the onResponse hook below; 5xx by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.body_limit_bytes,
-    ...(options.tls ? { https: { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } } : {}),
+    requestTimeout: options.request_timeout_ms,
+    keepAliveTimeout: options.keep_alive_timeout_ms,
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || socket.destroyed) return;
+      const answer = CLIENT_ERRORS[error.code ?? ''] ?? MALFORMED;
+      metrics.apiConnectionClosed(answer.reason);
+      const body = JSON.stringify({ error: answer.error, message: answer.message });
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${answer.status} ${answer.error}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+      socket.destroy();
+    },
+    ...(options.tls ? { https: { ...loadTls(options.tls), ...deadlines } } : { http: deadlines }),
   });
+  limitConnections(app.server, {
+    maxConnections: options.max_connections,
+    maxPerClient: options.max_connections_per_client,
+    stalledMs: options.query_timeout_ms + DEADLINE_SLACK_MS + STALL_SLACK_MS,
+  }, metrics);
   const running = new Set<AbortController>();
 
   // Every reply is plain JSON.stringify: the union result schemas are documentation, and a
@@ -114,11 +164,21 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
     const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '');
     // Comparing fixed-length digests keeps the comparison constant-time whatever the input length.
     if (match && timingSafeEqual(sha256(match[1]!), expectedDigest)) return;
+    // Answered before the body is read; closing the connection means an unauthenticated
+    // client cannot keep it (and a file descriptor) by never finishing its body.
+    metrics.apiConnectionClosed('unauthorized');
     reply
       .code(401)
       .header('www-authenticate', 'Bearer realm="flowmesh"')
+      .header('connection', 'close')
       .send({ error: 'unauthorized', message: match ? 'invalid token' : 'missing Authorization: Bearer <token> header' });
     return reply;
+  });
+  // Overload is shed before a query's body is read and validated: refusing is then cheap.
+  app.addHook('onRequest', async (request) => {
+    if (request.method !== 'POST' || !QUERY_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const refusal = backend.refusal(clientKey(request.socket.remoteAddress));
+    if (refusal) throw refusal;
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
@@ -149,7 +209,7 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
   });
 
   /** Runs one query (or export page) under the time limit, aborting it when the client leaves. */
-  const runWithDeadline = async (query: Query, reply: FastifyReply): Promise<QueryResult> => {
+  const runWithDeadline = async (query: Query, request: FastifyRequest, reply: FastifyReply): Promise<QueryResult> => {
     const controller = new AbortController();
     running.add(controller);
     const onClose = () => controller.abort();
@@ -162,7 +222,10 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
       }, options.query_timeout_ms + DEADLINE_SLACK_MS);
     });
     const work = Promise.resolve().then(() =>
-      backend.run(query, { timeoutMs: options.query_timeout_ms, rowBudget: options.row_budget, signal: controller.signal }),
+      backend.run(query, {
+        client: clientKey(request.socket.remoteAddress), timeoutMs: options.query_timeout_ms, rowBudget: options.row_budget,
+        signal: controller.signal,
+      }),
     );
     try {
       return await Promise.race([work, deadline]);
@@ -196,7 +259,7 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
         response: { 200: { description: 'QueryResult', ...ref('QueryResult') }, ...errorResponses(400, 401, 413, 429, 503, 504) },
       },
     },
-    async (request: FastifyRequest, reply) => runWithDeadline(request.body as Query, reply),
+    async (request: FastifyRequest, reply) => runWithDeadline(request.body as Query, request, reply),
   );
 
   app.post(
@@ -214,7 +277,7 @@ export async function buildHttpApi(deps: HttpDeps): Promise<HttpApi> {
     },
     async (request, reply) => {
       const query = exportQuery(request.body as FlowsQuery, options.row_budget);
-      const fetchPage = async (page: FlowsQuery) => (await runWithDeadline(page, reply)) as FlowsResult;
+      const fetchPage = async (page: FlowsQuery) => (await runWithDeadline(page, request, reply)) as FlowsResult;
       // The first page is fetched before the 200 goes out, so its errors still get a proper status.
       const first = await fetchPage(query);
       const stream = Readable.from(csvChunks(query, first, fetchPage), { objectMode: false });

@@ -35,6 +35,7 @@ interface ErrorLike {
   field?: string;
   statusCode?: number;
   code?: string;
+  retryAfterS?: number;
 }
 
 /**
@@ -54,7 +55,10 @@ export function toErrorReply(error: unknown, timeoutMs: number): ErrorReply {
   }
   switch (e.name) {
     case 'BusyError':
-      return { status: 429, body: { error: 'too_many_requests', message: e.message ?? 'busy' }, headers: { 'retry-after': '1' } };
+      return {
+        status: 429, body: { error: 'too_many_requests', message: e.message ?? 'busy' },
+        headers: { 'retry-after': String(e.retryAfterS ?? 1) },
+      };
     case 'DeadlineError':
     case 'QueryTimeoutError':
       return {

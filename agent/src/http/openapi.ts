@@ -14,7 +14,7 @@ export async function openapiDocument(): Promise<unknown> {
   const notServing = () => Promise.reject(new Error('documentation only: nothing is served'));
   const { app } = await buildHttpApi({
     options: resolveHttpOptions(),
-    backend: { run: notServing },
+    backend: { run: notServing, refusal: () => null },
     metrics: new AgentMetrics({ processMetrics: false }),
     version: 'docs',
     info: notServing,

@@ -104,6 +104,9 @@ export class AgentMetrics {
   private readonly flowsEnded: Counter<'direction' | 'protocol' | 'reason'>;
   private readonly storeBatch: Histogram;
   private readonly apiDuration: Histogram<'route' | 'method' | 'status'>;
+  private readonly apiConnections: Gauge;
+  private readonly apiConnectionsRefused: Counter<'reason'>;
+  private readonly apiConnectionsClosed: Counter<'reason'>;
 
   constructor(options: MetricsOptions = {}) {
     this.maxPeerLabels = options.maxPeerLabels ?? 200;
@@ -143,6 +146,19 @@ export class AgentMetrics {
       help: 'HTTP API request duration by route pattern, method and status',
       labelNames: ['route', 'method', 'status'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.apiConnections = new Gauge({ name: 'flowmesh_api_connections', help: 'Open HTTP API connections', registers });
+    this.apiConnectionsRefused = new Counter({
+      name: 'flowmesh_api_connections_refused_total',
+      help: 'HTTP API connections closed as they arrived, by the limit reached (max_connections, max_connections_per_client)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.apiConnectionsClosed = new Counter({
+      name: 'flowmesh_api_connections_closed_total',
+      help: 'HTTP API connections the agent closed on the client, by reason (timeout, stalled, malformed, unauthorized)',
+      labelNames: ['reason'],
       registers,
     });
     this.registerScrapeTimeMetrics();
@@ -187,6 +203,22 @@ export class AgentMetrics {
 
   observeApiRequest(route: string, method: string, status: number, seconds: number): void {
     this.apiDuration.labels(route, method, String(status)).observe(seconds);
+  }
+
+  apiConnectionOpened(): void {
+    this.apiConnections.inc();
+  }
+
+  apiConnectionEnded(): void {
+    this.apiConnections.dec();
+  }
+
+  apiConnectionRefused(reason: 'max_connections' | 'max_connections_per_client'): void {
+    this.apiConnectionsRefused.inc({ reason });
+  }
+
+  apiConnectionClosed(reason: 'timeout' | 'stalled' | 'malformed' | 'unauthorized'): void {
+    this.apiConnectionsClosed.inc({ reason });
   }
 
   /** The text exposition format, for GET /metrics. */

@@ -28,7 +28,7 @@ import type {
 import { CONNECTION_DIMENSIONS, DIMENSIONS, MAX_GROUP_BY, MAX_SPLIT_BY, METRIC_AGGREGATION, METRICS } from '../model/query';
 import type { LiveSnapshot, LiveSource } from '../live';
 import { FLOW_COLUMNS } from '../store/schema';
-import { decodeCursor, encodeCursor } from './cursor';
+import { checkCursorDatabase, decodeCursor, encodeCursor, queryFingerprint, readDatabaseId } from './cursor';
 import { QueryInputError, RowBudgetError } from './errors';
 import { compileFilters, dimensionExpression, Params, rollupCoversDimension, rollupCoversFilter } from './filters';
 import { LIVE_TABLE, withLiveTable } from './live-table';
@@ -66,6 +66,8 @@ export const QUERY_DEFAULTS: QueryEngineOptions = {
 };
 
 export interface RunOptions {
+  /** Who asks (the HTTP client's address): admission is fair across clients. */
+  client?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
   rowBudget?: number;
@@ -159,6 +161,11 @@ export class QueryEngine {
     return this.pool.load;
   }
 
+  /** Why a query of `client` would be refused now (BusyError), or null: lets a caller refuse before parsing. */
+  refusal(client: string): Error | null {
+    return this.pool.refusal(client);
+  }
+
   /** Where include_open queries find open flows (`run`: the flow table and the store). */
   attachLive(source: LiveSource): void {
     this.live = source;
@@ -176,7 +183,7 @@ export class QueryEngine {
     // The live snapshot is taken here too: the answer is the state of this instant.
     const source = this.source(query, range);
     const prepared = this.prepare(query, range, budget, source);
-    return this.pool.withConnection(timeoutMs, runOptions.signal, async (connection) => {
+    return this.pool.withConnection(runOptions.client ?? '', timeoutMs, runOptions.signal, async (connection) => {
       const result = source.live
         ? await withLiveTable(connection, source.live.records, source.live.ridLimit, () => prepared(connection))
         : await prepared(connection);
@@ -320,8 +327,10 @@ export class QueryEngine {
     ];
     // Where the walk starts: the range edge, or the cursor's record.
     let edgeUs = newest ? range.toUs : range.fromUs;
-    if (query.cursor !== undefined) {
-      const key = decodeCursor(query.cursor, order);
+    const fingerprint = queryFingerprint(order, query.filters, query.include_open === true);
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, order, fingerprint);
+    if (cursor) {
+      const { key } = cursor;
       edgeUs = key.startUs;
       const [cmp, cmpOrEq] = order === 'newest' ? ['<', '<='] : ['>', '>='];
       const s = `CAST(${params.add(key.startUs)} AS BIGINT)`;
@@ -358,6 +367,9 @@ export class QueryEngine {
       }
     };
     return async (connection: DuckDBConnection): Promise<FlowsResult> => {
+      // Read on the query's own connection: the store may have replaced its database since the cursor was made.
+      const databaseId = await readDatabaseId(connection);
+      if (cursor) checkCursorDatabase(cursor.databaseId, databaseId);
       const rows = await fetchPage(connection);
       const page = rows.slice(0, limit);
       const records = page.map((row) => {
@@ -371,7 +383,8 @@ export class QueryEngine {
       let nextCursor: string | null = null;
       if (rows.length > limit) {
         const last = records[records.length - 1];
-        nextCursor = encodeCursor({ order, startUs: last.start_us, flowId: last.flow_id, seq: last.seq, rid: num(page[page.length - 1][0]) });
+        const key = { order, startUs: last.start_us, flowId: last.flow_id, seq: last.seq, rid: num(page[page.length - 1][0]) };
+        nextCursor = encodeCursor(key, { databaseId, query: fingerprint });
       }
       return { kind: 'flows', records, next_cursor: nextCursor };
     };

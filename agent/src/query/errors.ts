@@ -31,9 +31,15 @@ export class RowBudgetError extends Error {
   }
 }
 
+/** Refused at admission (overload); `retryAfterS` is when trying again makes sense. */
 export class BusyError extends Error {
-  constructor(readonly running: number, readonly queued: number) {
-    super(`too many concurrent queries (${running} running, ${queued} waiting); retry shortly`);
+  constructor(
+    readonly running: number,
+    readonly queued: number,
+    readonly retryAfterS: number,
+    why: string,
+  ) {
+    super(`too many concurrent queries (${running} running, ${queued} waiting): ${why}; retry in ${retryAfterS} s`);
     this.name = 'BusyError';
   }
 }

@@ -69,6 +69,8 @@ const NUMERIC_EXPRESSIONS: Record<string, string> = {
   handshake_us: '(tcp_synack_us + tcp_ack_us)', tcp_synack_us: 'tcp_synack_us', tcp_ack_us: 'tcp_ack_us', dns_rtt_us: 'dns_rtt_us',
 };
 
+const INT64_LIMIT = 2 ** 63;
+
 const COMPARATORS: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=', eq: '=', neq: '<>' };
 
 const FLAG_EXPRESSIONS: Record<string, string> = {
@@ -147,7 +149,7 @@ export function compileFilter(input: Filter, params: Params, at: string): string
       const columns = sides(filter.field, at);
       if (!columns.every((d) => d === 'src_port' || d === 'dst_port')) throw new QueryInputError(`${at}.field`, 'range applies to ports');
       const { min: low, max: high } = filter;
-      if (typeof low !== 'number' || typeof high !== 'number' || !Number.isInteger(low) || !Number.isInteger(high) || low > high) {
+      if (typeof low !== 'number' || typeof high !== 'number' || !Number.isSafeInteger(low) || !Number.isSafeInteger(high) || low > high) {
         throw new QueryInputError(`${at}.min`, 'min must be an integer not above max');
       }
       const min = params.add(low);
@@ -199,6 +201,10 @@ function numericComparison(field: string, op: string, value: unknown, params: Pa
   if (!comparator) throw new QueryInputError(`${at}.op`, `unknown comparison ${op}`);
   const number = typeof value === 'number' ? value : Number.NaN;
   if (!Number.isFinite(number)) throw new QueryInputError(`${at}.value`, 'a finite number');
+  // The counters are 64-bit integers; DuckDB cannot take a bound value outside that range.
+  if (Math.abs(number) >= INT64_LIMIT) {
+    throw new QueryInputError(`${at}.value`, `${number} is out of range for ${field}: use a number between -2^63 and 2^63 (exclusive)`);
+  }
   return `(${expression} ${comparator} CAST(${params.add(number)} AS DOUBLE))`;
 }
 

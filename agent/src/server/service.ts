@@ -13,7 +13,7 @@ import type { FlowSink } from '../model/flow';
 import { API_VERSION } from '../model/query';
 import { buildHttpApi } from '../http/app';
 import type { AgentInfo } from '../http/info';
-import { assertSafeListen, parseListen, resolveHttpOptions, type HttpOptions } from '../http/options';
+import { assertSafeListen, loadTls, parseListen, resolveHttpOptions, type HttpOptions } from '../http/options';
 import { AgentMetrics, meteredSink, type MetricsOptions, type MetricsProviders, type StoreStatsProvider } from '../metrics';
 import { QueryEngine } from '../query';
 import { FlowStore } from '../store/flow-store';
@@ -86,6 +86,8 @@ function formatAddress(protocol: string, host: string, port: number): string {
 export async function startAgentService(config: AgentServiceOptions): Promise<AgentService> {
   const options = resolveHttpOptions(config.http);
   assertSafeListen(options);
+  // Checked before the store is opened, so a TLS mistake stops the agent without touching the database.
+  if (options.tls) loadTls(options.tls);
   const { host, port } = parseListen(options.listen);
   const version = config.version ?? agentVersion();
   const startedAt = new Date();

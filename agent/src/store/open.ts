@@ -67,6 +67,15 @@ async function storedVersion(connection: DuckDBConnection): Promise<number | nul
  * tables are not what its version says.
  */
 export async function createSchema(connection: DuckDBConnection): Promise<Migration[]> {
+  const applied = await createOrMigrate(connection);
+  // An id of this database (flows cursors are bound to it); older files get theirs at their next open.
+  await connection.run(
+    "INSERT INTO flowmesh_meta SELECT 'database_id', CAST(uuid() AS VARCHAR) WHERE NOT EXISTS (SELECT 1 FROM flowmesh_meta WHERE key = 'database_id')",
+  );
+  return applied;
+}
+
+async function createOrMigrate(connection: DuckDBConnection): Promise<Migration[]> {
   const version = await storedVersion(connection);
   if (version === null) {
     const existing = await connection.runAndReadAll(

@@ -1,7 +1,9 @@
 // Package agentclient talks to one Flowmesh agent over its HTTP API (POST /api/v1/query,
 // GET /info) and turns every failure into an *Error that names the agent and says what
 // went wrong in words an operator can act on (timeout after Xms, connection refused,
-// HTTP 401 unauthorised, bad JSON, wrong api_version). Replies are decoded strictly.
+// HTTP 401 unauthorised, bad JSON, wrong api_version). Replies are decoded strictly, as
+// they stream, within what the query asked for and the query's memory Budget (decode.go,
+// budget.go). Credentials in an agent URL never appear in what it reports (URL, messages).
 package agentclient
 
 import (
@@ -18,28 +20,48 @@ import (
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 )
 
-// MaxReplyBytes bounds how much of an agent reply is read (a 10000-row flows page is ~7 MB).
-const MaxReplyBytes = 256 << 20
+// DefaultQueryMemory is the reply budget of a query whose clients carry none (models.DefaultQueryMemoryMB).
+const DefaultQueryMemory = models.DefaultQueryMemoryMB << 20
+
+// Bounds of the small replies: GET /info and error bodies.
+const (
+	maxInfoBytes  = 1 << 20
+	maxErrorBytes = 64 << 10
+)
 
 // Client queries one agent. It is safe for concurrent use.
 type Client struct {
-	Name    string
-	BaseURL string
+	Name string
+	// URL is the agent's base URL as it may be shown: user and password replaced (models.RedactURL).
+	URL     string
 	Timeout time.Duration
+	base    string // what requests go to, credentials included
 	token   string
 	http    *http.Client
-	version versionCache
+	version *versionCache
+	budget  *Budget // this agent's share of the memory bound of the query this client serves; nil = DefaultQueryMemory per request
 }
 
 // New returns a client for one configured agent using the shared transport.
 func New(cfg models.AgentConfig, token string, timeout time.Duration, transport http.RoundTripper) *Client {
+	base := strings.TrimRight(cfg.URL, "/")
 	return &Client{
 		Name:    cfg.Name,
-		BaseURL: strings.TrimRight(cfg.URL, "/"),
+		URL:     models.RedactURL(base),
 		Timeout: timeout,
+		base:    base,
 		token:   token,
 		http:    &http.Client{Transport: transport, CheckRedirect: noRedirects},
+		version: &versionCache{},
 	}
+}
+
+// WithBudget returns a client of the same agent whose replies, every request of one query
+// together, are read within b (its share of the query's bound, NewShares).
+func (c *Client) WithBudget(b *Budget) *Client {
+	bound := *c
+	bound.budget = b
+	return &bound
 }
 
 // Agents answer directly; following a redirect could leak the bearer token elsewhere.
@@ -48,12 +70,17 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // Info fetches GET /info and checks the agent speaks api_version 1.
 func (c *Client) Info(ctx context.Context) (models.AgentInfo, error) {
 	var info models.AgentInfo
-	body, err := c.do(ctx, http.MethodGet, "/info", nil)
+	err := c.exchange(ctx, http.MethodGet, "/info", nil, NewShares(maxInfoBytes, 1)[0], func(r *meteredReader) error {
+		if err := json.NewDecoder(r).Decode(&info); err != nil {
+			if r.spent {
+				return c.fail(KindBadReply, 0, fmt.Sprintf("/info reply larger than %d KiB", maxInfoBytes>>10), err)
+			}
+			return c.fail(KindBadReply, 0, fmt.Sprintf("invalid JSON from /info: %v", err), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return info, err
-	}
-	if err := json.Unmarshal(body, &info); err != nil {
-		return info, c.fail(KindBadReply, 0, fmt.Sprintf("invalid JSON from /info: %v", err), err)
 	}
 	if info.APIVersion.String() == "" {
 		return info, c.fail(KindBadReply, 0, "/info has no api_version: is this a Flowmesh agent?", nil)
@@ -72,15 +99,19 @@ func (c *Client) Query(ctx context.Context, q models.Query, out any) error {
 	if err != nil {
 		return c.fail(KindInternal, 0, fmt.Sprintf("cannot encode query: %v", err), err)
 	}
-	body, err := c.do(ctx, http.MethodPost, "/api/v1/query", payload)
-	if err != nil {
-		return err
+	budget := c.budget
+	if budget == nil {
+		budget = NewShares(DefaultQueryMemory, 1)[0]
 	}
-	return c.decodeResult(body, q.Kind, out)
+	return c.exchange(ctx, http.MethodPost, "/api/v1/query", payload, budget, func(r *meteredReader) error {
+		return c.decodeReply(r, q, out)
+	})
 }
 
-// do performs one request under the per-agent timeout and returns the body of a 2xx reply.
-func (c *Client) do(parent context.Context, method, path string, payload []byte) ([]byte, error) {
+// exchange performs one request under the per-agent timeout; read decodes a 2xx body as it
+// streams in, within budget. A failure while the body is read (timeout, reset) is reported
+// as such, not as a bad reply.
+func (c *Client) exchange(parent context.Context, method, path string, payload []byte, budget *Budget, read func(*meteredReader) error) error {
 	ctx, cancel := context.WithTimeout(parent, c.Timeout)
 	defer cancel()
 	started := time.Now()
@@ -88,9 +119,9 @@ func (c *Client) do(parent context.Context, method, path string, payload []byte)
 	if payload != nil {
 		reader = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, reader)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, reader)
 	if err != nil {
-		return nil, c.fail(KindInternal, 0, fmt.Sprintf("cannot build request: %v", err), err)
+		return c.fail(KindInternal, 0, "cannot build the request: the agent URL is not usable", nil)
 	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -101,20 +132,29 @@ func (c *Client) do(parent context.Context, method, path string, payload []byte)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, c.transportError(parent, ctx, err, started)
+		return c.transportError(parent, ctx, err, started)
 	}
+	// Closing without reading the rest drops the connection: a reply refused half-way is not drained.
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxReplyBytes+1))
-	if err != nil {
-		return nil, c.transportError(parent, ctx, err, started)
-	}
-	if len(body) > MaxReplyBytes {
-		return nil, c.fail(KindBadReply, resp.StatusCode, fmt.Sprintf("reply larger than %d MiB: lower the limit or narrow the query", MaxReplyBytes>>20), nil)
-	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, c.httpError(resp.StatusCode, body)
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+		if err != nil {
+			return c.transportError(parent, ctx, err, started)
+		}
+		return c.httpError(resp.StatusCode, body)
 	}
-	return body, nil
+	r := &meteredReader{body: resp.Body, budget: budget}
+	if err := read(r); err != nil {
+		if r.readErr != nil || ctx.Err() != nil {
+			cause := r.readErr
+			if cause == nil {
+				cause = ctx.Err()
+			}
+			return c.transportError(parent, ctx, cause, started)
+		}
+		return err
+	}
+	return nil
 }
 
 func (c *Client) transportError(parent, ctx context.Context, err error, started time.Time) error {
@@ -125,12 +165,12 @@ func (c *Client) transportError(parent, ctx context.Context, err error, started 
 		if parent.Err() != nil {
 			return c.fail(KindTimeout, 0, fmt.Sprintf("timeout: the request deadline passed after %dms", time.Since(started).Milliseconds()), err)
 		}
-		return c.fail(KindTimeout, 0, fmt.Sprintf("timeout after %dms (no complete answer from %s; raise timeoutMs or narrow the query)", c.Timeout.Milliseconds(), c.BaseURL), err)
+		return c.fail(KindTimeout, 0, fmt.Sprintf("timeout after %dms (no complete answer from %s; raise timeoutMs or narrow the query)", c.Timeout.Milliseconds(), c.URL), err)
 	}
-	if message, ok := describeTLSError(err, c.Name, c.BaseURL); ok {
+	if message, ok := describeTLSError(err, c.Name, c.URL); ok {
 		return c.fail(KindTLS, 0, message, err)
 	}
-	return c.fail(classifyNetError(err), 0, describeNetError(err, c.BaseURL), err)
+	return c.fail(classifyNetError(err), 0, describeNetError(err, c.URL), err)
 }
 
 func (c *Client) httpError(status int, body []byte) error {
@@ -172,6 +212,8 @@ func snippet(body []byte) string {
 	return s
 }
 
+// fail builds the agent's error. Its message is shown (panel notices, health, resources,
+// logs), so any trace of the URL's credentials a lower layer put into it is replaced too.
 func (c *Client) fail(kind Kind, status int, message string, cause error) *Error {
-	return &Error{Agent: c.Name, Kind: kind, HTTPStatus: status, Message: message, Err: cause}
+	return &Error{Agent: c.Name, Kind: kind, HTTPStatus: status, Message: models.RedactCredentials(message, c.base), Err: cause}
 }

@@ -4,6 +4,7 @@ package agentclient
 // federation bench found it was most of the plugin's per-agent overhead. Not run by go test.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -39,9 +40,11 @@ func BenchmarkDecodeFlowsPage(b *testing.B) {
 	c := New(models.AgentConfig{Name: "node-a", URL: "http://127.0.0.1:1"}, "", time.Second, nil)
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
+	q := models.Query{Kind: models.KindFlows, Limit: models.Int64(100)}
 	for i := 0; i < b.N; i++ {
 		var out models.FlowsResult
-		if err := c.decodeResult(body, models.KindFlows, &out); err != nil {
+		r := &meteredReader{body: bytes.NewReader(body), budget: NewShares(DefaultQueryMemory, 1)[0]}
+		if err := c.decodeReply(r, q, &out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -22,6 +22,7 @@ const (
 	KindHTTP         Kind = "http error"
 	KindRowBudget    Kind = "row budget"
 	KindOverloaded   Kind = "overloaded"
+	KindMemory       Kind = "memory bound"
 	KindCancelled    Kind = "cancelled"
 	KindInternal     Kind = "internal"
 )

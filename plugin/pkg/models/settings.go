@@ -21,6 +21,9 @@ const (
 	MaxMaxConcurrency     = 64
 	DefaultRowBudget      = 50000
 	MaxRowBudget          = MaxTopLimit
+	DefaultQueryMemoryMB  = 256
+	MinQueryMemoryMB      = 1
+	MaxQueryMemoryMB      = 65536
 	DedupeNone            = "none"
 	DedupeConnection      = "connection"
 
@@ -89,6 +92,8 @@ type Settings struct {
 	// certificate it must present, as `openssl x509 -noout -fingerprint -sha256` prints it.
 	TLSPins   map[string]string `json:"tlsPins"`
 	Discovery Discovery         `json:"discovery"`
+	// MaxQueryMemoryMB bounds what one query's agent replies may take, all agents together.
+	MaxQueryMemoryMB int64 `json:"maxQueryMemoryMB"`
 
 	sharedToken string
 	agentTokens map[string]string // secureJsonData token.<agent name>
@@ -121,6 +126,9 @@ func (s *Settings) applyDefaults(secure map[string]string) {
 	}
 	if s.RowBudget == 0 {
 		s.RowBudget = DefaultRowBudget
+	}
+	if s.MaxQueryMemoryMB == 0 {
+		s.MaxQueryMemoryMB = DefaultQueryMemoryMB
 	}
 	if s.DefaultDedupe == "" {
 		s.DefaultDedupe = DedupeNone
@@ -229,7 +237,7 @@ func (s *Settings) Validate() error {
 		}
 		seen[a.Name] = i
 		if err := validateAgentURL(a.URL); err != nil {
-			add("agents[%d].url %q: %v", i, a.URL, err)
+			add("agents[%d].url %q: %v", i, RedactURL(a.URL), err)
 		}
 	}
 	if s.TimeoutMs < MinTimeoutMs || s.TimeoutMs > MaxTimeoutMs {
@@ -240,6 +248,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.RowBudget < 1 || s.RowBudget > MaxRowBudget {
 		add("rowBudget %d: must be between 1 and %d", s.RowBudget, MaxRowBudget)
+	}
+	if s.MaxQueryMemoryMB < MinQueryMemoryMB || s.MaxQueryMemoryMB > MaxQueryMemoryMB {
+		add("maxQueryMemoryMB %d: must be between %d and %d", s.MaxQueryMemoryMB, MinQueryMemoryMB, MaxQueryMemoryMB)
 	}
 	if s.DefaultDedupe != DedupeNone && s.DefaultDedupe != DedupeConnection {
 		add("defaultDedupe %q: must be %q or %q", s.DefaultDedupe, DedupeNone, DedupeConnection)
@@ -254,7 +265,7 @@ func (s *Settings) Validate() error {
 	}
 	for i, a := range s.Agents {
 		if s.TLSPins[a.Name] != "" && strings.HasPrefix(a.URL, "http://") {
-			add("tlsPins[%q]: agents[%d].url %q is plain http://; a pinned certificate needs https://", a.Name, i, a.URL)
+			add("tlsPins[%q]: agents[%d].url %q is plain http://; a pinned certificate needs https://", a.Name, i, RedactURL(a.URL))
 		}
 	}
 	problems = append(problems, s.Discovery.validate()...)
@@ -329,6 +340,10 @@ func validateAgentURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		var parseErr *url.Error
+		if errors.As(err, &parseErr) {
+			err = parseErr.Err // without the URL, which may hold credentials
+		}
 		return fmt.Errorf("not a URL (%v)", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {

@@ -11,7 +11,7 @@ func TestLoadSettingsAppliesDefaultsAndTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.TimeoutMs != 10000 || s.MaxConcurrency != 8 || s.RowBudget != DefaultRowBudget || s.DefaultDedupe != "none" {
+	if s.TimeoutMs != 10000 || s.MaxConcurrency != 8 || s.RowBudget != DefaultRowBudget || s.DefaultDedupe != "none" || s.MaxQueryMemoryMB != 256 {
 		t.Errorf("defaults not applied: %+v", s)
 	}
 	if s.Agents[0].URL != "http://10.0.0.1:9477" {
@@ -36,6 +36,7 @@ func TestLoadSettingsRejectsBadInputNamingTheField(t *testing.T) {
 		"concurrency":     {`{"agents":[{"name":"a","url":"http://a"}],"maxConcurrency":-1}`, "maxConcurrency -1"},
 		"dedupe":          {`{"agents":[{"name":"a","url":"http://a"}],"defaultDedupe":"all"}`, `defaultDedupe "all"`},
 		"row budget":      {`{"agents":[{"name":"a","url":"http://a"}],"rowBudget":1000000}`, "rowBudget 1000000"},
+		"query memory":    {`{"agents":[{"name":"a","url":"http://a"}],"maxQueryMemoryMB":-5}`, "maxQueryMemoryMB -5: must be between 1 and 65536"},
 		"not json":        {`{agents:`, "invalid jsonData"},
 		"agents wrong ty": {`{"agents":{"name":"a"}}`, "invalid jsonData"},
 	}
@@ -55,6 +56,36 @@ func TestLoadSettingsReportsEveryProblemAtOnce(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
+	}
+}
+
+// An agent URL may carry credentials; a settings error shows the URL with them replaced.
+func TestSettingsErrorsRedactURLCredentials(t *testing.T) {
+	for _, url := range []string{"ftp://flowuser:s3cret@a:1", "http://flowuser:s3cret@[::1", "http://flowuser:s3cret@a:1/?q=1"} {
+		_, err := LoadSettings([]byte(`{"agents":[{"name":"a","url":"`+url+`"}]}`), nil)
+		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "flowuser") || !strings.Contains(err.Error(), "xxxxx@") {
+			t.Errorf("%s: error %v", url, err)
+		}
+	}
+}
+
+func TestRedactURLAndCredentials(t *testing.T) {
+	cases := map[string]string{
+		"http://u:p@host:9477":      "http://xxxxx@host:9477",
+		"https://only-user@host/x":  "https://xxxxx@host/x",
+		"http://host:9477":          "http://host:9477",
+		"http://u:p@[bad":           "http://xxxxx@[bad",
+		"http://u%40x:p%3Aq@h:1/ap": "http://xxxxx@h:1/ap",
+	}
+	for in, want := range cases {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	text := `Post "http://flowuser:***@h:1/api/v1/query": dial tcp: refused; raw http://flowuser:longpassword@h:1; escaped flowuser:longpassword@`
+	got := RedactCredentials(text, "http://flowuser:longpassword@h:1")
+	if strings.Contains(got, "flowuser") || strings.Contains(got, "longpassword") {
+		t.Errorf("RedactCredentials left credentials in %q", got)
 	}
 }
 

@@ -38,7 +38,7 @@ func (d *Datasource) agentsHealth(ctx context.Context, a *agentsNow) []AgentHeal
 	out := make([]AgentHealth, len(outcomes))
 	for i, o := range outcomes {
 		found := a.snap.Agents[i]
-		h := AgentHealth{Name: o.Agent, URL: a.fleet.Clients[i].BaseURL, Source: string(found.Source), Origin: found.Origin, Note: found.Note}
+		h := AgentHealth{Name: o.Agent, URL: a.fleet.Clients[i].URL, Source: string(found.Source), Origin: found.Origin, Note: found.Note}
 		if o.Err != nil {
 			h.Status, h.Message = string(o.Err.Kind), o.Err.Message
 			if found.Note != "" {

@@ -125,12 +125,13 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
     );
   };
 
-  const numberInput = (key: 'timeoutMs' | 'maxConcurrency' | 'rowBudget') => (e: ChangeEvent<HTMLInputElement>) =>
+  const numberInput = (key: 'timeoutMs' | 'maxConcurrency' | 'rowBudget' | 'maxQueryMemoryMB') => (e: ChangeEvent<HTMLInputElement>) =>
     setJson({ [key]: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) });
 
   const timeoutProblem = numberProblem(jsonData.timeoutMs, 100, 600000, 'Timeout');
   const concurrencyProblem = numberProblem(jsonData.maxConcurrency, 1, 64, 'Max concurrency');
   const budgetProblem = numberProblem(jsonData.rowBudget, 1, 100000, 'Row budget');
+  const memoryProblem = numberProblem(jsonData.maxQueryMemoryMB, 1, 65536, 'Memory per query');
 
   return (
     <Stack direction="column" gap={2}>
@@ -258,6 +259,15 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           placeholder="50000"
           value={jsonData.rowBudget}
           onChange={numberInput('rowBudget')}
+        />
+        <NumberOption
+          label="Memory per query (MiB)"
+          ariaLabel="Memory per query"
+          description={`Most memory one query's agent replies may take, split equally over the agents it asks; a reply beyond its share is left out with a notice (default ${OPTION_DEFAULTS.maxQueryMemoryMB})`}
+          problem={memoryProblem}
+          placeholder={String(OPTION_DEFAULTS.maxQueryMemoryMB)}
+          value={jsonData.maxQueryMemoryMB}
+          onChange={numberInput('maxQueryMemoryMB')}
         />
         <Field label="Default dedupe" description="Used by queries whose dedupe is 'default'">
           <RadioButtonGroup

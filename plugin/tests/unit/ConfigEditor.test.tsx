@@ -117,7 +117,7 @@ describe('ConfigEditor', () => {
     expect(last().secureJsonData).toEqual({ 'token.gw': '', 'token.gw2': 'tok' });
   });
 
-  it('edits TLS, timeout, concurrency and default dedupe', async () => {
+  it('edits TLS, timeout, concurrency, memory per query and default dedupe', async () => {
     const user = userEvent.setup({ delay: null });
     const { last } = renderControlled(settings({ agents: [{ name: 'gw', url: 'http://gw:9477' }] }));
     await user.click(screen.getByLabelText('Skip TLS verification'));
@@ -129,6 +129,11 @@ describe('ConfigEditor', () => {
     expect(last().jsonData.timeoutMs).toBe(5000);
     await user.type(screen.getByLabelText('Max concurrency'), '4');
     expect(last().jsonData.maxConcurrency).toBe(4);
+    await user.type(screen.getByLabelText('Memory per query'), '0');
+    expect(screen.getByText('Memory per query must be a whole number between 1 and 65536')).toBeInTheDocument();
+    await user.clear(screen.getByLabelText('Memory per query'));
+    await user.type(screen.getByLabelText('Memory per query'), '512');
+    expect(last().jsonData.maxQueryMemoryMB).toBe(512);
     await user.click(screen.getByLabelText('Connection'));
     expect(last().jsonData.defaultDedupe).toBe('connection');
   });
