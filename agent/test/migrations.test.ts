@@ -68,6 +68,17 @@ function upgraded(result: QueryResult, from: 1 | 2): QueryResult {
   return withTotals(result) as QueryResult;
 }
 
+/**
+ * A flows answer with its next_cursor reduced to the position it holds (order and sort key), the
+ * part every cursor version shares: version 2 cursors also carry the database and query they are
+ * bound to, so an answer recorded with a version 1 cursor differs there and only there.
+ */
+function withCursorPosition(result: QueryResult): unknown {
+  if (result.kind !== 'flows' || !result.next_cursor) return result;
+  const position = (JSON.parse(Buffer.from(result.next_cursor, 'base64url').toString('utf8')) as unknown[]).slice(1, 6);
+  return { ...result, next_cursor: position };
+}
+
 async function withConnection<T>(file: string, use: (c: DuckDBConnection) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create(file);
   const connection = await instance.connect();
@@ -109,7 +120,7 @@ describe.each([
         const engine = new QueryEngine(store.instance, { rollups });
         try {
           const now = await engine.run(query);
-          expect({ rollups, query, result: now }).toEqual({ rollups, query, result: upgraded(result, version) });
+          expect({ rollups, query, result: withCursorPosition(now) }).toEqual({ rollups, query, result: withCursorPosition(upgraded(result, version)) });
         } finally {
           engine.close();
         }
