@@ -16,7 +16,7 @@
  *   of what the flow table emitted — with none dropped; received = written + held + dropped
  *   at every scrape. The import waits instead of failing, saying what it waits for.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -346,3 +346,146 @@ maybe('an import into a full disk waits, says what for, and stores every record 
     capture.cleanup();
   }
 }, 120_000);
+
+/**
+ * A real failing device under the database: ext4 on a loop device whose backing file lives on
+ * a tmpfs. Filling that tmpfs makes the loop device's writes fail, so the kernel returns EIO
+ * to DuckDB's writes and fsyncs, and ext4 then aborts its journal and turns read-only (EROFS)
+ * under the open files. The operator's repair — space back, unmount, fsck, mount again at the
+ * same path — happens while the agent runs; it must hold what it captures meanwhile and then
+ * store it, without a restart.
+ */
+function failingDevice(): { mountPoint: string; fail: () => void; readOnly: () => void; repair: () => void } {
+  const backing = tmpfs('48m');
+  const image = path.join(backing, 'disk.img');
+  const mountPoint = fs.mkdtempSync(path.join(dir, 'ext4-'));
+  const filler = path.join(backing, 'filler');
+  execFileSync('truncate', ['-s', '256M', image]);
+  execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'nodiscard,lazy_itable_init=0,lazy_journal_init=0', image]);
+  const mount = () => {
+    execFileSync('mount', ['-o', 'loop,errors=remount-ro', image, mountPoint]);
+    mounts.unshift(mountPoint); // unmounted before its backing tmpfs
+  };
+  mount();
+  return {
+    mountPoint,
+    fail: () => {
+      // Every free byte of the backing tmpfs taken: the device's next new block fails.
+      execFileSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=1M 2>/dev/null || true`]);
+    },
+    // What ext4 does on an error with errors=remount-ro: the journal aborted, read-only under the open files.
+    readOnly: () => execFileSync('mount', ['-o', 'remount,abort', mountPoint]),
+    repair: () => {
+      fs.rmSync(filler, { force: true });
+      execFileSync('umount', ['-l', mountPoint]);
+      mounts.splice(mounts.indexOf(mountPoint), 1);
+      const fsck = spawnSync('e2fsck', ['-f', '-y', image], { encoding: 'utf8' });
+      if (fsck.status === null || fsck.status >= 4) throw new Error(`e2fsck could not repair the image (exit ${fsck.status}): ${fsck.stdout}${fsck.stderr}`);
+      mount();
+    },
+  };
+}
+
+maybe('an I/O error, then a read-only filesystem, under the database: restarted, held, and stored exactly once after the repair', async () => {
+  const udpPort = 40_000 + ((process.pid + 13) % 20_000);
+  const device = failingDevice();
+  const db = path.join(device.mountPoint, 'flows.duckdb');
+  const config = writeConfig([
+    'flows: { idle_timeout_s: { udp: 1 } }',
+    `store: { flush_interval_ms: 200, retry_max_ms: 500, max_backlog: 4000, spill_dir: ${JSON.stringify(path.join(dir, 'spill'))} }`,
+  ].join('\n'));
+  const first = await startAgent({ db, jsonl: path.join(dir, 'first.jsonl'), filter: `udp and dst port ${udpPort}`, config });
+  await udpFlows(udpPort, 2_000);
+  const committed = await until('the first flows stored', () => storeMetrics(first), (m) => m.flowmesh_store_rows_written_total >= 1_900);
+
+  // DuckDB 1.5 (@duckdb/node-api 1.5.6) aborts the process when a commit fails and truncating
+  // its WAL back fails too (duckdb/duckdb#22860, fixed upstream after 1.5): the agent dies as on
+  // SIGKILL, losing only what it had not committed. When this starts failing, DuckDB no longer
+  // aborts: the agent then stays up, degraded, and this test should follow that path instead.
+  device.fail();
+  await udpFlows(udpPort, 2_000, 2_000);
+  expect(await exitOf(first.process)).toEqual({ code: null, signal: 'SIGABRT' });
+  expect(first.stderr()).toMatch(/Read-only file system|Input\/output error/);
+
+  // Restarted as systemd would (Restart=on-failure): the device still refuses the database,
+  // so the agent starts degraded and captures on.
+  const jsonl = path.join(dir, 'second.jsonl');
+  const second = await startAgent({ db, jsonl, filter: `udp and dst port ${udpPort}`, config });
+  await udpFlows(udpPort, 10_000, 4_000);
+  const held = await until('records held while the device fails', () => storeMetrics(second),
+    (m) => m.flowmesh_store_records_received_total >= 9_500 && m.flowmesh_store_spill_records > 0);
+  expect(held.flowmesh_store_degraded).toBe(1);
+  expect(held.flowmesh_store_rows_written_total).toBe(0);
+  expect(held.flowmesh_store_records_received_total).toBe(held.flowmesh_store_backlog_records + held.flowmesh_store_backlog_dropped_total);
+  expect(held.flowmesh_store_backlog_dropped_total).toBe(0);
+  const health = await fetch(`${second.api}/health`);
+  expect(health.status).toBe(503);
+  expect(((await health.json()) as { problems: string[] }).problems[0]).toMatch(/read-only|I\/O error/);
+  const query = await fetch(`${second.api}/api/v1/query`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'summary', from: Date.now() - 3_600_000, to: Date.now() }),
+  });
+  expect(query.status).toBe(503); // nothing to read from meanwhile, and said so
+
+  device.repair();
+  await udpFlows(udpPort, 1_000, 14_000); // capture goes on during the repair
+  const after = await until('the held records written after the repair', () => storeMetrics(second),
+    (m) => m.flowmesh_store_records_received_total >= 10_900 && m.flowmesh_store_backlog_records === 0 && m.flowmesh_store_degraded === 0, 60_000);
+  expect(after.flowmesh_store_rows_written_total).toBe(after.flowmesh_store_records_received_total);
+  expect(after.flowmesh_store_backlog_dropped_total).toBe(0);
+  expect((await fetch(`${second.api}/health`)).status).toBe(200);
+  second.process.kill('SIGTERM');
+  expect(await exitOf(second.process)).toEqual({ code: 0, signal: null });
+
+  const stored = await storedRecords(db, udpPort);
+  const emitted = jsonLines(jsonl).filter((r) => r.dst_port === udpPort);
+  expect(emitted.length).toBe(after.flowmesh_store_records_received_total);
+  const storedKeys = new Set(stored.map(key));
+  expect(emitted.filter((r) => !storedKeys.has(key(r)))).toEqual([]); // every record of the restarted agent,
+  expect(stored.length).toBe(new Set(stored.map(key)).size); //          each once
+  expect(stored.length - emitted.length).toBeGreaterThanOrEqual(committed.flowmesh_store_rows_written_total); // and all the first one committed
+}, 180_000);
+
+maybe('the filesystem under the database turns read-only: held meanwhile, stored exactly once after the repair, without a restart', async () => {
+  const udpPort = 40_000 + ((process.pid + 17) % 20_000);
+  const device = failingDevice();
+  const db = path.join(device.mountPoint, 'flows.duckdb');
+  const jsonl = path.join(dir, 'read-only.jsonl');
+  const started = await startAgent({
+    db, jsonl, filter: `udp and dst port ${udpPort}`,
+    config: writeConfig([
+      'flows: { idle_timeout_s: { udp: 1 } }',
+      `store: { flush_interval_ms: 200, retry_max_ms: 500, max_backlog: 4000, spill_dir: ${JSON.stringify(path.join(dir, 'spill'))} }`,
+    ].join('\n')),
+  });
+  await udpFlows(udpPort, 2_000);
+  await until('the first flows stored', () => storeMetrics(started), (m) => m.flowmesh_store_rows_written_total >= 1_900);
+
+  device.readOnly();
+  await udpFlows(udpPort, 10_000, 2_000);
+  const held = await until('records held while the filesystem is read-only', () => storeMetrics(started),
+    (m) => m.flowmesh_store_records_received_total >= 11_500 && m.flowmesh_store_spill_records > 0 && m.flowmesh_store_degraded === 1);
+  expect(held.flowmesh_store_records_received_total).toBe(
+    held.flowmesh_store_rows_written_total + held.flowmesh_store_backlog_records + held.flowmesh_store_backlog_dropped_total,
+  );
+  expect(held.flowmesh_store_backlog_dropped_total).toBe(0);
+  const health = await fetch(`${started.api}/health`);
+  expect(health.status).toBe(503);
+  expect(((await health.json()) as { problems: string[] }).problems[0]).toMatch(/the database is read-only \(.*Read-only file system/);
+  expect((await api(started, '/metrics')).body).toMatch(/^flowmesh_store_errors_total\{kind="read_only"\} [1-9]/m);
+
+  device.repair(); // unmounted (lazily: the agent's files are still open on it), checked, mounted again
+  await udpFlows(udpPort, 1_000, 12_000);
+  const after = await until('the held records written after the repair', () => storeMetrics(started),
+    (m) => m.flowmesh_store_records_received_total >= 12_900 && m.flowmesh_store_backlog_records === 0 && m.flowmesh_store_degraded === 0, 60_000);
+  expect(after.flowmesh_store_rows_written_total).toBe(after.flowmesh_store_records_received_total);
+  expect(after.flowmesh_store_backlog_dropped_total).toBe(0);
+  expect(after.flowmesh_store_reopens_total).toBeGreaterThanOrEqual(1);
+  started.process.kill('SIGTERM');
+  expect(await exitOf(started.process)).toEqual({ code: 0, signal: null });
+
+  const emitted = jsonLines(jsonl).filter((r) => r.dst_port === udpPort);
+  expect(emitted.length).toBe(after.flowmesh_store_records_received_total);
+  const stored = await storedRecords(db, udpPort);
+  expect(stored.map(key).sort()).toEqual(emitted.map(key).sort()); // each exactly once, across the repair
+}, 180_000);

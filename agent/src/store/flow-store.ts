@@ -17,6 +17,9 @@
  *   used again): the store closes it, after every query connection to it is released, and
  *   opens the file again. What was committed before survives (the WAL is replayed); a
  *   transaction whose commit failed is not in the file.
+ * - A read-only filesystem or an I/O error likewise closes the database: its files stay open
+ *   on the failed filesystem, so each retry opens it again from the path (a repaired mount).
+ *   An existing database the device refuses at open starts the store degraded, not refused.
  * - A commit that failed is "in doubt": before its records are written again, the store
  *   checks whether its rid range is in the table (rids are reserved per transaction), so a
  *   record is never stored twice, whatever DuckDB did.
@@ -69,6 +72,31 @@ export function classifyStorageError(error: unknown): StoreErrorKind {
   if (/IO Error|I\/O|EIO|could not write|could not (?:fsync|sync)|invalidated/i.test(message)) return 'io';
   return 'other';
 }
+
+/**
+ * The device under an existing database refuses it at open (read-only filesystem, I/O error,
+ * no space to replay the WAL). Only for a file that exists: this path worked before, so it is
+ * the device that failed; a new path that cannot be written is a configuration mistake and is
+ * refused, as are permissions, a lock held by another process and everything else.
+ */
+function deviceFailedUnder(path: string, error: unknown): boolean {
+  if (!fs.existsSync(path)) return false;
+  const message = String((error as Error)?.message ?? error);
+  if (/permission denied|EACCES|lock/i.test(message)) return false;
+  const kind = classifyStorageError(error);
+  return kind === 'read_only' || kind === 'io' || kind === 'disk_full';
+}
+
+/**
+ * The filesystem turned read-only or the device failed under the open database: its files
+ * stay open on that filesystem (after ext4's errors=remount-ro, until an operator unmounts,
+ * repairs and mounts it again), so the database is closed and opened afresh, from the path,
+ * once the device works again.
+ */
+const deviceRefuses = (error: unknown) => {
+  const kind = classifyStorageError(error);
+  return kind === 'read_only' || kind === 'io';
+};
 
 /** DuckDB refuses every further use of the database (after a failed checkpoint, say): it must be reopened. */
 const isInvalidated = (error: unknown) => /database has been invalidated|FATAL Error/i.test(String((error as Error)?.message ?? error));
@@ -217,7 +245,7 @@ export class FlowStore implements FlowSink {
   private retryDelayMs = 0;
   private retryAt = 0;
   private failure: WriteFailure | null = null;
-  /** Set when DuckDB invalidated the database: the next flush reopens it. */
+  /** Set when DuckDB invalidated the database, or its device refuses it: the next flush reopens it. */
   private invalidatedBy: unknown = null;
   /** Set when the file was found damaged while running: the next flush quarantines it. */
   private damagedBy: unknown = null;
@@ -242,7 +270,7 @@ export class FlowStore implements FlowSink {
     errors: { disk_full: 0, read_only: 0, io: 0, damaged: 0, invalid_record: 0, maintenance: 0, other: 0 } as Record<StoreErrorKind, number>,
   };
 
-  private constructor(db: Database, options: StoreOptions, spill: DiskSpill | null) {
+  private constructor(db: Database | null, options: StoreOptions, spill: DiskSpill | null) {
     this.db = db;
     this.options = options;
     this.logger = options.logger ?? pino({ name: 'store' });
@@ -253,7 +281,14 @@ export class FlowStore implements FlowSink {
     const options: StoreOptions = { ...STORE_DEFAULTS, ...input };
     const logger = options.logger ?? pino({ name: 'store' });
     const spill = options.spillDir ? openSpill(options, logger) : null;
-    const { instance, movedAside } = await openDatabase(options.path, options.duckdb, logger);
+    let opened: Awaited<ReturnType<typeof openDatabase>>;
+    try {
+      opened = await openDatabase(options.path, options.duckdb, logger);
+    } catch (error) {
+      if (!deviceFailedUnder(options.path, error)) throw error;
+      return FlowStore.openDegraded({ ...options, logger }, spill, error);
+    }
+    const { instance, movedAside } = opened;
     const store = new FlowStore(await connect(instance), { ...options, logger }, spill);
     await store.prepareSyncAppender();
     await store.continueRids();
@@ -266,6 +301,24 @@ export class FlowStore implements FlowSink {
       path: options.path, retentionDays: options.retentionDays, flushIntervalMs: options.flushIntervalMs,
       ...(movedAside.length ? { movedAside } : {}), ...(spill?.records ? { spilledRecords: spill.records } : {}),
     }, 'flow store open');
+    return store;
+  }
+
+  /**
+   * A database this agent wrote before, which its device now refuses (read-only, I/O error,
+   * full): typically the restart after DuckDB aborted the process on such an error (see
+   * deviceFailedUnder). Capture goes on: the store starts degraded, holds what it receives,
+   * and opens the file once the device works again, as after any failed write.
+   */
+  private static openDegraded(options: StoreOptions & { logger: Logger }, spill: DiskSpill | null, error: unknown): FlowStore {
+    const store = new FlowStore(null, options, spill);
+    if (spill) store.counters_.received += spill.records; // settled against the database once it opens
+    options.logger.error(
+      { path: options.path, err: error },
+      'STORE DATABASE CANNOT BE OPENED: its device refuses it; capturing on, records held until it can be opened again',
+    );
+    store.failed(error);
+    store.startTimers();
     return store;
   }
 
@@ -780,7 +833,7 @@ export class FlowStore implements FlowSink {
       this.damagedBy ??= error;
       return true;
     }
-    if (isInvalidated(error)) {
+    if (isInvalidated(error) || deviceRefuses(error)) {
       this.invalidatedBy ??= error;
       return true;
     }
