@@ -31,6 +31,8 @@ import { makeCapture } from './support/synth';
 const CLI = path.resolve(__dirname, '../dist/cli.js');
 const rootTest = privileged('the durability tests (live capture on lo, tmpfs mounts)').test;
 const maybe = whenPresent(`the durability tests (${CLI})`, fs.existsSync(CLI), 'build the agent: npm run build -w agent', rootTest);
+const onLoopDevice = whenPresent('the failing-device tests (ext4 on a loop device)', fs.existsSync('/dev/loop-control'),
+  'a kernel with loop devices (/dev/loop-control) and e2fsprogs', maybe);
 
 const TOKEN = 'durability-test-token';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -386,7 +388,7 @@ function failingDevice(): { mountPoint: string; fail: () => void; readOnly: () =
   };
 }
 
-maybe('an I/O error, then a read-only filesystem, under the database: restarted, held, and stored exactly once after the repair', async () => {
+onLoopDevice('an I/O error, then a read-only filesystem, under the database: restarted, held, and stored exactly once after the repair', async () => {
   const udpPort = 40_000 + ((process.pid + 13) % 20_000);
   const device = failingDevice();
   const db = path.join(device.mountPoint, 'flows.duckdb');
@@ -446,7 +448,7 @@ maybe('an I/O error, then a read-only filesystem, under the database: restarted,
   expect(stored.length - emitted.length).toBeGreaterThanOrEqual(committed.flowmesh_store_rows_written_total); // and all the first one committed
 }, 180_000);
 
-maybe('the filesystem under the database turns read-only: held meanwhile, stored exactly once after the repair, without a restart', async () => {
+onLoopDevice('the filesystem under the database turns read-only: held meanwhile, stored exactly once after the repair, without a restart', async () => {
   const udpPort = 40_000 + ((process.pid + 17) % 20_000);
   const device = failingDevice();
   const db = path.join(device.mountPoint, 'flows.duckdb');
