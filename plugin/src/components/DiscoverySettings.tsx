@@ -63,7 +63,6 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
       </Text>
       <TextOption
         label="DNS SRV names"
-        ariaLabel="DNS SRV names"
         description="Each target host and port is an agent, named by the target's first label"
         problem={problems.names}
         width={60}
@@ -76,7 +75,6 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
       />
       <TextOption
         label="DNS server"
-        ariaLabel="DNS server"
         description="host:port; it also resolves the agents' host names. Empty: the system resolver"
         problem={problems.resolver}
         width={30}
@@ -89,7 +87,6 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
       </Field>
       <TextOption
         label="Prometheus URL"
-        ariaLabel="Prometheus URL"
         description="The Prometheus that scrapes the agents; its /api/v1/targets lists them"
         problem={problems.prometheusUrl}
         width={40}
@@ -99,7 +96,6 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
       />
       <TextOption
         label="Scrape job"
-        ariaLabel="Scrape job"
         description="job_name of the agents' scrape config"
         problem={problems.job}
         width={24}
@@ -109,7 +105,6 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
       />
       <TextOption
         label="Name label"
-        ariaLabel="Name label"
         description="Target label holding the agent's name; without it, the instance's host"
         problem={problems.nameLabel}
         width={24}
@@ -120,7 +115,6 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
       <Stack gap={1}>
         <TextOption
           label="Prometheus user"
-          ariaLabel="Prometheus user"
           description="Basic authentication (optional)"
           problem={problems.user}
           width={24}

@@ -9,7 +9,8 @@ import { Field, Input } from '@grafana/ui';
 interface OptionProps {
   /** Omitted for an input in a row of inputs under one label (a pinned certificate's cells). */
   label?: string;
-  ariaLabel: string;
+  /** The input's accessible name; the label when omitted. */
+  ariaLabel?: string;
   description?: string;
   /** Why the value is refused, or undefined when it is fine. */
   problem: string | undefined;
@@ -27,7 +28,7 @@ export function TextOption({ label, ariaLabel, description, problem, width, plac
   return (
     <Field label={label} description={description} invalid={Boolean(problem)} error={problem}>
       <Input
-        aria-label={ariaLabel}
+        aria-label={ariaLabel ?? label}
         width={width}
         placeholder={placeholder}
         value={value}
@@ -39,6 +40,7 @@ export function TextOption({ label, ariaLabel, description, problem, width, plac
 
 interface NumberOptionProps extends OptionProps {
   label: string;
+  ariaLabel: string;
   description: string;
   placeholder: string;
   value: number | undefined;
