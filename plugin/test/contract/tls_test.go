@@ -138,7 +138,9 @@ func TestTLSPrivateCAOrPinnedCertificateThroughTheExecutable(t *testing.T) {
 	o := newOracle(t, h.Union[0]) // the same capture as tls-agent's
 	want := o.total("bytes")
 	client := launch(t, sharedExecutable(t, h))
-	pin := func(sum [32]byte) map[string]any { return map[string]any{"tlsPins": map[string]string{"tls-agent": models.FormatPin(sum[:])}} }
+	pin := func(sum [32]byte) map[string]any {
+		return map[string]any{"tlsPins": map[string]string{"tls-agent": models.FormatPin(sum[:])}}
+	}
 	withCA := func(s *dsSettings, caPEM []byte) *dsSettings {
 		s.secure = map[string]string{"token": sharedToken, "tlsCACert": string(caPEM)}
 		return s
