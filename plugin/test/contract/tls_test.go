@@ -23,7 +23,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -91,35 +90,14 @@ func serveTLS(t *testing.T, h *harness, name, db, certFile, keyFile string, ca [
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { stopProcess(p.cmd, 10*time.Second) })
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ca)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(p.URL + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if p.cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !p.waitHealthy(client) {
+		t.Fatalf("agent %s did not answer https /health:\n%s", name, p.log.String())
 	}
-	t.Fatalf("agent %s did not answer https /health:\n%s", name, p.log.String())
-	return nil
+	return p
 }
 
 func TestTLSPrivateCAOrPinnedCertificateThroughTheExecutable(t *testing.T) {
