@@ -235,18 +235,22 @@ func TestMergeTopLatencyFromTotals(t *testing.T) {
 	}
 }
 
+// bytesTop is one agent's top answer by bytes over groupBy: these rows, their totals summed as
+// the agent's total.
+func bytesTop(agent string, groupBy []string, rows ...models.TopRow) AgentTop {
+	r := models.TopResult{Kind: "top", GroupBy: groupBy, Metric: "bytes", Rows: rows}
+	for _, x := range rows {
+		r.Total.Add(x.Totals)
+	}
+	return AgentTop{Agent: agent, Result: r}
+}
+
 func TestDedupeTopKeepsPreferredReporter(t *testing.T) {
 	g := WithDedupeDims([]string{"dst_port"})
 	row := func(cid, dir string, port int, bytes float64) models.TopRow {
 		return models.TopRow{Key: models.GroupKey{"community_id": cid, "direction": dir, "dst_port": port}, Value: bytes, Totals: totals(bytes)}
 	}
-	mk := func(agent string, rows ...models.TopRow) AgentTop {
-		r := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes", Rows: rows}
-		for _, x := range rows {
-			r.Total.Add(x.Totals)
-		}
-		return AgentTop{Agent: agent, Result: r}
-	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop { return bytesTop(agent, g, rows...) }
 	results := []AgentTop{
 		// c1: inbound on gw, outbound on laptop -> laptop's outbound kept.
 		mk("gw", row("c1", "inbound", 443, 100), row("c2", "forwarded", 53, 7), row("", "inbound", 22, 5)),
@@ -292,13 +296,7 @@ func TestDedupeJoinsBothSidesOfANAT(t *testing.T) {
 	row := func(cid, link, dir, node string, bytes float64) models.TopRow {
 		return models.TopRow{Key: models.GroupKey{"community_id": cid, "link_id": link, "direction": dir, "node": node}, Value: bytes, Totals: totals(bytes)}
 	}
-	mk := func(agent string, rows ...models.TopRow) AgentTop {
-		r := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes", Rows: rows}
-		for _, x := range rows {
-			r.Total.Add(x.Totals)
-		}
-		return AgentTop{Agent: agent, Result: r}
-	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop { return bytesTop(agent, g, rows...) }
 	results := []AgentTop{
 		mk("server", row("cB", "", "inbound", "server", 90)),
 		mk("gw", row("cA", "cB", "forwarded", "gw", 95), row("cC", "", "outbound", "gw", 4)),
