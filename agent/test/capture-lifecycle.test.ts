@@ -7,12 +7,12 @@
  * batch is delivered one batch per event-loop turn.
  */
 import { spawnSync } from 'node:child_process';
-import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { openLiveCapture, readCaptureFile } from '../src/capture';
 import { BATCH_PACKETS, newNativeCapture, openNativeHandles } from '../src/capture/binding';
+import { randomPort, sendUdp, waitFor } from './support/loopback';
 import { makeCapture, type MadeCapture } from './support/synth';
 import { privileged } from './support/privileged';
 
@@ -47,22 +47,6 @@ async function settle(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
-
-async function sendUdp(port: number, count: number, payload = Buffer.alloc(32)): Promise<void> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    for (let i = 0; i < count; i++) await new Promise<void>((resolve, reject) => socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-  } finally {
-    socket.close();
-  }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-}
-
-const randomPort = () => 40000 + Math.floor(Math.random() * 20000);
 
 let cap: MadeCapture;
 beforeAll(async () => {

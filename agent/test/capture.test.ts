@@ -5,12 +5,12 @@
  * link types; handler errors; live capture on loopback and `any` (root only).
  */
 import { execFileSync } from 'node:child_process';
-import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CaptureFileError, openLiveCapture, readCaptureFile } from '../src/capture';
 import { DecodedPacket, PacketDecoder, UnsupportedLinkTypeError } from '../src/decode/decoder';
 import { SYNTH_LINK_TYPES, type SynthLinkType } from '../src/synth';
+import { randomPort, sendUdp, waitFor } from './support/loopback';
 import { makeCapture, type MadeCapture } from './support/synth';
 import { privileged } from './support/privileged';
 
@@ -186,23 +186,9 @@ describe('capture files', () => {
 
 const liveTest = privileged('live capture tests on lo/any').test;
 
-async function sendUdp(port: number, count: number, payload: Buffer): Promise<void> {
-  const socket = dgram.createSocket('udp4');
-  try {
-    for (let i = 0; i < count; i++) await new Promise<void>((resolve, reject) => socket.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
-  } finally {
-    socket.close();
-  }
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}
-
 describe('live capture', () => {
   liveTest.each(['lo', 'any'])('%s: UDP datagrams arrive decoded, counters readable, close releases', async (iface) => {
-    const port = 40000 + Math.floor(Math.random() * 20000);
+    const port = randomPort();
     const decoded: Array<[number, number, number, number]> = [];
     const out = new DecodedPacket();
     let decoder: PacketDecoder | undefined;
@@ -231,7 +217,7 @@ describe('live capture', () => {
   });
 
   liveTest('a throwing handler is counted and reported, capture goes on', async () => {
-    const port = 40000 + Math.floor(Math.random() * 20000);
+    const port = randomPort();
     const errors: string[] = [];
     let calls = 0;
     const capture = openLiveCapture(

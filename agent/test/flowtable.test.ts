@@ -2,13 +2,14 @@
  * Flow table semantics with hand-built packets: keys and initiators, direction, counters,
  * per-side flags, Zeek conn_state, TCP close/linger, idle/active timeouts, eviction, flush.
  */
-import { DecodedPacket } from '../src/decode/packet';
+import type { DecodedPacket } from '../src/decode/packet';
 import { FlowTable, type FlowAnnotator, type FlowTimeouts } from '../src/flowtable/flowTable';
 import { LocalAddresses } from '../src/flow/direction';
 import { parseIp } from '../src/flow/addresses';
 import { WireGuardRoutes } from '../src/inventory';
 import { NatTable, parseConntrackLine } from '../src/nat';
 import type { FlowRecord } from '../src/model/flow';
+import { decodedPacket } from './support/decoded-packet';
 import { MemorySink } from './support/memory-sink';
 
 const T0 = 1_700_000_000_000_000;
@@ -35,24 +36,18 @@ interface P {
 const PROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
 
 function packet(d: P): DecodedPacket {
-  const p = new DecodedPacket();
-  const s = parseIp(d.src)!;
-  const t = parseIp(d.dst)!;
-  p.tsUs = T0 + Math.round(d.t * S);
-  p.ipVersion = s.version;
-  p.protocol = typeof d.proto === 'number' ? d.proto : PROTO[d.proto ?? 'tcp'];
-  p.srcAddr.set(s.bytes);
-  p.dstAddr.set(t.bytes);
-  p.srcPort = d.sp ?? 0;
-  p.dstPort = d.dp ?? 0;
-  p.ipBytes = d.bytes ?? 40;
-  p.tcpFlags = flagsOf(d.flags ?? '');
-  p.payloadLength = d.payload ?? 0;
-  p.icmpType = d.icmpType ?? 0;
-  p.icmpCode = d.icmpCode ?? 0;
-  p.icmpId = d.icmpId ?? 0;
-  p.hasTransport = true;
-  return p;
+  return decodedPacket(d.src, d.dst, {
+    tsUs: T0 + Math.round(d.t * S),
+    protocol: typeof d.proto === 'number' ? d.proto : PROTO[d.proto ?? 'tcp'],
+    srcPort: d.sp ?? 0,
+    dstPort: d.dp ?? 0,
+    ipBytes: d.bytes ?? 40,
+    tcpFlags: flagsOf(d.flags ?? ''),
+    payloadLength: d.payload ?? 0,
+    icmpType: d.icmpType ?? 0,
+    icmpCode: d.icmpCode ?? 0,
+    icmpId: d.icmpId ?? 0,
+  });
 }
 
 const noNames: FlowAnnotator = {

@@ -25,6 +25,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { FlowStore } from '../src/store';
 import { CLI, ensureCliBuilt } from './support/built-cli';
+import { insertBulkFlows } from './support/bulk-flows';
 
 const TOKEN = 'bounds-test-token';
 const ROWS = 300_000;
@@ -45,25 +46,12 @@ interface Agent {
 }
 
 /**
- * A database of `rows` records (bulk SQL through the store's connection, like
- * query-limits.test.ts). With `rolledUp`, the rollup watermark is moved past them so the
- * serving agent does not spend seconds rolling them up (then only raw-row queries are exact:
- * ranges under an hour, or a dimension the rollup lacks).
+ * A database of `rows` records, one every 250 ms. With `rolledUp`, the serving agent does not
+ * spend seconds rolling them up (see insertBulkFlows).
  */
 async function buildDatabase(file: string, rows: number, rolledUp: boolean): Promise<void> {
   const store = await FlowStore.open({ path: file, logger: pino({ level: 'silent' }), rollupIntervalMs: 3_600_000 });
-  const connection = await store.instance.connect();
-  await connection.run(
-    `INSERT INTO flows (rid, flow_id, seq, record_kind, end_reason, node, interface, flow_start_us, start_us, end_us, minute_us,
-       direction, ip_version, protocol, protocol_number, src_ip, src_ip_hi, src_ip_lo, src_port, dst_ip, dst_ip_hi, dst_ip_lo, dst_port,
-       src_name, src_type, dst_name, dst_type, dst_domain, packets_tx, packets_rx, bytes_tx, bytes_rx, tcp_flags_src, tcp_flags_dst, community_id)
-     SELECT i, 'flow-' || i, 0, 'final', 'tcp_close', 'n', 'wg0', t, t, t + 5, t - t % 60000000, 'outbound', 4, 'tcp', 6,
-       '10.0.0.1', 0, 281470681743361, (i % 60000)::USMALLINT, '10.1.' || (i % 200) || '.' || (i % 250), 0, 0, 443, '', 'node', '', 'external', '',
-       1, 1, 100, 100, 2, 18, '1:' || md5(i::VARCHAR)
-     FROM (SELECT range AS i, ${BASE_US}::BIGINT + range * 250000 AS t FROM range(${rows}))`,
-  );
-  if (rolledUp) await connection.run(`UPDATE rollup_state SET rid = ${rows}`);
-  connection.closeSync();
+  await insertBulkFlows(store, { rows, startUs: BASE_US, stepUs: 250_000, rolledUp });
   await store.close();
 }
 
@@ -282,19 +270,17 @@ describe('slow and idle clients', () => {
 describe('connection caps (defaults: 512 in all, 384 per client address)', () => {
   test('the 385th connection of one address is closed at once, other addresses still connect, up to 512 in all', async () => {
     const opened: net.Socket[] = [];
+    /** Opens `count` idle connections from `address` at once (kept open); how many were refused. */
+    const refusedOf = async (count: number, address: string): Promise<number> => {
+      const made = await Promise.all(Array.from({ length: count }, () => idleConnection(defaults.port, address)));
+      opened.push(...made.map((c) => c.socket));
+      return made.filter((c) => c.refused).length;
+    };
     try {
-      const first = await Promise.all(Array.from({ length: 384 }, () => idleConnection(defaults.port, '127.0.0.1')));
-      opened.push(...first.map((c) => c.socket));
-      expect(first.filter((c) => c.refused)).toHaveLength(0);
-      const extra = await idleConnection(defaults.port, '127.0.0.1');
-      opened.push(extra.socket);
-      expect(extra.refused).toBe(true);
-      const second = await Promise.all(Array.from({ length: 128 }, () => idleConnection(defaults.port, '127.0.0.2')));
-      opened.push(...second.map((c) => c.socket));
-      expect(second.filter((c) => c.refused)).toHaveLength(0);
-      const beyond = await idleConnection(defaults.port, '127.0.0.3');
-      opened.push(beyond.socket);
-      expect(beyond.refused).toBe(true);
+      expect(await refusedOf(384, '127.0.0.1')).toBe(0);
+      expect(await refusedOf(1, '127.0.0.1')).toBe(1);
+      expect(await refusedOf(128, '127.0.0.2')).toBe(0);
+      expect(await refusedOf(1, '127.0.0.3')).toBe(1);
       expect(await metricAfterClosing(opened, 'flowmesh_api_connections_refused_total{reason="max_connections_per_client"}')).toBe(1);
       expect(await metric(defaults, 'flowmesh_api_connections_refused_total{reason="max_connections"}')).toBe(1);
     } finally {

@@ -13,8 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { DecodedPacket } from '../src/decode/packet';
-import { parseIp } from '../src/flow/addresses';
+import type { DecodedPacket } from '../src/decode/packet';
 import { LocalAddresses } from '../src/flow/direction';
 import { FlowTable, type FlowAnnotator } from '../src/flowtable/flowTable';
 import { LiveFlows, type LiveRange, type LiveSnapshot } from '../src/live';
@@ -22,6 +21,7 @@ import type { FlowRecord } from '../src/model/flow';
 import type { Query, QueryResult } from '../src/model/query';
 import { QueryEngine } from '../src/query';
 import { FlowStore } from '../src/store';
+import { decodedPacket } from './support/decoded-packet';
 
 const S = 1_000_000;
 const NOW_US = Date.UTC(2026, 2, 1, 12, 0, 0) * 1000 + 123_456;
@@ -46,20 +46,14 @@ interface Pkt {
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, PSH = 0x08;
 
 function packet(d: Pkt): DecodedPacket {
-  const p = new DecodedPacket();
-  const s = parseIp(d.src)!;
-  const t = parseIp(d.dst)!;
-  p.tsUs = NOW_US + Math.round(d.t * S);
-  p.ipVersion = s.version;
-  p.protocol = d.proto ?? 6;
-  p.srcAddr.set(s.bytes);
-  p.dstAddr.set(t.bytes);
-  p.srcPort = d.sp;
-  p.dstPort = d.dp;
-  p.ipBytes = d.bytes;
-  p.tcpFlags = d.flags ?? 0;
-  p.hasTransport = true;
-  return p;
+  return decodedPacket(d.src, d.dst, {
+    tsUs: NOW_US + Math.round(d.t * S),
+    protocol: d.proto ?? 6,
+    srcPort: d.sp,
+    dstPort: d.dp,
+    ipBytes: d.bytes,
+    tcpFlags: d.flags ?? 0,
+  });
 }
 
 /** A TCP connection 10.0.0.1:port -> server:443 from t (s): handshake, data, and (closed) FIN both ways. */

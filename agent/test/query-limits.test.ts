@@ -12,6 +12,7 @@ import type { Query } from '../src/model/query';
 import { generateFlowRecords } from '../src/bench/flow-records';
 import { FlowStore } from '../src/store';
 import { BusyError, QueryCancelledError, QueryEngine, QueryTimeoutError } from '../src/query';
+import { insertBulkFlows } from './support/bulk-flows';
 
 const ROWS = 600_000;
 const BASE_US = Date.UTC(2026, 3, 1) * 1000;
@@ -27,19 +28,9 @@ let baselineMs = 0;
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fm-limits-'));
   store = await FlowStore.open({ path: path.join(dir, 'big.duckdb'), logger: pino({ level: 'silent' }), rollupIntervalMs: 3_600_000 });
-  // Bulk rows straight through SQL (fast), then a real write through the store on top.
-  const connection = await store.instance.connect();
-  await connection.run(
-    `INSERT INTO flows (rid, flow_id, seq, record_kind, end_reason, node, interface, flow_start_us, start_us, end_us, minute_us,
-       direction, ip_version, protocol, protocol_number, src_ip, src_ip_hi, src_ip_lo, src_port, dst_ip, dst_ip_hi, dst_ip_lo, dst_port,
-       src_name, src_type, dst_name, dst_type, dst_domain, packets_tx, packets_rx, bytes_tx, bytes_rx, tcp_flags_src, tcp_flags_dst, community_id)
-     SELECT i, 'flow-' || i, 0, 'final', 'tcp_close', 'n', 'wg0', t, t, t + 5, t - t % 60000000, 'outbound', 4, 'tcp', 6,
-       '10.0.0.1', 0, 281470681743361, (i % 60000)::USMALLINT, '10.1.' || (i % 200) || '.' || (i % 250), 0, 0, 443, '', 'node', '', 'external', '',
-       1, 1, 100, 100, 2, 18, '1:' || md5(i::VARCHAR)
-     FROM (SELECT range AS i, ${BASE_US}::BIGINT + range * 30000 AS t FROM range(${ROWS}))`,
-  );
-  await connection.run(`UPDATE rollup_state SET rid = ${ROWS}`); // keep the rollup out of this test
-  connection.closeSync();
+  // Bulk rows straight through SQL (fast), then a real write through the store on top; the
+  // rollup is kept out of this test.
+  await insertBulkFlows(store, { rows: ROWS, startUs: BASE_US, stepUs: 30_000, rolledUp: true });
   const probe = new QueryEngine(store.instance, { rollups: 'off', rowBudget: 10_000_000 });
   const started = performance.now();
   await probe.run(heavy, { timeoutMs: 120_000 });

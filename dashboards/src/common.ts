@@ -5,13 +5,16 @@
  */
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import { DIMENSION_LABELS, FLOW_FIELDS, METRIC_LABELS, TOP_TOTAL_LABELS } from './frames';
-import { FLOWMESH_UID, PLUGIN_ID, flowmeshDatasource, prometheusDatasource, q, type Filter } from './query';
+import {
+  FLOWMESH_UID, PLUGIN_ID, flowmeshDatasource, prometheusDatasource, q, type Filter, type FlowmeshQueryBuilder, type TopologyBy,
+} from './query';
 
 /** Units (Grafana unit ids): `bytes` is IEC (KiB, MiB), `count:` scales 1.2K with a suffix. */
 export const UNITS = {
@@ -151,11 +154,18 @@ export const newDashboard = (uid: string, title: string, description: string) =>
 
 // ---- flow table --------------------------------------------------------------------------
 
+/** A column of a table of flow records: the plugin's flow-frame field, the header shown, its unit. */
+export interface FlowColumn {
+  field: keyof typeof FLOW_FIELDS;
+  header: string;
+  unit?: string;
+}
+
 /**
  * The flow log table's columns, in order: the plugin's flow-frame field (by display name)
  * and the header shown. Source and destination are "name (ip:port)" strings from the plugin.
  */
-export const FLOW_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; unit?: string }[] = [
+export const FLOW_COLUMNS: FlowColumn[] = [
   { field: 'start', header: 'Start' },
   { field: 'end', header: 'End' },
   { field: 'node', header: 'Node' },
@@ -213,7 +223,7 @@ export const filterLink = (dimension: string) => ({
 /** Address columns of a table get a link that filters the dashboard by the address. */
 export const ADDRESS_DIMENSIONS = ['src_ip', 'dst_ip'] as const;
 
-export const CONN_STATE_MAPPINGS = [
+const CONN_STATE_MAPPINGS = [
   {
     type: 'value',
     options: {
@@ -229,32 +239,70 @@ export const CONN_STATE_MAPPINGS = [
   },
 ];
 
-/** The flow log table: one row per flow record, columns per FLOW_COLUMNS. */
-export function flowTable(title: string, description: string, filters: Filter[], limit = 500) {
+/** The State column's cells: Zeek conn_state codes spelled out and coloured. */
+export const CONN_STATE_CELLS = [
+  { id: 'mappings', value: CONN_STATE_MAPPINGS },
+  { id: 'custom.cellOptions', value: { type: 'color-text' } },
+];
+
+/** Flow-frame fields that are not among `columns`, in flow-frame order: the ones a table hides. */
+export const fieldsBesides = (columns: FlowColumn[]): (keyof typeof FLOW_FIELDS)[] => {
+  const shown = new Set(columns.map((c) => c.field));
+  return (Object.keys(FLOW_FIELDS) as (keyof typeof FLOW_FIELDS)[]).filter((f) => !shown.has(f));
+};
+
+export interface FlowRecordsTable {
+  title: string;
+  description: string;
+  target: FlowmeshQueryBuilder;
+  /** A relative range the panel keeps whatever the dashboard's (e.g. '5m'). */
+  timeFrom?: string;
+  columns: FlowColumn[];
+  hidden: (keyof typeof FLOW_FIELDS)[];
+  /** The header of the column sorted on, descending. */
+  sortBy: string;
+}
+
+/**
+ * A table of flow records: `columns` in order, under their headers and with their units,
+ * `hidden` left out, sorted by one column descending.
+ */
+export function flowRecordsTable({ title, description, target, timeFrom, columns, hidden, sortBy }: FlowRecordsTable) {
   const displayName = (field: keyof typeof FLOW_FIELDS) => FLOW_FIELDS[field];
-  const panel = new table.PanelBuilder()
-    .title(title)
-    .description(description)
-    .datasource(flowmeshDatasource)
-    .withTarget(q.flows(limit).filters(filters))
+  const panel = new table.PanelBuilder().title(title).description(description).datasource(flowmeshDatasource).withTarget(target);
+  if (timeFrom) panel.timeFrom(timeFrom);
+  panel
     .unit(UNITS.none)
     .filterable(true)
     .cellHeight(common.TableCellHeight.Sm)
-    .sortBy([new common.TableSortByFieldStateBuilder().displayName('Start').desc(true)])
+    .sortBy([new common.TableSortByFieldStateBuilder().displayName(sortBy).desc(true)])
     .withTransformation({
       id: 'organize',
       options: {
-        excludeByName: Object.fromEntries(FLOW_HIDDEN_FIELDS.map((f) => [displayName(f), true])),
-        indexByName: Object.fromEntries(FLOW_COLUMNS.map((c, i) => [displayName(c.field), i])),
+        excludeByName: Object.fromEntries(hidden.map((f) => [displayName(f), true])),
+        indexByName: Object.fromEntries(columns.map((c, i) => [displayName(c.field), i])),
         renameByName: Object.fromEntries(
-          FLOW_COLUMNS.filter((c) => c.header !== displayName(c.field)).map((c) => [displayName(c.field), c.header]),
+          columns.filter((c) => c.header !== displayName(c.field)).map((c) => [displayName(c.field), c.header]),
         ),
       },
     });
   // Overrides match the headers (organize runs before field config is applied).
-  for (const column of FLOW_COLUMNS.filter((c) => c.unit)) {
+  for (const column of columns.filter((c) => c.unit)) {
     panel.overrideByName(column.header, [{ id: 'unit', value: column.unit }]);
   }
+  return panel;
+}
+
+/** The flow log table: one row per flow record, columns per FLOW_COLUMNS. */
+export function flowTable(title: string, description: string, filters: Filter[], limit = 500) {
+  const panel = flowRecordsTable({
+    title,
+    description,
+    target: q.flows(limit).filters(filters),
+    columns: FLOW_COLUMNS,
+    hidden: FLOW_HIDDEN_FIELDS,
+    sortBy: 'Start',
+  });
   for (const header of ['Bytes down', 'Bytes up']) {
     panel.overrideByName(header, [
       { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic', valueDisplayMode: 'text' } },
@@ -262,10 +310,7 @@ export function flowTable(title: string, description: string, filters: Filter[],
   }
   panel.overrideByName('Node', [nodeLink]);
   for (const dimension of ADDRESS_DIMENSIONS) panel.overrideByName(FLOW_FIELDS[dimension], [filterLink(dimension)]);
-  panel.overrideByName('State', [
-    { id: 'mappings', value: CONN_STATE_MAPPINGS },
-    { id: 'custom.cellOptions', value: { type: 'color-text' } },
-  ]);
+  panel.overrideByName('State', CONN_STATE_CELLS);
   return panel;
 }
 
@@ -313,6 +358,25 @@ export function topTable(
 
 // ---- time series and stats -------------------------------------------------------------
 
+/** A legend listed below the graph, with these calculations per series. */
+export const listLegend = (calcs: string[]) =>
+  new common.VizLegendOptionsBuilder()
+    .displayMode(common.LegendDisplayMode.List)
+    .placement(common.LegendPlacement.Bottom)
+    .showLegend(true)
+    .calcs(calcs);
+
+/** Plugin time series drawn as stacked bars; `timeFrom` keeps a relative range whatever the dashboard's. */
+export function stackedBars(title: string, description: string, target: FlowmeshQueryBuilder, unit: string, timeFrom?: string) {
+  const panel = new timeseries.PanelBuilder().title(title).description(description).datasource(flowmeshDatasource).withTarget(target);
+  if (timeFrom) panel.timeFrom(timeFrom);
+  return panel
+    .unit(unit)
+    .drawStyle(common.GraphDrawStyle.Bars)
+    .fillOpacity(70)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
+}
+
 /** Bytes/packets/flows per time bucket from the plugin's timeseries query, stacked. */
 export function trafficSeries(
   title: string,
@@ -322,15 +386,7 @@ export function trafficSeries(
   filters: Filter[],
 ) {
   const unit = metric === 'bytes' ? UNITS.bytes : metric === 'packets' ? UNITS.packets : UNITS.flows;
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .description(description)
-    .datasource(flowmeshDatasource)
-    .withTarget(q.timeseries(metric, splitBy, 10).filters(filters))
-    .unit(unit)
-    .drawStyle(common.GraphDrawStyle.Bars)
-    .fillOpacity(70)
-    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+  return stackedBars(title, description, q.timeseries(metric, splitBy, 10).filters(filters), unit)
     .legend(
       new common.VizLegendOptionsBuilder()
         .displayMode(common.LegendDisplayMode.Table)
@@ -369,16 +425,23 @@ export function promSeries(title: string, description: string, unit: string, exp
     .datasource(prometheusDatasource)
     .unit(unit)
     .fillOpacity(10)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.List)
-        .placement(common.LegendPlacement.Bottom)
-        .showLegend(true)
-        .calcs([]),
-    );
+    .legend(listLegend([]));
   exprs.forEach(([expr, legend], i) => panel.withTarget(promTarget(String.fromCharCode(65 + i), expr, legend)));
   return panel;
 }
 
 export const promTarget = (refId: string, expr: string, legend: string) =>
   new prometheus.DataqueryBuilder().refId(refId).datasource(prometheusDatasource).expr(expr).legendFormat(legend).range();
+
+/**
+ * The mesh as a node graph from the plugin's topology query: endpoints (or routing peers, by
+ * `by`) as nodes, the 50 busiest links as edges weighted by bytes, connections counted once.
+ */
+export const meshGraph = (title: string, description: string, by: TopologyBy, filters: Filter[]) =>
+  new nodegraph.PanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(flowmeshDatasource)
+    .withTarget(q.topology('bytes', by, 50).dedupe('connection').filters(filters))
+    .unit(UNITS.bytes)
+    .zoomMode(nodegraph.ZoomMode.Cooperative);

@@ -3,15 +3,11 @@
  * traffic, both legs of connections a gateway translated, and the mesh drawn through its
  * gateways. Kept apart from the dashboards that show them (one line each there).
  */
-import * as common from '@grafana/grafana-foundation-sdk/common';
-import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
-import * as table from '@grafana/grafana-foundation-sdk/table';
-import { UNITS, topTable, type Section } from './common';
-import { FLOW_FIELDS } from './frames';
-import { flowmeshDatasource, q, type Filter } from './query';
+import { UNITS, fieldsBesides, flowRecordsTable, meshGraph, topTable, type FlowColumn, type Section } from './common';
+import { q, type Filter } from './query';
 
 /** Columns of the NAT table, in order: flow-frame field and header. */
-const NAT_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; unit?: string }[] = [
+const NAT_COLUMNS: FlowColumn[] = [
   { field: 'start', header: 'Start' },
   { field: 'interface', header: 'Interface' },
   { field: 'transit', header: 'Leg' },
@@ -31,30 +27,17 @@ const NAT_COLUMNS: { field: keyof typeof FLOW_FIELDS; header: string; unit?: str
  * Dedupe off: both legs are the point here.
  */
 function natTable(filters: Filter[]) {
-  const shown = new Set(NAT_COLUMNS.map((c) => FLOW_FIELDS[c.field]));
-  const panel = new table.PanelBuilder()
-    .title('Across the NAT: both legs of translated connections')
-    .description(
+  return flowRecordsTable({
+    title: 'Across the NAT: both legs of translated connections',
+    description:
       'Connections this node forwarded through its NAT (masquerade), linked from the kernel\'s connection tracking: the ' +
-        'ingress leg (as it entered, e.g. on the tunnel) and the egress leg (as it left, e.g. on the uplink), each with the ' +
-        'tuple on the other side. Filter the flow log by field "connection" = a Link ID to follow one connection.',
-    )
-    .datasource(flowmeshDatasource)
-    .withTarget(q.flows(500).dedupe('none').filters([...filters, { field: 'link_id', op: 'neq', value: '' }]))
-    .unit(UNITS.none)
-    .filterable(true)
-    .cellHeight(common.TableCellHeight.Sm)
-    .sortBy([new common.TableSortByFieldStateBuilder().displayName('Start').desc(true)])
-    .withTransformation({
-      id: 'organize',
-      options: {
-        excludeByName: Object.fromEntries(Object.values(FLOW_FIELDS).filter((name) => !shown.has(name)).map((name) => [name, true])),
-        indexByName: Object.fromEntries(NAT_COLUMNS.map((c, i) => [FLOW_FIELDS[c.field], i])),
-        renameByName: Object.fromEntries(NAT_COLUMNS.filter((c) => c.header !== FLOW_FIELDS[c.field]).map((c) => [FLOW_FIELDS[c.field], c.header])),
-      },
-    });
-  for (const column of NAT_COLUMNS.filter((c) => c.unit)) panel.overrideByName(column.header, [{ id: 'unit', value: column.unit }]);
-  return panel;
+      'ingress leg (as it entered, e.g. on the tunnel) and the egress leg (as it left, e.g. on the uplink), each with the ' +
+      'tuple on the other side. Filter the flow log by field "connection" = a Link ID to follow one connection.',
+    target: q.flows(500).dedupe('none').filters([...filters, { field: 'link_id', op: 'neq', value: '' }]),
+    columns: NAT_COLUMNS,
+    hidden: fieldsBesides(NAT_COLUMNS),
+    sortBy: 'Start',
+  });
 }
 
 /** A "Gateway" row for one node: its traffic by routing peer, and its NAT legs. */
@@ -81,16 +64,13 @@ export function gatewaySection(node: Filter[]): Section {
 
 /** The mesh through its gateways: source -> routing peer -> destination, by name. */
 export function gatewayGraphSection(scope: Filter[]): Section {
-  const graph = new nodegraph.PanelBuilder()
-    .title('Through gateways')
-    .description(
-      'Who exits or reaches a LAN through which gateway: sources by name, destinations by name or else by address, a routing ' +
-        'peer between them when it is neither end (a gateway), edges weighted by bytes (the plugin formats the stats, so the ' +
-        'panel needs no units). Connections count once (connection de-duplication), also across a gateway\'s NAT.',
-    )
-    .datasource(flowmeshDatasource)
-    .withTarget(q.topology('bytes', 'peer', 50).dedupe('connection').filters(scope))
-    .unit(UNITS.bytes)
-    .zoomMode(nodegraph.ZoomMode.Cooperative);
+  const graph = meshGraph(
+    'Through gateways',
+    'Who exits or reaches a LAN through which gateway: sources by name, destinations by name or else by address, a routing ' +
+      'peer between them when it is neither end (a gateway), edges weighted by bytes (the plugin formats the stats, so the ' +
+      'panel needs no units). Connections count once (connection de-duplication), also across a gateway\'s NAT.',
+    'peer',
+    scope,
+  );
   return { row: 'Through gateways', panels: [{ panel: graph, w: 24, h: 14 }] };
 }

@@ -7,7 +7,7 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
-import { UNITS, type Section } from './common';
+import { UNITS, listLegend, type Section } from './common';
 import { METRIC_LABELS } from './frames';
 import { flowmeshDatasource, FlowmeshQueryBuilder, q, type Filter, type Metric } from './query';
 
@@ -49,13 +49,7 @@ function handshakeSeries(filters: Filter[]) {
     .drawStyle(common.GraphDrawStyle.Line)
     .fillOpacity(10)
     .spanNulls(false)
-    .legend(
-      new common.VizLegendOptionsBuilder()
-        .displayMode(common.LegendDisplayMode.List)
-        .placement(common.LegendPlacement.Bottom)
-        .showLegend(true)
-        .calcs(['mean', 'max']),
-    );
+    .legend(listLegend(['mean', 'max']));
 }
 
 /** The troubleshooting dashboard's latency row. */

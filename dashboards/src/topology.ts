@@ -1,11 +1,9 @@
 /** "Flowmesh / Who talks to whom": the mesh as a node graph, plus the busiest links as a table. */
-import * as nodegraph from '@grafana/grafana-foundation-sdk/nodegraph';
 import {
-  DASHBOARD_UIDS, UNITS, adHocVariable, datasourceVariable, directionVariable, layout, newDashboard, scopeFilters,
+  DASHBOARD_UIDS, adHocVariable, datasourceVariable, directionVariable, layout, meshGraph, newDashboard, scopeFilters,
   topTable, valuesVariable,
 } from './common';
 import { gatewayGraphSection } from './gateway';
-import { flowmeshDatasource, q } from './query';
 
 export function topologyDashboard() {
   const scope = scopeFilters('node', 'direction', 'protocol');
@@ -20,18 +18,15 @@ export function topologyDashboard() {
     .withVariable(valuesVariable('protocol', 'Protocol', 'protocol', true))
     .withVariable(adHocVariable());
 
-  const graph = new nodegraph.PanelBuilder()
-    .title('Who talks to whom')
-    .description(
-      'Each circle is an endpoint (its inventory name, or its address when the inventory does not name it) with the bytes it ' +
-        'sent and received; each arrow goes from initiator to destination, its thickness and main stat are bytes both ways, its ' +
-        'second stat connections (the plugin formats the stats, so the panel needs no units). ' +
-        'Connections reported by several agents count once (connection de-duplication). The 50 busiest pairs are drawn.',
-    )
-    .datasource(flowmeshDatasource)
-    .withTarget(q.topology('bytes', 'name', 50).dedupe('connection').filters(scope))
-    .unit(UNITS.bytes)
-    .zoomMode(nodegraph.ZoomMode.Cooperative);
+  const graph = meshGraph(
+    'Who talks to whom',
+    'Each circle is an endpoint (its inventory name, or its address when the inventory does not name it) with the bytes it ' +
+      'sent and received; each arrow goes from initiator to destination, its thickness and main stat are bytes both ways, its ' +
+      'second stat connections (the plugin formats the stats, so the panel needs no units). ' +
+      'Connections reported by several agents count once (connection de-duplication). The 50 busiest pairs are drawn.',
+    'name',
+    scope,
+  );
 
   return layout(builder, [
     { panels: [{ panel: graph, w: 24, h: 18 }] },

@@ -26,15 +26,13 @@
  * waiting to be written, store rows = rows written), so totals no longer move; short flow
  * timeouts make that happen within seconds. Everything is torn down, also on failure.
  */
-import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { agentBuilt, AGENT_CLI } from '../src/agent';
 import { shiftPcapTime, startCapture } from '../src/capture';
 import { agentSummary, scrapeMetrics, sumOf, waitUntilSettled, type AgentTally } from '../src/e2e/agent-state';
 import { evaluateRule, loadAlertRules, type AlertRule, type RuleEvaluation } from '../src/e2e/alerting';
 import { dashboardRange, loadDashboards, playDashboards, rerunWithAdHoc, type DashboardReport } from '../src/e2e/dashboards';
 import {
-  BACKEND_EXECUTABLE, buildDriver, frameRows, goBinary, newestBackendSourceMs, notices, PluginBackend, type TimeRange,
+  buildDriver, frameRows, notices, PluginBackend, requireBackendTestBuilds, type TimeRange,
 } from '../src/e2e/plugin-backend';
 import { provisionedDataSource, type ProvisionedDataSource } from '../src/e2e/provisioned';
 import { expressionInput } from '../src/grafana/expressions';
@@ -135,15 +133,7 @@ describePrivileged('end-to-end: mesh lab -> agents -> plugin backend executable,
   }
 
   beforeAll(async () => {
-    if (!agentBuilt()) throw new Error(`the agent is not built (${AGENT_CLI} missing): run \`npm run build -w agent\``);
-    if (!existsSync(BACKEND_EXECUTABLE)) {
-      throw new Error(`the plugin backend is not built (${BACKEND_EXECUTABLE} missing): run \`bash scripts/build-plugin-backend.sh --host-only\``);
-    }
-    if (statSync(BACKEND_EXECUTABLE).mtimeMs < newestBackendSourceMs()) {
-      console.warn(`!!! ${BACKEND_EXECUTABLE} is older than plugin/pkg sources: testing a stale build (bash scripts/build-plugin-backend.sh --host-only)`);
-    }
-    const go = goBinary();
-    if (!go) throw new Error('Go is not installed (needed to build the e2e driver plugin/test/e2e/driver)');
+    const go = requireBackendTestBuilds();
     rules = loadAlertRules(RULES_FILE);
 
     lab = new Lab();

@@ -16,13 +16,13 @@
  *    destination, which did not fire before.
  * Everything is torn down, also on failure.
  */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { agentBuilt, AGENT_CLI, startAgent, waitForLog, type AgentProcess } from '../src/agent';
+import { startAgent, waitForLog, type AgentProcess } from '../src/agent';
 import { readIpPackets, startCapture, type Capture, type IpPacket } from '../src/capture';
 import { evaluateRule, loadAlertRules, type RuleEvaluation } from '../src/e2e/alerting';
 import {
-  BACKEND_EXECUTABLE, buildDriver, frameRows, goBinary, newestBackendSourceMs, PluginBackend, type TimeRange,
+  BACKEND_EXECUTABLE, buildDriver, frameRows, PluginBackend, requireBackendTestBuilds, type TimeRange,
 } from '../src/e2e/plugin-backend';
 import { sleep } from '../src/run';
 import { twoNodeTunnel, type TwoNodeTunnel } from '../src/topology';
@@ -81,15 +81,7 @@ describePrivileged('open flows, latency and DNS attribution through the plugin b
   }
 
   beforeAll(async () => {
-    if (!agentBuilt()) throw new Error(`the agent is not built (${AGENT_CLI} missing): run \`npm run build -w agent\``);
-    if (!existsSync(BACKEND_EXECUTABLE)) {
-      throw new Error(`the plugin backend is not built (${BACKEND_EXECUTABLE} missing): run \`bash scripts/build-plugin-backend.sh --host-only\``);
-    }
-    if (statSync(BACKEND_EXECUTABLE).mtimeMs < newestBackendSourceMs()) {
-      console.warn(`!!! ${BACKEND_EXECUTABLE} is older than plugin/pkg sources: testing a stale build (bash scripts/build-plugin-backend.sh --host-only)`);
-    }
-    const go = goBinary();
-    if (!go) throw new Error('Go is not installed (needed to build the e2e driver plugin/test/e2e/driver)');
+    const go = requireBackendTestBuilds();
     mesh = twoNodeTunnel();
     const { a, b } = mesh;
     const driverBuild = buildDriver(go, mesh.lab.workDir);

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { agentBuilt, AGENT_CLI } from '../agent';
 import type { Lab, Namespace } from '../netns';
 import { runAsync, stopProcessSync } from '../run';
 
@@ -37,6 +38,24 @@ export function newestBackendSourceMs(dir = join(PLUGIN_DIR, 'pkg')): number {
     else if (entry.name.endsWith('.go') && !entry.name.endsWith('_test.go')) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
+}
+
+/**
+ * What a test through the plugin backend needs before it starts: the built agent, the built
+ * backend executable (only a warning when it is older than its sources) and Go for the
+ * driver. Throws naming what is missing and how to get it; returns the Go binary.
+ */
+export function requireBackendTestBuilds(): string {
+  if (!agentBuilt()) throw new Error(`the agent is not built (${AGENT_CLI} missing): run \`npm run build -w agent\``);
+  if (!existsSync(BACKEND_EXECUTABLE)) {
+    throw new Error(`the plugin backend is not built (${BACKEND_EXECUTABLE} missing): run \`bash scripts/build-plugin-backend.sh --host-only\``);
+  }
+  if (statSync(BACKEND_EXECUTABLE).mtimeMs < newestBackendSourceMs()) {
+    console.warn(`!!! ${BACKEND_EXECUTABLE} is older than plugin/pkg sources: testing a stale build (bash scripts/build-plugin-backend.sh --host-only)`);
+  }
+  const go = goBinary();
+  if (!go) throw new Error('Go is not installed (needed to build the e2e driver plugin/test/e2e/driver)');
+  return go;
 }
 
 /** Compiles the driver into `outDir` (the Go build cache makes repeat builds a link step). */

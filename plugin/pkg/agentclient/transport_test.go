@@ -7,55 +7,22 @@ package agentclient
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+	"github.com/flowmesh/flowmesh/plugin/test/testpki"
 )
 
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  string
-}
-
-func newTestCA(t *testing.T, name string) testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return testCA{cert: cert, key: key, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
-}
-
 // leaf is a server certificate for 127.0.0.1 signed by ca.
-func (ca testCA) leaf(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "agent"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
+func leaf(t *testing.T, ca testpki.CA) tls.Certificate {
+	der, key := ca.Issue(t, "agent")
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
@@ -85,8 +52,8 @@ func get(t *testing.T, o TransportOptions, url string) error {
 }
 
 func TestPrivateCAAndPinnedCertificate(t *testing.T) {
-	ca, other := newTestCA(t, "Flowmesh CA"), newTestCA(t, "Someone else's CA")
-	cert := ca.leaf(t)
+	ca, other := testpki.NewCA(t, "Flowmesh CA"), testpki.NewCA(t, "Someone else's CA")
+	cert := leaf(t, ca)
 	url := tlsListener(t, cert)
 	pin := sha256.Sum256(cert.Certificate[0])
 	wrongPin := sha256.Sum256([]byte("another certificate"))
@@ -96,13 +63,13 @@ func TestPrivateCAAndPinnedCertificate(t *testing.T) {
 		ok bool
 	}{
 		"system roots only":           {TransportOptions{}, false},
-		"the signing CA":              {TransportOptions{CAPEM: ca.pem}, true},
-		"another CA":                  {TransportOptions{CAPEM: other.pem}, false},
+		"the signing CA":              {TransportOptions{CAPEM: string(ca.PEM)}, true},
+		"another CA":                  {TransportOptions{CAPEM: string(other.PEM)}, false},
 		"pin alone (no chain check)":  {TransportOptions{Pin: pin[:]}, true},
 		"wrong pin alone":             {TransportOptions{Pin: wrongPin[:]}, false},
-		"CA and matching pin":         {TransportOptions{CAPEM: ca.pem, Pin: pin[:]}, true},
-		"CA and wrong pin":            {TransportOptions{CAPEM: ca.pem, Pin: wrongPin[:]}, false},
-		"matching pin but another CA": {TransportOptions{CAPEM: other.pem, Pin: pin[:]}, false},
+		"CA and matching pin":         {TransportOptions{CAPEM: string(ca.PEM), Pin: pin[:]}, true},
+		"CA and wrong pin":            {TransportOptions{CAPEM: string(ca.PEM), Pin: wrongPin[:]}, false},
+		"matching pin but another CA": {TransportOptions{CAPEM: string(other.PEM), Pin: pin[:]}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := get(t, c.o, url); (err == nil) != c.ok {
@@ -116,8 +83,8 @@ func TestPrivateCAAndPinnedCertificate(t *testing.T) {
 }
 
 func TestRefusedHandshakesSayWhatToChange(t *testing.T) {
-	ca, other := newTestCA(t, "Flowmesh CA"), newTestCA(t, "Someone else's CA")
-	cert := ca.leaf(t)
+	ca, other := testpki.NewCA(t, "Flowmesh CA"), testpki.NewCA(t, "Someone else's CA")
+	cert := leaf(t, ca)
 	url := tlsListener(t, cert)
 	wrongPin := sha256.Sum256([]byte("another certificate"))
 	client := func(o TransportOptions, base string) *Client {
@@ -128,7 +95,7 @@ func TestRefusedHandshakesSayWhatToChange(t *testing.T) {
 		t.Cleanup(tr.CloseIdleConnections)
 		return New(models.AgentConfig{Name: "node-a", URL: base}, "secret", 5*time.Second, tr)
 	}
-	_, err := client(TransportOptions{CAPEM: other.pem}, url).Info(context.Background())
+	_, err := client(TransportOptions{CAPEM: string(other.PEM)}, url).Info(context.Background())
 	expectError(t, err, KindTLS, "TLS: the certificate of "+url+" is not signed by a trusted CA (issued by CN=Flowmesh CA)", "secureJsonData.tlsCACert", "tlsPins")
 
 	_, err = client(TransportOptions{Pin: wrongPin[:]}, url).Info(context.Background())

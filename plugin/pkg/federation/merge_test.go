@@ -137,6 +137,19 @@ func series(agent string, times []int64, split []string, s ...models.Series) Age
 	return AgentSeries{Agent: agent, Result: models.TimeseriesResult{Kind: "timeseries", IntervalMs: 60000, Metric: "bytes", SplitBy: split, Times: times, Series: s}}
 }
 
+// expectSeries fails unless the merged series, keyed by their value of label and each
+// shown by show, are want.
+func expectSeries(t *testing.T, m SeriesMerged, label string, show func(models.Series) string, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, s := range m.Series {
+		got[FormatValue(s.Key[label])] = show(s)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("series %v, want %v", got, want)
+	}
+}
+
 func TestMergeTimeseriesSumsPerBucketAndKey(t *testing.T) {
 	split := []string{"protocol"}
 	a := series("a", []int64{0, 60000, 120000}, split,
@@ -149,14 +162,8 @@ func TestMergeTimeseriesSumsPerBucketAndKey(t *testing.T) {
 	if fmt.Sprint(m.Times) != "[0 60000 120000 180000]" {
 		t.Fatalf("times %v", m.Times)
 	}
-	got := map[string]string{}
-	for _, s := range m.Series {
-		got[FormatValue(s.Key["protocol"])] = fmt.Sprint(s.Values)
-	}
-	want := map[string]string{"tcp": "[1 102 203 300]", "udp": "[10 0 0 0]", "icmp": "[0 0 0 1]"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("series %v, want %v", got, want)
-	}
+	expectSeries(t, m, "protocol", func(s models.Series) string { return fmt.Sprint(s.Values) },
+		map[string]string{"tcp": "[1 102 203 300]", "udp": "[10 0 0 0]", "icmp": "[0 0 0 1]"})
 	if FormatValue(m.Series[0].Key["protocol"]) != "tcp" {
 		t.Errorf("largest series first, got %v", m.Series[0].Key)
 	}
@@ -182,15 +189,9 @@ func TestMergeTimeseriesLatencyAveragesAndMaxima(t *testing.T) {
 		models.Series{Key: models.GroupKey{"dst_ip": "10.0.0.1"}, Values: []float64{300, 20}, Counts: []float64{1, 2}},
 		models.Series{Key: models.GroupKey{"dst_ip": "10.0.0.3"}, Values: []float64{0, 7}, Counts: []float64{0, 1}})
 	m := MergeTimeseries([]AgentSeries{a, b}, split, "handshake_us_avg", 0)
-	got := map[string]string{}
-	for _, s := range m.Series {
-		got[FormatValue(s.Key["dst_ip"])] = fmt.Sprint(s.Values, s.Counts)
-	}
 	// 10.0.0.1: (100 + 300) / 4 = 100 in the first bucket, 20 in the second
-	want := map[string]string{"10.0.0.1": "[100 20] [4 2]", "10.0.0.2": "[500 0] [1 0]", "10.0.0.3": "[0 7] [0 1]"}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("series %v, want %v", got, want)
-	}
+	expectSeries(t, m, "dst_ip", func(s models.Series) string { return fmt.Sprint(s.Values, s.Counts) },
+		map[string]string{"10.0.0.1": "[100 20] [4 2]", "10.0.0.2": "[500 0] [1 0]", "10.0.0.3": "[0 7] [0 1]"})
 	if FormatValue(m.Series[0].Key["dst_ip"]) != "10.0.0.2" {
 		t.Errorf("ranked by the average over the range: 10.0.0.2 (500) first, got %v", m.Series[0].Key)
 	}
@@ -234,18 +235,22 @@ func TestMergeTopLatencyFromTotals(t *testing.T) {
 	}
 }
 
+// bytesTop is one agent's top answer by bytes over groupBy: these rows, their totals summed as
+// the agent's total.
+func bytesTop(agent string, groupBy []string, rows ...models.TopRow) AgentTop {
+	r := models.TopResult{Kind: "top", GroupBy: groupBy, Metric: "bytes", Rows: rows}
+	for _, x := range rows {
+		r.Total.Add(x.Totals)
+	}
+	return AgentTop{Agent: agent, Result: r}
+}
+
 func TestDedupeTopKeepsPreferredReporter(t *testing.T) {
 	g := WithDedupeDims([]string{"dst_port"})
 	row := func(cid, dir string, port int, bytes float64) models.TopRow {
 		return models.TopRow{Key: models.GroupKey{"community_id": cid, "direction": dir, "dst_port": port}, Value: bytes, Totals: totals(bytes)}
 	}
-	mk := func(agent string, rows ...models.TopRow) AgentTop {
-		r := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes", Rows: rows}
-		for _, x := range rows {
-			r.Total.Add(x.Totals)
-		}
-		return AgentTop{Agent: agent, Result: r}
-	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop { return bytesTop(agent, g, rows...) }
 	results := []AgentTop{
 		// c1: inbound on gw, outbound on laptop -> laptop's outbound kept.
 		mk("gw", row("c1", "inbound", 443, 100), row("c2", "forwarded", 53, 7), row("", "inbound", 22, 5)),
@@ -291,13 +296,7 @@ func TestDedupeJoinsBothSidesOfANAT(t *testing.T) {
 	row := func(cid, link, dir, node string, bytes float64) models.TopRow {
 		return models.TopRow{Key: models.GroupKey{"community_id": cid, "link_id": link, "direction": dir, "node": node}, Value: bytes, Totals: totals(bytes)}
 	}
-	mk := func(agent string, rows ...models.TopRow) AgentTop {
-		r := models.TopResult{Kind: "top", GroupBy: g, Metric: "bytes", Rows: rows}
-		for _, x := range rows {
-			r.Total.Add(x.Totals)
-		}
-		return AgentTop{Agent: agent, Result: r}
-	}
+	mk := func(agent string, rows ...models.TopRow) AgentTop { return bytesTop(agent, g, rows...) }
 	results := []AgentTop{
 		mk("server", row("cB", "", "inbound", "server", 90)),
 		mk("gw", row("cA", "cB", "forwarded", "gw", 95), row("cC", "", "outbound", "gw", 4)),

@@ -21,6 +21,7 @@ import {
 
 import { agentProblems, discoveryEnabled, numberProblem } from '../settings';
 import { DiscoverySettings, PinnedCertificates } from './DiscoverySettings';
+import { NumberOption } from './OptionFields';
 import {
   AgentConfig,
   FlowmeshOptions,
@@ -55,33 +56,6 @@ function withSecrets(options: Options, changes: Record<string, string | null>): 
     }
   }
   return { ...options, secureJsonData, secureJsonFields };
-}
-
-interface NumberOptionProps {
-  label: string;
-  ariaLabel: string;
-  description: string;
-  /** Why the value is refused, or undefined when it is fine. */
-  problem: string | undefined;
-  placeholder: string;
-  value: number | undefined;
-  onChange: (e: ChangeEvent<HTMLInputElement>) => void;
-}
-
-/** One optional numeric setting: empty means the default shown as the placeholder. */
-function NumberOption({ label, ariaLabel, description, problem, placeholder, value, onChange }: NumberOptionProps) {
-  return (
-    <Field label={label} description={description} invalid={Boolean(problem)} error={problem}>
-      <Input
-        aria-label={ariaLabel}
-        type="number"
-        width={16}
-        placeholder={placeholder}
-        value={value ?? ''}
-        onChange={onChange}
-      />
-    </Field>
-  );
 }
 
 export function ConfigEditor({ options, onOptionsChange }: Props) {

@@ -7,9 +7,10 @@
  */
 import React, { useState } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { Button, Field, FieldSet, Input, RadioButtonGroup, SecretInput, Stack, Text } from '@grafana/ui';
+import { Button, Field, FieldSet, RadioButtonGroup, SecretInput, Stack, Text } from '@grafana/ui';
 
 import { discoveryProblems, PinRow, pinProblems } from '../settings';
+import { NumberOption, TextOption } from './OptionFields';
 import {
   DiscoveryOptions,
   FlowmeshOptions,
@@ -60,96 +61,66 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
         Refreshed in the background; the health check lists what was found and from where. Tokens (token.&lt;name&gt;)
         and pinned certificates apply to discovered agents by name.
       </Text>
-      <Field
+      <TextOption
         label="DNS SRV names"
         description="Each target host and port is an agent, named by the target's first label"
-        invalid={Boolean(problems.names)}
-        error={problems.names}
-      >
-        <Input
-          aria-label="DNS SRV names"
-          width={60}
-          placeholder="_flowmesh._tcp.mesh.example."
-          value={namesText}
-          onChange={(e) => {
-            setNamesText(e.currentTarget.value);
-            setDns({ names: splitNames(e.currentTarget.value) });
-          }}
-        />
-      </Field>
-      <Field
+        problem={problems.names}
+        width={60}
+        placeholder="_flowmesh._tcp.mesh.example."
+        value={namesText}
+        onChange={(value) => {
+          setNamesText(value);
+          setDns({ names: splitNames(value) });
+        }}
+      />
+      <TextOption
         label="DNS server"
         description="host:port; it also resolves the agents' host names. Empty: the system resolver"
-        invalid={Boolean(problems.resolver)}
-        error={problems.resolver}
-      >
-        <Input
-          aria-label="DNS server"
-          width={30}
-          placeholder="10.0.0.53:53"
-          value={dns.resolver ?? ''}
-          onChange={(e) => setDns({ resolver: text(e.currentTarget.value) })}
-        />
-      </Field>
+        problem={problems.resolver}
+        width={30}
+        placeholder="10.0.0.53:53"
+        value={dns.resolver ?? ''}
+        onChange={(value) => setDns({ resolver: text(value) })}
+      />
       <Field label="Scheme of SRV agents" description="https: the CA certificate and pinned certificates below apply">
         <RadioButtonGroup options={SCHEMES} value={dns.scheme ?? 'http'} onChange={(scheme) => setDns({ scheme })} />
       </Field>
-      <Field
+      <TextOption
         label="Prometheus URL"
         description="The Prometheus that scrapes the agents; its /api/v1/targets lists them"
-        invalid={Boolean(problems.prometheusUrl)}
-        error={problems.prometheusUrl}
-      >
-        <Input
-          aria-label="Prometheus URL"
-          width={40}
-          placeholder="http://prometheus:9090"
-          value={prometheus.url ?? ''}
-          onChange={(e) => setPrometheus({ url: text(e.currentTarget.value) })}
-        />
-      </Field>
-      <Field
+        problem={problems.prometheusUrl}
+        width={40}
+        placeholder="http://prometheus:9090"
+        value={prometheus.url ?? ''}
+        onChange={(value) => setPrometheus({ url: text(value) })}
+      />
+      <TextOption
         label="Scrape job"
         description="job_name of the agents' scrape config"
-        invalid={Boolean(problems.job)}
-        error={problems.job}
-      >
-        <Input
-          aria-label="Scrape job"
-          width={24}
-          placeholder="flowmesh"
-          value={prometheus.job ?? ''}
-          onChange={(e) => setPrometheus({ job: text(e.currentTarget.value) })}
-        />
-      </Field>
-      <Field
+        problem={problems.job}
+        width={24}
+        placeholder="flowmesh"
+        value={prometheus.job ?? ''}
+        onChange={(value) => setPrometheus({ job: text(value) })}
+      />
+      <TextOption
         label="Name label"
         description="Target label holding the agent's name; without it, the instance's host"
-        invalid={Boolean(problems.nameLabel)}
-        error={problems.nameLabel}
-      >
-        <Input
-          aria-label="Name label"
-          width={24}
-          placeholder={OPTION_DEFAULTS.nameLabel}
-          value={prometheus.nameLabel ?? ''}
-          onChange={(e) => setPrometheus({ nameLabel: text(e.currentTarget.value) })}
-        />
-      </Field>
+        problem={problems.nameLabel}
+        width={24}
+        placeholder={OPTION_DEFAULTS.nameLabel}
+        value={prometheus.nameLabel ?? ''}
+        onChange={(value) => setPrometheus({ nameLabel: text(value) })}
+      />
       <Stack gap={1}>
-        <Field
+        <TextOption
           label="Prometheus user"
           description="Basic authentication (optional)"
-          invalid={Boolean(problems.user)}
-          error={problems.user}
-        >
-          <Input
-            aria-label="Prometheus user"
-            width={24}
-            value={prometheus.user ?? ''}
-            onChange={(e) => setPrometheus({ user: text(e.currentTarget.value) })}
-          />
-        </Field>
+          problem={problems.user}
+          width={24}
+          value={prometheus.user ?? ''}
+          onChange={(value) => setPrometheus({ user: text(value) })}
+        />
         <Field label="Prometheus password">
           <SecretInput
             aria-label="Prometheus password"
@@ -161,23 +132,17 @@ export function DiscoverySettings({ options, onOptionsChange }: Props) {
           />
         </Field>
       </Stack>
-      <Field
+      <NumberOption
         label="Refresh interval (s)"
+        ariaLabel="Refresh interval"
         description={`How often discovery asks again (default ${OPTION_DEFAULTS.refreshIntervalS})`}
-        invalid={Boolean(problems.refreshIntervalS)}
-        error={problems.refreshIntervalS}
-      >
-        <Input
-          aria-label="Refresh interval"
-          type="number"
-          width={16}
-          placeholder={String(OPTION_DEFAULTS.refreshIntervalS)}
-          value={discovery.refreshIntervalS ?? ''}
-          onChange={(e) =>
-            setDiscovery({ refreshIntervalS: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) })
-          }
-        />
-      </Field>
+        problem={problems.refreshIntervalS}
+        placeholder={String(OPTION_DEFAULTS.refreshIntervalS)}
+        value={discovery.refreshIntervalS}
+        onChange={(e) =>
+          setDiscovery({ refreshIntervalS: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) })
+        }
+      />
     </FieldSet>
   );
 }
@@ -209,24 +174,22 @@ export function PinnedCertificates({ options, onOptionsChange }: Props) {
       <Stack direction="column" gap={1}>
         {rows.map((row, i) => (
           <Stack key={i} gap={1} alignItems="flex-start" data-testid={`pin-row-${i}`}>
-            <Field invalid={Boolean(problems[i].name)} error={problems[i].name}>
-              <Input
-                aria-label={`Pin ${i + 1} agent`}
-                width={20}
-                placeholder="agent name"
-                value={row.name}
-                onChange={(e) => change(i, { name: e.currentTarget.value })}
-              />
-            </Field>
-            <Field invalid={Boolean(problems[i].fingerprint)} error={problems[i].fingerprint}>
-              <Input
-                aria-label={`Pin ${i + 1} SHA-256`}
-                width={70}
-                placeholder="AB:CD:..."
-                value={row.fingerprint}
-                onChange={(e) => change(i, { fingerprint: e.currentTarget.value })}
-              />
-            </Field>
+            <TextOption
+              ariaLabel={`Pin ${i + 1} agent`}
+              problem={problems[i].name}
+              width={20}
+              placeholder="agent name"
+              value={row.name}
+              onChange={(name) => change(i, { name })}
+            />
+            <TextOption
+              ariaLabel={`Pin ${i + 1} SHA-256`}
+              problem={problems[i].fingerprint}
+              width={70}
+              placeholder="AB:CD:..."
+              value={row.fingerprint}
+              onChange={(fingerprint) => change(i, { fingerprint })}
+            />
             <Button
               variant="secondary"
               icon="trash-alt"

@@ -164,15 +164,7 @@ func (p *prometheusProc) stop() {
 	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
+	stopProcess(p.cmd, 15*time.Second)
 }
 
 // reload writes a new config and asks Prometheus to load it (POST /-/reload).
@@ -360,15 +352,7 @@ func (d *dnsNamespace) stopDNS() {
 	if d.dnsmasq == nil || d.dnsmasq.Process == nil {
 		return
 	}
-	_ = d.dnsmasq.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = d.dnsmasq.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = d.dnsmasq.Process.Kill()
-		<-done
-	}
+	stopProcess(d.dnsmasq, 5*time.Second)
 	d.dnsmasq = nil
 }
 

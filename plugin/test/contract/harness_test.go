@@ -234,13 +234,21 @@ func (h *harness) serve(name, db, token string) (*agentProc, error) {
 		return nil, err
 	}
 	h.procs = append(h.procs, p)
+	if p.waitHealthy(http.DefaultClient) {
+		return p, nil
+	}
+	return nil, fmt.Errorf("agent %s did not become healthy at %s:\n%s", name, p.URL, p.log.String())
+}
+
+// waitHealthy polls the agent's /health through client until it answers 200 (true), or its
+// process is gone or 60 s have passed (false).
+func (p *agentProc) waitHealthy(client *http.Client) bool {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.URL + "/health")
-		if err == nil {
+		if resp, err := client.Get(p.URL + "/health"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return p, nil
+				return true
 			}
 		}
 		if p.cmd.ProcessState != nil {
@@ -248,7 +256,21 @@ func (h *harness) serve(name, db, token string) (*agentProc, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("agent %s did not become healthy at %s:\n%s", name, p.URL, p.log.String())
+	return false
+}
+
+// stopProcess ends a started process: SIGTERM, then SIGKILL when it has not exited within
+// grace. It waits for the process either way.
+func stopProcess(cmd *exec.Cmd, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 // startDedupeAgents imports one capture twice: "dd-1-out" treats every initiator address
@@ -298,17 +320,8 @@ func keys(m map[string]bool, limit int) []string {
 
 func (h *harness) stop() {
 	for _, p := range h.procs {
-		if p.cmd.Process == nil {
-			continue
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
+		if p.cmd.Process != nil {
+			stopProcess(p.cmd, 10*time.Second)
 		}
 	}
 	if h.dir != "" {

@@ -7,61 +7,28 @@ package contract
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
+	"github.com/flowmesh/flowmesh/plugin/test/testpki"
 )
-
-type certAuthority struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newAuthority(t *testing.T, name string) certAuthority {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return certAuthority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
 
 // issue writes an agent certificate for 127.0.0.1 and its key (PEM files) and returns the
 // certificate's SHA-256 fingerprint.
-func (ca certAuthority) issue(t *testing.T, dir, name string) (certFile, keyFile string, fingerprint [32]byte) {
+func issue(t *testing.T, ca testpki.CA, dir, name string) (certFile, keyFile string, fingerprint [32]byte) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der, key := ca.Issue(t, name)
 	keyDER, _ := x509.MarshalECPrivateKey(key)
 	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
@@ -91,54 +58,35 @@ func serveTLS(t *testing.T, h *harness, name, db, certFile, keyFile string, ca [
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { stopProcess(p.cmd, 10*time.Second) })
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(ca)
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := client.Get(p.URL + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if p.cmd.ProcessState != nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !p.waitHealthy(client) {
+		t.Fatalf("agent %s did not answer https /health:\n%s", name, p.log.String())
 	}
-	t.Fatalf("agent %s did not answer https /health:\n%s", name, p.log.String())
-	return nil
+	return p
 }
 
 func TestTLSPrivateCAOrPinnedCertificateThroughTheExecutable(t *testing.T) {
 	h := need(t)
 	dir := t.TempDir()
-	ca, otherCA := newAuthority(t, "Flowmesh test CA"), newAuthority(t, "Another CA")
-	certFile, keyFile, fingerprint := ca.issue(t, dir, "tls-agent")
-	_, _, otherFingerprint := ca.issue(t, dir, "another-agent")
+	ca, otherCA := testpki.NewCA(t, "Flowmesh test CA"), testpki.NewCA(t, "Another CA")
+	certFile, keyFile, fingerprint := issue(t, ca, dir, "tls-agent")
+	_, _, otherFingerprint := issue(t, ca, dir, "another-agent")
 
 	db := filepath.Join(dir, "tls-agent.duckdb")
 	if _, err := h.node(180*time.Second, append(append([]string{"import"}, h.captures[0]...), "--db", db, "--node", "tls-agent", "--log-level", "warn")...); err != nil {
 		t.Fatal(err)
 	}
-	agent := serveTLS(t, h, "tls-agent", db, certFile, keyFile, ca.pem)
+	agent := serveTLS(t, h, "tls-agent", db, certFile, keyFile, ca.PEM)
 	plain := h.Union[1]
 	o := newOracle(t, h.Union[0]) // the same capture as tls-agent's
 	want := o.total("bytes")
 	client := launch(t, sharedExecutable(t, h))
-	pin := func(sum [32]byte) map[string]any { return map[string]any{"tlsPins": map[string]string{"tls-agent": models.FormatPin(sum[:])}} }
+	pin := func(sum [32]byte) map[string]any {
+		return map[string]any{"tlsPins": map[string]string{"tls-agent": models.FormatPin(sum[:])}}
+	}
 	withCA := func(s *dsSettings, caPEM []byte) *dsSettings {
 		s.secure = map[string]string{"token": sharedToken, "tlsCACert": string(caPEM)}
 		return s
@@ -149,12 +97,12 @@ func TestTLSPrivateCAOrPinnedCertificateThroughTheExecutable(t *testing.T) {
 		settings *dsSettings
 		refusal  string // "" = the agent answers
 	}{
-		{"the private CA", withCA(settingsFor([]*agentProc{agent}, nil), ca.pem), ""},
-		{"another CA", withCA(settingsFor([]*agentProc{agent}, nil), otherCA.pem),
+		{"the private CA", withCA(settingsFor([]*agentProc{agent}, nil), ca.PEM), ""},
+		{"another CA", withCA(settingsFor([]*agentProc{agent}, nil), otherCA.PEM),
 			"agent tls-agent: TLS: the certificate of " + agent.URL + " is not signed by a trusted CA (issued by CN=Flowmesh test CA): set the CA certificate (secureJsonData.tlsCACert)"},
 		{"no CA (system roots)", settingsFor([]*agentProc{agent}, nil), "is not signed by a trusted CA"},
 		{"the pinned certificate", settingsFor([]*agentProc{agent}, pin(fingerprint)), ""},
-		{"the pin and the CA", withCA(settingsFor([]*agentProc{agent}, pin(fingerprint)), ca.pem), ""},
+		{"the pin and the CA", withCA(settingsFor([]*agentProc{agent}, pin(fingerprint)), ca.PEM), ""},
 		{"another certificate's pin", settingsFor([]*agentProc{agent}, pin(otherFingerprint)),
 			"agent tls-agent: TLS: certificate pin mismatch for agent tls-agent: certificate SHA-256 " + models.FormatPin(fingerprint[:]) +
 				" does not match the pinned " + models.FormatPin(otherFingerprint[:]) + `; if the agent got a new certificate, update tlsPins["tls-agent"]`},
