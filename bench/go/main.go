@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowmesh/flowmesh/plugin/pkg/agentclient"
 	"github.com/flowmesh/flowmesh/plugin/pkg/federation"
 	"github.com/flowmesh/flowmesh/plugin/pkg/models"
 	"github.com/flowmesh/flowmesh/plugin/pkg/query"
@@ -144,12 +145,16 @@ func main() {
 				out = append(out, measureSeparately(*reference, all[:n], *token, q, queryContext(*from, *to), *runs)...)
 			}
 		}
-		fleet.Close()
 	}
+	transports.Close()
 	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
 		fail("output: %v", err)
 	}
 }
+
+// transports are shared by every fleet of the run, as one data source's fleets share them in
+// the plugin (rebuilt fleets keep their connections).
+var transports = agentclient.NewTransportPool(16)
 
 func fleetOf(urls []string, token string) (*federation.Fleet, *models.Settings) {
 	type agentJSON struct {
@@ -165,7 +170,7 @@ func fleetOf(urls []string, token string) (*federation.Fleet, *models.Settings) 
 	if err != nil {
 		fail("settings: %v", err)
 	}
-	fleet, err := federation.NewFleet(&settings)
+	fleet, err := federation.NewFleet(&settings, transports)
 	if err != nil {
 		fail("fleet: %v", err)
 	}

@@ -135,7 +135,6 @@ func record(urls []string, token string, q namedQuery, qc query.Context) ([]*rec
 		proxies[i] = s.URL
 	}
 	fleet, settings := fleetOf(proxies, token)
-	defer fleet.Close()
 	plan, err := query.Parse(q.Query, qc, settings)
 	if err != nil {
 		return nil, err
@@ -174,5 +173,5 @@ func instantFleet(urls []string, token string, q namedQuery, qc query.Context) (
 		replayers[i] = s.URL
 	}
 	fleet, settings := fleetOf(replayers, token)
-	return fleet, settings, func() { fleet.Close(); stop() }, nil
+	return fleet, settings, stop, nil
 }

@@ -75,9 +75,6 @@ func measureSeparately(reference string, urls []string, token string, q namedQue
 	}
 	var out []measurement
 	for _, s := range subjects {
-		if s.fleet != nil && s != instant {
-			s.fleet.Close()
-		}
 		if s.m.Error == "" && len(s.m.Ms) > 0 {
 			summarise(&s.m)
 		}
