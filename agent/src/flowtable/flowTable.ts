@@ -97,22 +97,26 @@ export interface RoutingPeer {
   publicKey: string;
 }
 
-/**
- * A connection as it looks on the other side of this node's address translation, oriented
- * like the tuple it was looked up with (src is the same endpoint on both sides).
- */
-export interface TranslatedTuple {
-  /** The looked-up tuple is the connection's original (pre-NAT) one: that leg entered the node. */
-  original: boolean;
-  /** Community ID of the other side's tuple. */
+/** One side of a translated connection: its tuple, address bytes and Community ID. */
+export interface TupleSide {
+  /** Community ID of this side's tuple. */
   communityId: string;
   srcIp: string;
   srcPort: number;
   dstIp: string;
   dstPort: number;
-  /** The other side's addresses as bytes (4 or 16), to find its flow. */
+  /** This side's addresses as bytes (4 or 16), to find its flow. */
   srcBytes: Uint8Array;
   dstBytes: Uint8Array;
+}
+
+/**
+ * A connection as it looks on the other side of this node's address translation, oriented
+ * like the tuple it was looked up with (src is the same endpoint on both sides).
+ */
+export interface TranslatedTuple extends TupleSide {
+  /** The looked-up tuple is the connection's original (pre-NAT) one: that leg entered the node. */
+  original: boolean;
 }
 
 /**
