@@ -121,14 +121,20 @@ export interface TranslatedTuple extends TupleSide {
 
 /**
  * Names and direction of a flow's endpoints; consulted once per flow (creation), the domain
- * again at emit while it is still '' (asked for the flow's start time both times). Address
- * bytes are only valid during the call.
+ * again at emit while it is still '' and answers came since (asked for the flow's start time
+ * both times). Address bytes are only valid during the call.
  */
 export interface FlowAnnotator {
   direction(src: Uint8Array, dst: Uint8Array, version: 4 | 6): Direction;
   endpoint(bytes: Uint8Array, version: 4 | 6): { name: string; type: EndpointType };
   /** Domain the address was resolved from by an answer seen by `atUs` and valid then, '' when unknown. */
   domain(ip: string, atUs: number): string;
+  /**
+   * How many answers `domain` has learned so far. While it is unchanged, `domain` cannot find
+   * a name it did not find before for the same or an earlier time, so a flow whose domain was
+   * '' is not asked again (without it, every record of such a flow asks).
+   */
+  answersSeen?(): number;
   /**
    * The WireGuard peer whose allowed IPs route the flow's remote address on capture point
    * `point`; null when the point is not a WireGuard interface or no peer routes it. At creation.
@@ -309,6 +315,8 @@ export class FlowTable {
   private readonly latency: Float64Array;
   /** per flow, HANDSHAKE_* bits */
   private readonly latencyState: Uint8Array;
+  /** per flow: the annotator's answersSeen() when the domain was last looked up */
+  private readonly domainAnswers: Float64Array;
   private readonly shared = new SharedStrings();
   /** interface names flows were created under (L_INTERFACE indexes this) */
   private readonly interfaceNames: string[] = [];
@@ -363,6 +371,7 @@ export class FlowTable {
     this.stringRefs = new Uint32Array(maxFlows * STRING_STRIDE);
     this.latency = new Float64Array(maxFlows * LATENCY_STRIDE);
     this.latencyState = new Uint8Array(maxFlows);
+    this.domainAnswers = new Float64Array(maxFlows);
 
     const us = (s: number) => s * 1e6;
     this.classTimeoutUs[CLASS_TCP_UNESTABLISHED] = us(t.tcpUnestablishedS);
@@ -594,7 +603,13 @@ export class FlowTable {
     const peer = a.peer?.(this.capturePoint, srcBytes, dstBytes, v, direction) ?? null;
     this.stringRefs[f * STRING_STRIDE + S_PEER_NAME] = peer === null ? 0 : strings.acquire(peer.name);
     this.stringRefs[f * STRING_STRIDE + S_PEER_KEY] = peer === null ? 0 : strings.acquire(peer.publicKey);
+    this.domainAnswers[f] = this.answersSeen();
     this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(a.domain(formatIp(dstBytes, v), p.tsUs));
+  }
+
+  /** The annotator's answer count, NaN (never equal: always ask) when it does not count. */
+  private answersSeen(): number {
+    return this.annotator.answersSeen?.() ?? NaN;
   }
 
   /** The initiator's address bytes (scratch, valid until the next call). */
@@ -736,9 +751,11 @@ export class FlowTable {
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
     const refs = this.stringRefs;
-    if (refs[f * STRING_STRIDE + S_DST_DOMAIN] === 0) {
+    const answers = this.answersSeen();
+    if (refs[f * STRING_STRIDE + S_DST_DOMAIN] === 0 && answers !== this.domainAnswers[f]) {
       // Answers seen before the flow's first packet that were processed only now (packets of
       // several captures interleave): asked for the flow's start, never for a later time.
+      this.domainAnswers[f] = answers;
       const v = ((this.keys[f * KEY_WORDS] >>> 8) & 0xff) as 4 | 6;
       const dstIp = formatIp(this.responderBytes(f, v), v);
       refs[f * STRING_STRIDE + S_DST_DOMAIN] = this.shared.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_START]));

@@ -93,6 +93,7 @@ export class Pipeline {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
       endpoint: (bytes, v) => inventory.lookup(bytes, v),
       domain: (ip, atUs) => (this.dnsEnabled ? this.dns.domain(ip, atUs) : ''),
+      answersSeen: () => this.dns.stats.addresses,
       peer: (point, src, dst, v, direction) => this.peerRoutes[point]?.peerOf(src, dst, v, direction) ?? null,
       ...(nat ? { translation: (protocol: number, s: string, sp: number, d: string, dp: number) => nat.lookup(protocol, s, sp, d, dp) } : {}),
     };
