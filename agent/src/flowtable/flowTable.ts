@@ -52,10 +52,10 @@
  * every capture point's flows and gives an open leg the transit its first record will have.
  */
 import type { DecodedPacket } from '../decode/packet';
+import type { FlowRecord, FlowSink } from '../model/flow';
 import {
-  DIRECTIONS, ENDPOINT_TYPES, TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink,
-  type RecordKind,
-} from '../model/flow';
+  DIRECTIONS, ENDPOINT_TYPES, TCP_FLAGS, type Direction, type EndReason, type EndpointType, type RecordKind,
+} from '../model/vocabulary';
 import { communityIdV1, icmpCounterpart } from '../flow/communityId';
 import { TcpConnStates, connStateWithoutTcp } from '../flow/connState';
 import { formatIp } from '../flow/addresses';
@@ -168,38 +168,51 @@ export interface FlowTableStats {
 
 const KEY_WORDS = 10;
 
-// Per-flow fields, interleaved so one packet touches few cache lines.
-const NUM_STRIDE = 8;
-const F_START = 0; // first packet of the flow
-const F_PERIOD = 1; // first packet of the current record period
-const F_LAST = 2; // last packet
-const F_LISTED = 3; // when the flow was last moved to its LRU list's tail
-const F_PACKETS_TX = 4;
-const F_PACKETS_RX = 5;
-const F_BYTES_TX = 6;
-const F_BYTES_RX = 7;
-const SMALL_STRIDE = 17;
-const B_FLAGS_SRC = 0;
-const B_FLAGS_DST = 1;
-const B_CUM_FLAGS_SRC = 2;
-const B_CUM_FLAGS_DST = 3;
-const B_SENT = 4;
-const B_CLOSING = 5;
-const B_CLASS = 6;
-const B_PROTOCOL = 7;
-const B_INITIATOR_IS_LOW = 8;
+/*
+ * What a packet reads and writes of its flow sits in one 128-byte record (two cache lines) of
+ * one buffer, seen through three views: with 200 k flows the state is far larger than the
+ * caches, and separate arrays per field cost a cache miss each per packet. First line: the key
+ * (compared while probing), the small fields and the TCP and latency state bytes; second
+ * line: times and counters.
+ */
+const RECORD_BYTES = 128;
+/** Key words from word 0 of the record (Uint32 view). */
+const KEY_STRIDE = RECORD_BYTES / 4;
+const SMALL_STRIDE = RECORD_BYTES;
+const NUM_STRIDE = RECORD_BYTES / 8;
+const F_START = 8; // first packet of the flow
+const F_PERIOD = 9; // first packet of the current record period
+const F_LAST = 10; // last packet
+const F_LISTED = 11; // when the flow was last moved to its LRU list's tail
+const F_PACKETS_TX = 12;
+const F_PACKETS_RX = 13;
+const F_BYTES_TX = 14;
+const F_BYTES_RX = 15;
+const B_FLAGS_SRC = 40;
+const B_FLAGS_DST = 41;
+const B_CUM_FLAGS_SRC = 42;
+const B_CUM_FLAGS_DST = 43;
+const B_SENT = 44;
+const B_CLOSING = 45;
+const B_CLASS = 46;
+const B_PROTOCOL = 47;
+const B_INITIATOR_IS_LOW = 48;
 /** 1 while the current period has no packets yet (after an interim record from the sweep). */
-const B_PERIOD_EMPTY = 9;
+const B_PERIOD_EMPTY = 49;
 /** 1 while the flow is in the period list (ordered by period start). */
-const B_IN_PERIOD_LIST = 10;
+const B_IN_PERIOD_LIST = 50;
 // fixed at creation: indexes into DIRECTIONS / ENDPOINT_TYPES, the initiator's ICMP type and code
-const B_DIRECTION = 11;
-const B_ICMP_TYPE = 12;
-const B_ICMP_CODE = 13;
-const B_SRC_TYPE = 14;
-const B_DST_TYPE = 15;
+const B_DIRECTION = 51;
+const B_ICMP_TYPE = 52;
+const B_ICMP_CODE = 53;
+const B_SRC_TYPE = 54;
+const B_DST_TYPE = 55;
 /** TRANSIT_NONE until paired with the flow's other leg on another capture point */
-const B_TRANSIT = 16;
+const B_TRANSIT = 56;
+/** TcpConnStates' five bytes */
+const B_TCP = 57;
+/** HANDSHAKE_* bits */
+const B_LATENCY_STATE = 62;
 const LINK_STRIDE = 6;
 const L_PREV = 0;
 /** the next flow in the LRU list, or (free slots) the next free slot */
@@ -228,7 +241,7 @@ const T_ACK = 2;
 const T_DNS_QUERY = 0;
 const T_DNS_RTT = 1;
 const T_DNS_QUERY_ID = 2;
-// latencyState bits
+// B_LATENCY_STATE bits
 /** Nothing (more) to measure: the handshake is complete, or its start was not seen. */
 const HANDSHAKE_DONE = 1;
 /** The complete handshake is measured but not yet in a record. */
@@ -284,6 +297,7 @@ export class FlowTable {
   private readonly mask: number;
   private readonly slots: Int32Array;
 
+  /** the flow records as words: the key (KEY_WORDS from the start of each) */
   private readonly keys: Uint32Array;
   private readonly capacity: number;
   /** first free pool slot (-1 when full); the rest chain through L_NEXT */
@@ -300,9 +314,9 @@ export class FlowTable {
   /** A packet moves its flow to the LRU tail only when it was listed at least this long ago. */
   private readonly touchGranularityUs: number;
 
-  /** per flow, NUM_STRIDE doubles: times and counters (one cache line per flow) */
+  /** the flow records (RECORD_BYTES each) as doubles: times and counters (F_*) */
   private readonly num: Float64Array;
-  /** per flow, SMALL_STRIDE bytes: flags, state, class */
+  /** the flow records as bytes: flags, state, class (B_*) */
   private readonly small: Uint8Array;
   /** per flow, LINK_STRIDE ints: list links, interface, record seq */
   private readonly links: Int32Array;
@@ -313,8 +327,6 @@ export class FlowTable {
   private readonly stringRefs: Uint32Array;
   /** per flow, LATENCY_STRIDE times (see T_*) */
   private readonly latency: Float64Array;
-  /** per flow, HANDSHAKE_* bits */
-  private readonly latencyState: Uint8Array;
   /** per flow: the annotator's answersSeen() when the domain was last looked up */
   private readonly domainAnswers: Float64Array;
   private readonly shared = new SharedStrings();
@@ -357,20 +369,20 @@ export class FlowTable {
     this.mask = cap - 1;
     this.slots = new Int32Array(cap).fill(-1);
 
-    this.keys = new Uint32Array(maxFlows * KEY_WORDS);
+    const records = new ArrayBuffer(maxFlows * RECORD_BYTES);
+    this.keys = new Uint32Array(records);
     this.capacity = maxFlows;
 
-    this.num = new Float64Array(maxFlows * NUM_STRIDE);
-    this.small = new Uint8Array(maxFlows * SMALL_STRIDE);
+    this.num = new Float64Array(records);
+    this.small = new Uint8Array(records);
     this.links = new Int32Array(maxFlows * LINK_STRIDE);
     for (let i = 0; i < maxFlows; i++) this.links[i * LINK_STRIDE + L_NEXT] = i + 1 < maxFlows ? i + 1 : -1;
     this.freeHead = 0;
     this.freeCount = maxFlows;
-    this.tcp = new TcpConnStates(maxFlows);
+    this.tcp = new TcpConnStates(this.small, RECORD_BYTES, B_TCP);
     this.flowNumbers = new Float64Array(maxFlows);
     this.stringRefs = new Uint32Array(maxFlows * STRING_STRIDE);
     this.latency = new Float64Array(maxFlows * LATENCY_STRIDE);
-    this.latencyState = new Uint8Array(maxFlows);
     this.domainAnswers = new Float64Array(maxFlows);
 
     const us = (s: number) => s * 1e6;
@@ -543,7 +555,7 @@ export class FlowTable {
     const f = this.freeHead;
     this.freeHead = this.links[f * LINK_STRIDE + L_NEXT];
     this.freeCount--;
-    const base = f * KEY_WORDS;
+    const base = f * KEY_STRIDE;
     for (let i = 0; i < KEY_WORDS; i++) this.keys[base + i] = this.key[i];
     this.insertSlot(f, hash);
 
@@ -566,7 +578,7 @@ export class FlowTable {
     this.tcp.reset(f);
     this.latency.fill(-1, f * LATENCY_STRIDE, (f + 1) * LATENCY_STRIDE);
     // the handshake is timed only from its first SYN (seen first, from the initiator)
-    this.latencyState[f] = protocol === PROTO_TCP && (p.tcpFlags & (SYN | ACK)) === SYN ? 0 : HANDSHAKE_DONE;
+    this.small[f * SMALL_STRIDE + B_LATENCY_STATE] = protocol === PROTO_TCP && (p.tcpFlags & (SYN | ACK)) === SYN ? 0 : HANDSHAKE_DONE;
     this.small[f * SMALL_STRIDE + B_CLASS] = protocol === PROTO_TCP ? CLASS_TCP_UNESTABLISHED
       : protocol === PROTO_UDP ? CLASS_UDP
       : isIcmp(protocol) ? CLASS_ICMP
@@ -615,13 +627,13 @@ export class FlowTable {
   /** The initiator's address bytes (scratch, valid until the next call). */
   private initiatorBytes(f: number, v: 4 | 6): Uint8Array {
     const low = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
-    return writeAddress(this.keys, f * KEY_WORDS + (low ? 1 : 5), this.srcBytes[v]);
+    return writeAddress(this.keys, f * KEY_STRIDE + (low ? 1 : 5), this.srcBytes[v]);
   }
 
   /** The responder's address bytes (scratch, valid until the next call). */
   private responderBytes(f: number, v: 4 | 6): Uint8Array {
     const low = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
-    return writeAddress(this.keys, f * KEY_WORDS + (low ? 5 : 1), this.dstBytes[v]);
+    return writeAddress(this.keys, f * KEY_STRIDE + (low ? 5 : 1), this.dstBytes[v]);
   }
 
   private startPeriod(f: number, tsUs: number): void {
@@ -658,7 +670,7 @@ export class FlowTable {
       }
       this.tcp.update(f, fromSrc, flags, p.payloadLength);
       this.updateTcpLifetime(f, flags);
-      if ((this.latencyState[f] & HANDSHAKE_DONE) === 0) this.timeHandshake(f, p, fromSrc);
+      if ((this.small[f * SMALL_STRIDE + B_LATENCY_STATE] & HANDSHAKE_DONE) === 0) this.timeHandshake(f, p, fromSrc);
     } else if (p.dnsId >= 0 && this.small[f * SMALL_STRIDE + B_PROTOCOL] === PROTO_UDP) {
       this.timeDns(f, p);
     }
@@ -696,7 +708,7 @@ export class FlowTable {
         if (latency[at + T_SYN] < 0) latency[at + T_SYN] = p.tsUs;
       } else if (synAck === ACK && latency[at + T_SYNACK] >= 0) {
         latency[at + T_ACK] = p.tsUs;
-        this.latencyState[f] = HANDSHAKE_DONE | HANDSHAKE_UNREPORTED;
+        this.small[f * SMALL_STRIDE + B_LATENCY_STATE] = HANDSHAKE_DONE | HANDSHAKE_UNREPORTED;
       }
     } else if (synAck === (SYN | ACK) && latency[at + T_SYN] >= 0 && latency[at + T_SYNACK] < 0) {
       latency[at + T_SYNACK] = p.tsUs;
@@ -756,14 +768,14 @@ export class FlowTable {
       // Answers seen before the flow's first packet that were processed only now (packets of
       // several captures interleave): asked for the flow's start, never for a later time.
       this.domainAnswers[f] = answers;
-      const v = ((this.keys[f * KEY_WORDS] >>> 8) & 0xff) as 4 | 6;
+      const v = ((this.keys[f * KEY_STRIDE] >>> 8) & 0xff) as 4 | 6;
       const dstIp = formatIp(this.responderBytes(f, v), v);
       refs[f * STRING_STRIDE + S_DST_DOMAIN] = this.shared.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_START]));
     }
     const record = this.record(f, kind, reason);
     this.links[f * LINK_STRIDE + L_SEQ]++;
     // each measurement goes out once
-    if (record.tcp_synack_us !== null) this.latencyState[f] &= ~HANDSHAKE_UNREPORTED;
+    if (record.tcp_synack_us !== null) this.small[f * SMALL_STRIDE + B_LATENCY_STATE] &= ~HANDSHAKE_UNREPORTED;
     if (record.dns_rtt_us !== null) this.latency[f * LATENCY_STRIDE + T_DNS_RTT] = -1;
     this.stats_.recordsEmitted++;
     this.sink.write(record);
@@ -795,7 +807,7 @@ export class FlowTable {
 
   /** The record of flow f's current period (no side effects). */
   private record(f: number, kind: RecordKind, reason: EndReason): FlowRecord {
-    const base = f * KEY_WORDS;
+    const base = f * KEY_STRIDE;
     const keyHead = this.keys[base];
     const protocol = keyHead & 0xff;
     const v = ((keyHead >>> 8) & 0xff) as 4 | 6;
@@ -835,7 +847,7 @@ export class FlowTable {
     const natPorts = nat !== null && keyKind === KIND_PORTS;
     const at = f * LATENCY_STRIDE;
     const latency = this.latency;
-    const handshake = isTcp && (this.latencyState[f] & HANDSHAKE_UNREPORTED) !== 0;
+    const handshake = isTcp && (this.small[f * SMALL_STRIDE + B_LATENCY_STATE] & HANDSHAKE_UNREPORTED) !== 0;
     const dnsRtt = protocol === PROTO_UDP ? latency[at + T_DNS_RTT] : -1;
     return {
       flow_id: `${this.bootId}-${this.flowNumbers[f]}`,
@@ -918,7 +930,7 @@ export class FlowTable {
    */
   private twinLeg(f: number, nat: TranslatedTuple | null): number {
     const keys = this.keys;
-    const base = f * KEY_WORDS;
+    const base = f * KEY_STRIDE;
     const head = keys[base] & 0xffffff;
     const point = keys[base] >>> 24;
     const twinKey = this.pairKey;
@@ -980,7 +992,7 @@ export class FlowTable {
     while (true) {
       const f = this.slots[i];
       if (f < 0) return -1;
-      const base = f * KEY_WORDS;
+      const base = f * KEY_STRIDE;
       const keys = this.keys;
       // ports and the first address words first: they differ between most flows
       if (keys[base + 9] === key[9] && keys[base + 1] === key[1] && keys[base + 5] === key[5] && keys[base] === key[0]) {
@@ -1003,14 +1015,14 @@ export class FlowTable {
   /** Backward-shift deletion: keeps probe chains intact without tombstones. */
   private removeSlot(f: number): void {
     const mask = this.mask;
-    let hole = hashKey(this.keys, f * KEY_WORDS) & mask;
+    let hole = hashKey(this.keys, f * KEY_STRIDE) & mask;
     while (this.slots[hole] !== f) hole = (hole + 1) & mask;
     let j = hole;
     while (true) {
       j = (j + 1) & mask;
       const g = this.slots[j];
       if (g < 0) break;
-      const ideal = hashKey(this.keys, g * KEY_WORDS) & mask;
+      const ideal = hashKey(this.keys, g * KEY_STRIDE) & mask;
       if (((j - ideal) & mask) >= ((j - hole) & mask)) {
         this.slots[hole] = g;
         hole = j;
