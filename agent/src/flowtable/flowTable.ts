@@ -2,12 +2,13 @@
  * The flow table: aggregates decoded packets into bidirectional flows and emits FlowRecords.
  *
  * Layout (all preallocated, nothing allocated per packet):
- *  - flows live in a fixed pool of `maxFlows` slots; per-flow fields are typed arrays
- *    indexed by pool index, interleaved by width (times and counters in one Float64Array
- *    with a stride of 8, flags and state bytes, link ints) so a packet touches few cache lines;
+ *  - flows live in a fixed pool of `maxFlows` slots; what a packet reads and writes of its
+ *    flow (key, flags, TCP state, times and counters) is one 128-byte record of one buffer
+ *    (two cache lines), the rest (list links, names, latency) in typed arrays indexed by
+ *    pool index;
  *  - an open-addressing hash table (linear probing, load <= 0.5, backward-shift deletion)
- *    maps the normalised key (10 uint32 words) to a pool index; hashes are recomputed from
- *    the key when a flow leaves (cheaper than storing them per flow);
+ *    maps the normalised key (10 uint32 words) to a pool index; each slot keeps the key's
+ *    hash beside the index, so probing past other flows does not read their records;
  *  - free pool slots are chained through their LRU `next` link;
  *  - every flow sits in one doubly linked LRU list per timeout class (TCP unestablished /
  *    established / closing, UDP, ICMP, other). A packet moves its flow to the tail at most
@@ -295,6 +296,7 @@ export interface OpenFlowsSnapshot {
 
 export class FlowTable {
   private readonly mask: number;
+  /** the hash table: per slot the flow (-1: empty) and its key's hash */
   private readonly slots: Int32Array;
 
   /** the flow records as words: the key (KEY_WORDS from the start of each) */
@@ -367,7 +369,7 @@ export class FlowTable {
     let cap = 16;
     while (cap < maxFlows * 2) cap *= 2;
     this.mask = cap - 1;
-    this.slots = new Int32Array(cap).fill(-1);
+    this.slots = new Int32Array(cap * 2).fill(-1);
 
     const records = new ArrayBuffer(maxFlows * RECORD_BYTES);
     this.keys = new Uint32Array(records);
@@ -988,47 +990,57 @@ export class FlowTable {
   // ---- hash table ----
 
   private find(hash: number, key: Uint32Array): number {
+    const slots = this.slots;
     let i = hash & this.mask;
     while (true) {
-      const f = this.slots[i];
+      const f = slots[i * 2];
       if (f < 0) return -1;
-      const base = f * KEY_STRIDE;
-      const keys = this.keys;
-      // ports and the first address words first: they differ between most flows
-      if (keys[base + 9] === key[9] && keys[base + 1] === key[1] && keys[base + 5] === key[5] && keys[base] === key[0]) {
-        let same = true;
-        for (let w = 2; w < 9; w++) {
-          if (w !== 5 && keys[base + w] !== key[w]) { same = false; break; }
-        }
-        if (same) return f;
-      }
+      // the stored hash first: a probe past another flow does not read that flow's record
+      if (slots[i * 2 + 1] === hash && this.keyEquals(f, key)) return f;
       i = (i + 1) & this.mask;
     }
   }
 
+  private keyEquals(f: number, key: Uint32Array): boolean {
+    const base = f * KEY_STRIDE;
+    const keys = this.keys;
+    // ports and the first address words first: they differ between most flows
+    if (keys[base + 9] !== key[9] || keys[base + 1] !== key[1] || keys[base + 5] !== key[5] || keys[base] !== key[0]) return false;
+    // the same word 0 is the same IP version, and an IPv4 key's other address words are all zero
+    if (((key[0] >>> 8) & 0xff) === 4) return true;
+    for (let w = 2; w < 9; w++) {
+      if (w !== 5 && keys[base + w] !== key[w]) return false;
+    }
+    return true;
+  }
+
   private insertSlot(f: number, hash: number): void {
+    const slots = this.slots;
     let i = hash & this.mask;
-    while (this.slots[i] >= 0) i = (i + 1) & this.mask;
-    this.slots[i] = f;
+    while (slots[i * 2] >= 0) i = (i + 1) & this.mask;
+    slots[i * 2] = f;
+    slots[i * 2 + 1] = hash;
   }
 
   /** Backward-shift deletion: keeps probe chains intact without tombstones. */
   private removeSlot(f: number): void {
     const mask = this.mask;
+    const slots = this.slots;
     let hole = hashKey(this.keys, f * KEY_STRIDE) & mask;
-    while (this.slots[hole] !== f) hole = (hole + 1) & mask;
+    while (slots[hole * 2] !== f) hole = (hole + 1) & mask;
     let j = hole;
     while (true) {
       j = (j + 1) & mask;
-      const g = this.slots[j];
+      const g = slots[j * 2];
       if (g < 0) break;
-      const ideal = hashKey(this.keys, g * KEY_STRIDE) & mask;
+      const ideal = slots[j * 2 + 1] & mask;
       if (((j - ideal) & mask) >= ((j - hole) & mask)) {
-        this.slots[hole] = g;
+        slots[hole * 2] = g;
+        slots[hole * 2 + 1] = slots[j * 2 + 1];
         hole = j;
       }
     }
-    this.slots[hole] = -1;
+    slots[hole * 2] = -1;
   }
 
   // ---- LRU lists per timeout class ----
