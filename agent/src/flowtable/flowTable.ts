@@ -122,8 +122,8 @@ export interface TranslatedTuple extends TupleSide {
 
 /**
  * Names and direction of a flow's endpoints; consulted once per flow (creation), the domain
- * again at emit while it is still '' and answers came since (asked for the flow's start time
- * both times). Address bytes are only valid during the call.
+ * again at emit while it is still '' and backdated answers came since (asked for the flow's
+ * start time both times). Address bytes are only valid during the call.
  */
 export interface FlowAnnotator {
   direction(src: Uint8Array, dst: Uint8Array, version: 4 | 6): Direction;
@@ -131,11 +131,13 @@ export interface FlowAnnotator {
   /** Domain the address was resolved from by an answer seen by `atUs` and valid then, '' when unknown. */
   domain(ip: string, atUs: number): string;
   /**
-   * How many answers `domain` has learned so far. While it is unchanged, `domain` cannot find
-   * a name it did not find before for the same or an earlier time, so a flow whose domain was
-   * '' is not asked again (without it, every record of such a flow asks).
+   * How many answers `domain` has learned that are dated no later than the latest packet
+   * processed before them (answers dated later cannot name a flow that exists already: its
+   * start is earlier). While the count is unchanged, `domain` cannot find a name for an
+   * existing flow that it did not find before, so a flow whose domain was '' is not asked
+   * again (without the count, every record of such a flow asks).
    */
-  answersSeen?(): number;
+  backdatedAnswers?(): number;
   /**
    * The WireGuard peer whose allowed IPs route the flow's remote address on capture point
    * `point`; null when the point is not a WireGuard interface or no peer routes it. At creation.
@@ -329,7 +331,7 @@ export class FlowTable {
   private readonly stringRefs: Uint32Array;
   /** per flow, LATENCY_STRIDE times (see T_*) */
   private readonly latency: Float64Array;
-  /** per flow: the annotator's answersSeen() when the domain was last looked up */
+  /** per flow: the annotator's backdatedAnswers() when the domain was last looked up */
   private readonly domainAnswers: Float64Array;
   private readonly shared = new SharedStrings();
   /** interface names flows were created under (L_INTERFACE indexes this) */
@@ -430,6 +432,11 @@ export class FlowTable {
 
   get maxFlows(): number {
     return this.capacity;
+  }
+
+  /** The latest packet time processed (or time advanced to), epoch µs. */
+  get latestUs(): number {
+    return this.nowUs;
   }
 
   get stats(): FlowTableStats {
@@ -617,13 +624,13 @@ export class FlowTable {
     const peer = a.peer?.(this.capturePoint, srcBytes, dstBytes, v, direction) ?? null;
     this.stringRefs[f * STRING_STRIDE + S_PEER_NAME] = peer === null ? 0 : strings.acquire(peer.name);
     this.stringRefs[f * STRING_STRIDE + S_PEER_KEY] = peer === null ? 0 : strings.acquire(peer.publicKey);
-    this.domainAnswers[f] = this.answersSeen();
+    this.domainAnswers[f] = this.backdatedAnswers();
     this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(a.domain(formatIp(dstBytes, v), p.tsUs));
   }
 
   /** The annotator's answer count, NaN (never equal: always ask) when it does not count. */
-  private answersSeen(): number {
-    return this.annotator.answersSeen?.() ?? NaN;
+  private backdatedAnswers(): number {
+    return this.annotator.backdatedAnswers?.() ?? NaN;
   }
 
   /** The initiator's address bytes (scratch, valid until the next call). */
@@ -765,7 +772,7 @@ export class FlowTable {
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
     const refs = this.stringRefs;
-    const answers = this.answersSeen();
+    const answers = this.backdatedAnswers();
     if (refs[f * STRING_STRIDE + S_DST_DOMAIN] === 0 && answers !== this.domainAnswers[f]) {
       // Answers seen before the flow's first packet that were processed only now (packets of
       // several captures interleave): asked for the flow's start, never for a later time.
