@@ -14,7 +14,7 @@ import { LocalAddresses } from '../src/flow/direction';
 import { DEFAULT_TIMEOUTS } from '../src/flowtable/flowTable';
 import type { FlowRecord, FlowSink } from '../src/model/flow';
 import { MemorySink } from './support/memory-sink';
-import { ethernet, ipPacket, scenario, udpDatagram, writePcap, T0_US } from './pipeline-pcap';
+import { dnsResponse, ethernet, ipPacket, scenario, tcpSegment, TCP, udpDatagram, writePcap, T0_US } from './pipeline-pcap';
 import { Value } from '@sinclair/typebox/value';
 import { FlowRecordSchema } from '../src/model/flow';
 import { CaptureFileError } from '../src/capture';
@@ -66,6 +66,26 @@ describe('import', () => {
       dns: { responses: 1, addresses: 1, malformed: 0 },
     });
     expect(sink.flushes).toBe(1);
+  });
+
+  it('names a flow from a DNS answer read after its first packet but dated before it, never from one dated after', async () => {
+    const file = join(dir, 'late-answers.pcap');
+    const at = (t: number, ip: number[]) => ({ tsUs: T0_US + t, bytes: ethernet(ip) });
+    const answer = (name: string, address: string) => ipPacket('10.0.0.53', '10.0.0.1', 17, udpDatagram(53, 53000, dnsResponse(name, [address])));
+    const syn = (dst: string, sport: number) => ipPacket('10.0.0.1', dst, 6, tcpSegment(sport, 443, TCP.SYN));
+    writePcap(file, [
+      at(1000, syn('93.184.216.1', 40001)),
+      at(3000, syn('93.184.216.2', 40002)),
+      at(500, answer('early.example', '93.184.216.1')), // (another capture queue's packet, read late)
+      at(4000, answer('late.example', '93.184.216.2')),
+      at(5000, syn('93.184.216.1', 40001)),
+    ]);
+    const sink = new MemorySink();
+    const p = pipeline(sink);
+    await p.importFile(file);
+    await p.finish();
+    const domains = Object.fromEntries(sink.records.filter((r) => r.protocol === 'tcp').map((r) => [r.dst_ip, r.dst_domain]));
+    expect(domains).toEqual({ '93.184.216.1': 'early.example', '93.184.216.2': '' });
   });
 
   it('continues flows across files and stamps each flow with the file it started in', async () => {

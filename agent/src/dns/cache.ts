@@ -99,6 +99,7 @@ export class DnsCache {
   }
 
   private forgetExpired(address: string, names: Name[], nowUs: number): void {
+    if (!anyExpired(names, nowUs)) return; // most lookups: nothing to forget, nothing allocated
     const kept = names.filter((n) => n.expiresUs >= nowUs);
     if (kept.length === names.length) return;
     this.names -= names.length - kept.length;
@@ -111,4 +112,9 @@ export class DnsCache {
     this.addresses.delete(address);
     this.names -= names.length;
   }
+}
+
+function anyExpired(names: Name[], nowUs: number): boolean {
+  for (let i = 0; i < names.length; i++) if (names[i].expiresUs < nowUs) return true;
+  return false;
 }

@@ -126,21 +126,21 @@ export function cidrContains(cidr: Cidr, bytes: Uint8Array, version: 4 | 6): boo
   return (bytes[full] & mask) === cidr.bytes[full];
 }
 
-/** IPv6 non-public prefixes (IPv4 is checked inline: 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16, 224/4, 240/4). */
-const NON_PUBLIC = [
-  '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8',
-].map((c) => parseCidr(c) as Cidr);
-
 /**
  * True for addresses that are not globally routable (private, CGNAT, loopback, link-local,
- * ULA, multicast, reserved): unmatched ones are typed `unknown`, unmatched public ones `external`.
+ * ULA, multicast, reserved): unmatched ones are typed `unknown`, unmatched public ones
+ * `external`. IPv4: 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16, 224/4,
+ * 240/4; IPv6: ::/128, ::1/128, fc00::/7, fe80::/10, ff00::/8. Read byte by byte: it runs for
+ * both endpoints of every new flow.
  */
 export function isNonPublic(bytes: Uint8Array, version: 4 | 6): boolean {
+  const a = bytes[0];
+  const b = bytes[1];
   if (version === 4) {
-    const a = bytes[0];
-    const b = bytes[1];
     return a === 0 || a === 10 || a === 127 || a >= 224 || (a === 100 && (b & 0xc0) === 64) ||
       (a === 169 && b === 254) || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168);
   }
-  return NON_PUBLIC.some((c) => cidrContains(c, bytes, version));
+  if ((a & 0xfe) === 0xfc || a === 0xff || (a === 0xfe && (b & 0xc0) === 0x80)) return true;
+  for (let i = 0; i < 15; i++) if (bytes[i] !== 0) return false;
+  return bytes[15] <= 1;
 }

@@ -43,7 +43,7 @@ function hasPorts(protocol: number): boolean {
 }
 
 /** Hash input: seed, two 16-byte addresses, protocol, padding, two ports. */
-const scratch = Buffer.alloc(2 + 16 + 16 + 2 + 4);
+const scratch = new Uint8Array(2 + 16 + 16 + 2 + 4);
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
@@ -77,85 +77,96 @@ export function communityIdV1(
   if (!oneWay && (cmp > 0 || (cmp === 0 && sport > dport))) {
     a1 = dstAddr; a2 = srcAddr; p1 = dport; p2 = sport;
   }
-  const withPorts = hasPorts(protocol);
   const buf = scratch;
-  let o = buf.writeUInt16BE(seed & 0xffff, 0);
-  buf.set(a1, o); o += a1.length;
-  buf.set(a2, o); o += a2.length;
+  buf[0] = (seed >>> 8) & 0xff;
+  buf[1] = seed & 0xff;
+  let o = 2;
+  for (let i = 0; i < a1.length; i++) buf[o++] = a1[i];
+  for (let i = 0; i < a2.length; i++) buf[o++] = a2[i];
   buf[o++] = protocol;
   buf[o++] = 0;
-  if (withPorts) {
-    o = buf.writeUInt16BE(p1 & 0xffff, o);
-    o = buf.writeUInt16BE(p2 & 0xffff, o);
+  if (hasPorts(protocol)) {
+    buf[o++] = (p1 >>> 8) & 0xff;
+    buf[o++] = p1 & 0xff;
+    buf[o++] = (p2 >>> 8) & 0xff;
+    buf[o++] = p2 & 0xff;
   }
-  return sha1Base64('1:', buf, o);
+  return sha1Base64(buf, o);
 }
 
-const BLOCK_BYTES = 64;
-/** one SHA-1 block: the message, 0x80, zeros, the bit length */
-const block = new Uint8Array(BLOCK_BYTES);
 const words = new Int32Array(80);
-const digest = new Uint8Array(20);
-/** prefix + 28 base64 characters */
-const text = Buffer.alloc(32);
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const digest = new Int32Array(5);
+/** "1:" + 28 base64 characters */
+const text = Buffer.from('1:' + '='.repeat(28), 'latin1');
+const BASE64 = new Uint8Array(Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1'));
 
-function putWord(at: number, value: number): void {
-  const v = value | 0;
-  digest[at] = v >>> 24;
-  digest[at + 1] = (v >>> 16) & 0xff;
-  digest[at + 2] = (v >>> 8) & 0xff;
-  digest[at + 3] = v & 0xff;
+/** Message byte `i` of one padded SHA-1 block: the message, 0x80, zeros, the bit length (len <= 55). */
+function paddedByte(msg: Uint8Array, len: number, i: number): number {
+  if (i < len) return msg[i];
+  if (i === len) return 0x80;
+  if (i === 62) return (len >>> 5) & 0xff;
+  if (i === 63) return (len << 3) & 0xff;
+  return 0;
 }
 
-/** `prefix` + base64(SHA-1(msg[0..len))), for len <= 55 (one block). */
-function sha1Base64(prefix: string, msg: Uint8Array, len: number): string {
-  block.fill(0);
-  block.set(msg.subarray(0, len));
-  block[len] = 0x80;
-  const bits = len * 8;
-  block[62] = bits >>> 8;
-  block[63] = bits & 0xff;
+/**
+ * "1:" + base64(SHA-1(msg[0..len))), for len <= 55 (one block). The four round groups are
+ * separate loops (no per-round branch), and the block is read straight from the message.
+ */
+function sha1Base64(msg: Uint8Array, len: number): string {
   const w = words;
   for (let i = 0; i < 16; i++) {
-    w[i] = (block[i * 4] << 24) | (block[i * 4 + 1] << 16) | (block[i * 4 + 2] << 8) | block[i * 4 + 3];
+    const j = i * 4;
+    w[i] = (paddedByte(msg, len, j) << 24) | (paddedByte(msg, len, j + 1) << 16) | (paddedByte(msg, len, j + 2) << 8) | paddedByte(msg, len, j + 3);
   }
   for (let i = 16; i < 80; i++) {
     const x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
     w[i] = (x << 1) | (x >>> 31);
   }
   let a = 0x67452301, b = 0xefcdab89 | 0, c = 0x98badcfe | 0, d = 0x10325476, e = 0xc3d2e1f0 | 0;
-  for (let i = 0; i < 80; i++) {
-    let f: number, k: number;
-    if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
-    else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
-    else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc | 0; }
-    else { f = b ^ c ^ d; k = 0xca62c1d6 | 0; }
-    const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]) | 0;
-    e = d;
-    d = c;
-    c = (b << 30) | (b >>> 2);
-    b = a;
-    a = t;
+  let t = 0;
+  for (let i = 0; i < 20; i++) {
+    t = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
   }
-  putWord(0, 0x67452301 + a);
-  putWord(4, 0xefcdab89 + b);
-  putWord(8, 0x98badcfe + c);
-  putWord(12, 0x10325476 + d);
-  putWord(16, 0xc3d2e1f0 + e);
-  let o = text.write(prefix, 0, 'latin1');
+  for (let i = 20; i < 40; i++) {
+    t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+  }
+  for (let i = 40; i < 60; i++) {
+    t = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+  }
+  for (let i = 60; i < 80; i++) {
+    t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+  }
+  digest[0] = 0x67452301 + a;
+  digest[1] = 0xefcdab89 + b;
+  digest[2] = 0x98badcfe + c;
+  digest[3] = 0x10325476 + d;
+  digest[4] = 0xc3d2e1f0 + e;
+  return base64Digest();
+}
+
+/** Byte `i` (0..19) of the big-endian digest. */
+function digestByte(i: number): number {
+  return (digest[i >> 2] >>> (24 - ((i & 3) << 3))) & 0xff;
+}
+
+/** The digest in base64 after the "1:" prefix: six groups of three bytes, then two bytes and one pad. */
+function base64Digest(): string {
+  let o = 2;
   for (let i = 0; i < 18; i += 3) {
-    const n = (digest[i] << 16) | (digest[i + 1] << 8) | digest[i + 2];
-    text[o++] = BASE64.charCodeAt(n >>> 18);
-    text[o++] = BASE64.charCodeAt((n >>> 12) & 63);
-    text[o++] = BASE64.charCodeAt((n >>> 6) & 63);
-    text[o++] = BASE64.charCodeAt(n & 63);
+    const n = (digestByte(i) << 16) | (digestByte(i + 1) << 8) | digestByte(i + 2);
+    text[o++] = BASE64[n >>> 18];
+    text[o++] = BASE64[(n >>> 12) & 63];
+    text[o++] = BASE64[(n >>> 6) & 63];
+    text[o++] = BASE64[n & 63];
   }
-  // 20 = 18 + 2 bytes: three characters and one pad
-  const n = (digest[18] << 8) | digest[19];
-  text[o++] = BASE64.charCodeAt(n >>> 10);
-  text[o++] = BASE64.charCodeAt((n >>> 4) & 63);
-  text[o++] = BASE64.charCodeAt((n << 2) & 63);
-  text[o++] = 0x3d;
-  return text.toString('latin1', 0, o);
+  const n = (digestByte(18) << 8) | digestByte(19);
+  text[o++] = BASE64[n >>> 10];
+  text[o++] = BASE64[(n >>> 4) & 63];
+  text[o++] = BASE64[(n << 2) & 63];
+  return text.toString('latin1', 0, 32);
 }

@@ -12,11 +12,11 @@
  *   OTH no SYN seen, midstream traffic
  * Non-TCP: SF both sides sent, S0 only the originator, SHR only the responder.
  *
- * State lives in typed arrays owned by the flow table (one slot per flow); updating it
- * allocates nothing. Payload "size" (Zeek's c$orig$size) is approximated by whether the
+ * State lives in five bytes of each flow's record in the flow table's buffer (so a packet
+ * finds it in a cache line it reads anyway); updating it allocates nothing. Payload "size" (Zeek's c$orig$size) is approximated by whether the
  * side ever sent a segment with payload.
  */
-import { TCP_FLAGS, type ConnState } from '../model/flow';
+import { TCP_FLAGS, type ConnState } from '../model/vocabulary';
 
 const INACTIVE = 0;
 const SYN_SENT = 1;
@@ -38,54 +38,61 @@ const RESP_DATA = 32;
 
 const { FIN, SYN, RST, ACK } = TCP_FLAGS;
 
-export class TcpConnStates {
-  /** endpoint state, index flow*2 + (0 originator, 1 responder) */
-  private readonly state: Uint8Array;
-  private readonly prev: Uint8Array;
-  private readonly bits: Uint8Array;
+/** Byte offsets in a flow's five bytes: endpoint state (originator, responder), their previous states, bits. */
+const STATE = 0;
+const PREV = 2;
+const BITS = 4;
 
-  constructor(capacity: number) {
-    this.state = new Uint8Array(capacity * 2);
-    this.prev = new Uint8Array(capacity * 2);
-    this.bits = new Uint8Array(capacity);
+export class TcpConnStates {
+  /**
+   * @param bytes the flow records; flow f's five bytes start at f * stride + at
+   */
+  constructor(private readonly bytes: Uint8Array, private readonly stride: number, private readonly at: number) {}
+
+  /** Where flow's bytes start. */
+  private base(flow: number): number {
+    return flow * this.stride + this.at;
   }
 
   reset(flow: number): void {
-    this.state[flow * 2] = this.state[flow * 2 + 1] = INACTIVE;
-    this.prev[flow * 2] = this.prev[flow * 2 + 1] = INACTIVE;
-    this.bits[flow] = 0;
+    const b = this.base(flow);
+    for (let i = 0; i < 5; i++) this.bytes[b + i] = INACTIVE;
   }
 
+  /** Sets endpoint state at byte `index` (STATE + 0 or 1 from a flow's base), keeping the previous one. */
   private set(index: number, s: number): void {
-    if (this.state[index] !== s) {
-      this.prev[index] = this.state[index];
-      this.state[index] = s;
+    const bytes = this.bytes;
+    if (bytes[index] !== s) {
+      bytes[index + PREV] = bytes[index];
+      bytes[index] = s;
     }
   }
 
   /** Feeds one TCP segment sent by the originator (fromOrig) or the responder. */
   update(flow: number, fromOrig: boolean, flags: number, payloadLength: number): void {
-    const ep = flow * 2 + (fromOrig ? 0 : 1);
-    const peer = flow * 2 + (fromOrig ? 1 : 0);
+    const b = this.base(flow);
+    const ep = b + STATE + (fromOrig ? 0 : 1);
+    const peer = b + STATE + (fromOrig ? 1 : 0);
+    const state = this.bytes;
     const syn = (flags & SYN) !== 0, fin = (flags & FIN) !== 0, rst = (flags & RST) !== 0, ack = (flags & ACK) !== 0;
     this.updateHistory(flow, fromOrig, syn, fin, rst, ack, payloadLength);
 
-    switch (this.state[ep]) {
+    switch (state[ep]) {
       case INACTIVE:
         if (syn) {
           if (fromOrig) this.set(ep, ack ? SYN_ACK_SENT : SYN_SENT);
           else {
             // SYN-ACK (or simultaneous open): the originator's SYN_SENT becomes established.
-            if ((!ack && this.state[peer] === SYN_ACK_SENT) || this.state[peer] === SYN_SENT) this.set(peer, ESTABLISHED);
+            if ((!ack && state[peer] === SYN_ACK_SENT) || state[peer] === SYN_SENT) this.set(peer, ESTABLISHED);
             this.set(ep, ESTABLISHED);
           }
         }
         if (fin) this.set(ep, CLOSED);
         if (rst) this.set(ep, RESET);
-        if (this.state[ep] === INACTIVE) {
-          if (!fromOrig && payloadLength === 0 && this.state[flow * 2] === SYN_SENT) {
+        if (state[ep] === INACTIVE) {
+          if (!fromOrig && payloadLength === 0 && state[b + STATE] === SYN_SENT) {
             // an ACK of the SYN before the SYN-ACK: not a partial connection
-          } else if (ack && this.state[peer] === ESTABLISHED) this.set(ep, ESTABLISHED);
+          } else if (ack && state[peer] === ESTABLISHED) this.set(ep, ESTABLISHED);
           else this.set(ep, PARTIAL);
         }
         break;
@@ -96,16 +103,16 @@ export class TcpConnStates {
         break;
       case ESTABLISHED:
       case PARTIAL:
-        if (syn && this.state[ep] === PARTIAL && this.state[peer] === INACTIVE && !ack) this.set(ep, SYN_SENT);
+        if (syn && state[ep] === PARTIAL && state[peer] === INACTIVE && !ack) this.set(ep, SYN_SENT);
         if (fin && !rst) {
           this.set(ep, CLOSED);
           // FIN followed by RST from the peer was a normal termination after all
-          if (this.state[peer] === RESET && this.prev[peer] === CLOSED) this.set(peer, CLOSED);
+          if (state[peer] === RESET && state[peer + PREV] === CLOSED) this.set(peer, CLOSED);
         }
         if (rst) this.set(ep, RESET);
         break;
       case CLOSED:
-        if (rst && this.state[peer] !== CLOSED) this.set(ep, RESET);
+        if (rst && state[peer] !== CLOSED) this.set(ep, RESET);
         break;
       default:
         break;
@@ -113,7 +120,8 @@ export class TcpConnStates {
   }
 
   private updateHistory(flow: number, fromOrig: boolean, syn: boolean, fin: boolean, rst: boolean, ack: boolean, len: number): void {
-    let b = this.bits[flow];
+    const at = this.base(flow) + BITS;
+    let b = this.bytes[at];
     const controlBits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0);
     if (!(b & HISTORY_STARTED)) {
       b |= HISTORY_STARTED;
@@ -128,13 +136,14 @@ export class TcpConnStates {
       if (controlBits > 1 || h || a || f) b |= ORIG_ACKED_BEFORE_RST;
       if (controlBits === 1 && rst) b |= ORIG_SENT_RST;
     }
-    this.bits[flow] = b;
+    this.bytes[at] = b;
   }
 
   connState(flow: number): ConnState {
-    const os = this.state[flow * 2];
-    const rs = this.state[flow * 2 + 1];
-    const bits = this.bits[flow];
+    const b = this.base(flow);
+    const os = this.bytes[b + STATE];
+    const rs = this.bytes[b + STATE + 1];
+    const bits = this.bytes[b + BITS];
     const oInactive = os === INACTIVE || os === PARTIAL;
     const rInactive = rs === INACTIVE || rs === PARTIAL;
     if (rs === RESET) {

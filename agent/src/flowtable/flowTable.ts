@@ -2,12 +2,13 @@
  * The flow table: aggregates decoded packets into bidirectional flows and emits FlowRecords.
  *
  * Layout (all preallocated, nothing allocated per packet):
- *  - flows live in a fixed pool of `maxFlows` slots; per-flow fields are typed arrays
- *    indexed by pool index, interleaved by width (times and counters in one Float64Array
- *    with a stride of 8, flags and state bytes, link ints) so a packet touches few cache lines;
+ *  - flows live in a fixed pool of `maxFlows` slots; what a packet reads and writes of its
+ *    flow (key, flags, TCP state, times and counters) is one 128-byte record of one buffer
+ *    (two cache lines), the rest (list links, names, latency) in typed arrays indexed by
+ *    pool index;
  *  - an open-addressing hash table (linear probing, load <= 0.5, backward-shift deletion)
- *    maps the normalised key (10 uint32 words) to a pool index; hashes are recomputed from
- *    the key when a flow leaves (cheaper than storing them per flow);
+ *    maps the normalised key (10 uint32 words) to a pool index; each slot keeps the key's
+ *    hash beside the index, so probing past other flows does not read their records;
  *  - free pool slots are chained through their LRU `next` link;
  *  - every flow sits in one doubly linked LRU list per timeout class (TCP unestablished /
  *    established / closing, UDP, ICMP, other). A packet moves its flow to the tail at most
@@ -52,10 +53,10 @@
  * every capture point's flows and gives an open leg the transit its first record will have.
  */
 import type { DecodedPacket } from '../decode/packet';
+import type { FlowRecord, FlowSink } from '../model/flow';
 import {
-  DIRECTIONS, ENDPOINT_TYPES, TCP_FLAGS, type Direction, type EndReason, type EndpointType, type FlowRecord, type FlowSink,
-  type RecordKind,
-} from '../model/flow';
+  DIRECTIONS, ENDPOINT_TYPES, TCP_FLAGS, type Direction, type EndReason, type EndpointType, type RecordKind,
+} from '../model/vocabulary';
 import { communityIdV1, icmpCounterpart } from '../flow/communityId';
 import { TcpConnStates, connStateWithoutTcp } from '../flow/connState';
 import { formatIp } from '../flow/addresses';
@@ -97,34 +98,46 @@ export interface RoutingPeer {
   publicKey: string;
 }
 
-/**
- * A connection as it looks on the other side of this node's address translation, oriented
- * like the tuple it was looked up with (src is the same endpoint on both sides).
- */
-export interface TranslatedTuple {
-  /** The looked-up tuple is the connection's original (pre-NAT) one: that leg entered the node. */
-  original: boolean;
-  /** Community ID of the other side's tuple. */
+/** One side of a translated connection: its tuple, address bytes and Community ID. */
+export interface TupleSide {
+  /** Community ID of this side's tuple. */
   communityId: string;
   srcIp: string;
   srcPort: number;
   dstIp: string;
   dstPort: number;
-  /** The other side's addresses as bytes (4 or 16), to find its flow. */
+  /** This side's addresses as bytes (4 or 16), to find its flow. */
   srcBytes: Uint8Array;
   dstBytes: Uint8Array;
 }
 
 /**
+ * A connection as it looks on the other side of this node's address translation, oriented
+ * like the tuple it was looked up with (src is the same endpoint on both sides).
+ */
+export interface TranslatedTuple extends TupleSide {
+  /** The looked-up tuple is the connection's original (pre-NAT) one: that leg entered the node. */
+  original: boolean;
+}
+
+/**
  * Names and direction of a flow's endpoints; consulted once per flow (creation), the domain
- * again at emit while it is still '' (asked for the flow's start time both times). Address
- * bytes are only valid during the call.
+ * again at emit while it is still '' and backdated answers came since (asked for the flow's
+ * start time both times). Address bytes are only valid during the call.
  */
 export interface FlowAnnotator {
   direction(src: Uint8Array, dst: Uint8Array, version: 4 | 6): Direction;
   endpoint(bytes: Uint8Array, version: 4 | 6): { name: string; type: EndpointType };
   /** Domain the address was resolved from by an answer seen by `atUs` and valid then, '' when unknown. */
   domain(ip: string, atUs: number): string;
+  /**
+   * How many answers `domain` has learned that are dated no later than the latest packet
+   * processed before them (answers dated later cannot name a flow that exists already: its
+   * start is earlier). While the count is unchanged, `domain` cannot find a name for an
+   * existing flow that it did not find before, so a flow whose domain was '' is not asked
+   * again (without the count, every record of such a flow asks).
+   */
+  backdatedAnswers?(): number;
   /**
    * The WireGuard peer whose allowed IPs route the flow's remote address on capture point
    * `point`; null when the point is not a WireGuard interface or no peer routes it. At creation.
@@ -158,38 +171,51 @@ export interface FlowTableStats {
 
 const KEY_WORDS = 10;
 
-// Per-flow fields, interleaved so one packet touches few cache lines.
-const NUM_STRIDE = 8;
-const F_START = 0; // first packet of the flow
-const F_PERIOD = 1; // first packet of the current record period
-const F_LAST = 2; // last packet
-const F_LISTED = 3; // when the flow was last moved to its LRU list's tail
-const F_PACKETS_TX = 4;
-const F_PACKETS_RX = 5;
-const F_BYTES_TX = 6;
-const F_BYTES_RX = 7;
-const SMALL_STRIDE = 17;
-const B_FLAGS_SRC = 0;
-const B_FLAGS_DST = 1;
-const B_CUM_FLAGS_SRC = 2;
-const B_CUM_FLAGS_DST = 3;
-const B_SENT = 4;
-const B_CLOSING = 5;
-const B_CLASS = 6;
-const B_PROTOCOL = 7;
-const B_INITIATOR_IS_LOW = 8;
+/*
+ * What a packet reads and writes of its flow sits in one 128-byte record (two cache lines) of
+ * one buffer, seen through three views: with 200 k flows the state is far larger than the
+ * caches, and separate arrays per field cost a cache miss each per packet. First line: the key
+ * (compared while probing), the small fields and the TCP and latency state bytes; second
+ * line: times and counters.
+ */
+const RECORD_BYTES = 128;
+/** Key words from word 0 of the record (Uint32 view). */
+const KEY_STRIDE = RECORD_BYTES / 4;
+const SMALL_STRIDE = RECORD_BYTES;
+const NUM_STRIDE = RECORD_BYTES / 8;
+const F_START = 8; // first packet of the flow
+const F_PERIOD = 9; // first packet of the current record period
+const F_LAST = 10; // last packet
+const F_LISTED = 11; // when the flow was last moved to its LRU list's tail
+const F_PACKETS_TX = 12;
+const F_PACKETS_RX = 13;
+const F_BYTES_TX = 14;
+const F_BYTES_RX = 15;
+const B_FLAGS_SRC = 40;
+const B_FLAGS_DST = 41;
+const B_CUM_FLAGS_SRC = 42;
+const B_CUM_FLAGS_DST = 43;
+const B_SENT = 44;
+const B_CLOSING = 45;
+const B_CLASS = 46;
+const B_PROTOCOL = 47;
+const B_INITIATOR_IS_LOW = 48;
 /** 1 while the current period has no packets yet (after an interim record from the sweep). */
-const B_PERIOD_EMPTY = 9;
+const B_PERIOD_EMPTY = 49;
 /** 1 while the flow is in the period list (ordered by period start). */
-const B_IN_PERIOD_LIST = 10;
+const B_IN_PERIOD_LIST = 50;
 // fixed at creation: indexes into DIRECTIONS / ENDPOINT_TYPES, the initiator's ICMP type and code
-const B_DIRECTION = 11;
-const B_ICMP_TYPE = 12;
-const B_ICMP_CODE = 13;
-const B_SRC_TYPE = 14;
-const B_DST_TYPE = 15;
+const B_DIRECTION = 51;
+const B_ICMP_TYPE = 52;
+const B_ICMP_CODE = 53;
+const B_SRC_TYPE = 54;
+const B_DST_TYPE = 55;
 /** TRANSIT_NONE until paired with the flow's other leg on another capture point */
-const B_TRANSIT = 16;
+const B_TRANSIT = 56;
+/** TcpConnStates' five bytes */
+const B_TCP = 57;
+/** HANDSHAKE_* bits */
+const B_LATENCY_STATE = 62;
 const LINK_STRIDE = 6;
 const L_PREV = 0;
 /** the next flow in the LRU list, or (free slots) the next free slot */
@@ -218,7 +244,7 @@ const T_ACK = 2;
 const T_DNS_QUERY = 0;
 const T_DNS_RTT = 1;
 const T_DNS_QUERY_ID = 2;
-// latencyState bits
+// B_LATENCY_STATE bits
 /** Nothing (more) to measure: the handshake is complete, or its start was not seen. */
 const HANDSHAKE_DONE = 1;
 /** The complete handshake is measured but not yet in a record. */
@@ -272,8 +298,10 @@ export interface OpenFlowsSnapshot {
 
 export class FlowTable {
   private readonly mask: number;
+  /** the hash table: per slot the flow (-1: empty) and its key's hash */
   private readonly slots: Int32Array;
 
+  /** the flow records as words: the key (KEY_WORDS from the start of each) */
   private readonly keys: Uint32Array;
   private readonly capacity: number;
   /** first free pool slot (-1 when full); the rest chain through L_NEXT */
@@ -290,9 +318,9 @@ export class FlowTable {
   /** A packet moves its flow to the LRU tail only when it was listed at least this long ago. */
   private readonly touchGranularityUs: number;
 
-  /** per flow, NUM_STRIDE doubles: times and counters (one cache line per flow) */
+  /** the flow records (RECORD_BYTES each) as doubles: times and counters (F_*) */
   private readonly num: Float64Array;
-  /** per flow, SMALL_STRIDE bytes: flags, state, class */
+  /** the flow records as bytes: flags, state, class (B_*) */
   private readonly small: Uint8Array;
   /** per flow, LINK_STRIDE ints: list links, interface, record seq */
   private readonly links: Int32Array;
@@ -303,8 +331,8 @@ export class FlowTable {
   private readonly stringRefs: Uint32Array;
   /** per flow, LATENCY_STRIDE times (see T_*) */
   private readonly latency: Float64Array;
-  /** per flow, HANDSHAKE_* bits */
-  private readonly latencyState: Uint8Array;
+  /** per flow: the annotator's backdatedAnswers() when the domain was last looked up */
+  private readonly domainAnswers: Float64Array;
   private readonly shared = new SharedStrings();
   /** interface names flows were created under (L_INTERFACE indexes this) */
   private readonly interfaceNames: string[] = [];
@@ -343,22 +371,23 @@ export class FlowTable {
     let cap = 16;
     while (cap < maxFlows * 2) cap *= 2;
     this.mask = cap - 1;
-    this.slots = new Int32Array(cap).fill(-1);
+    this.slots = new Int32Array(cap * 2).fill(-1);
 
-    this.keys = new Uint32Array(maxFlows * KEY_WORDS);
+    const records = new ArrayBuffer(maxFlows * RECORD_BYTES);
+    this.keys = new Uint32Array(records);
     this.capacity = maxFlows;
 
-    this.num = new Float64Array(maxFlows * NUM_STRIDE);
-    this.small = new Uint8Array(maxFlows * SMALL_STRIDE);
+    this.num = new Float64Array(records);
+    this.small = new Uint8Array(records);
     this.links = new Int32Array(maxFlows * LINK_STRIDE);
     for (let i = 0; i < maxFlows; i++) this.links[i * LINK_STRIDE + L_NEXT] = i + 1 < maxFlows ? i + 1 : -1;
     this.freeHead = 0;
     this.freeCount = maxFlows;
-    this.tcp = new TcpConnStates(maxFlows);
+    this.tcp = new TcpConnStates(this.small, RECORD_BYTES, B_TCP);
     this.flowNumbers = new Float64Array(maxFlows);
     this.stringRefs = new Uint32Array(maxFlows * STRING_STRIDE);
     this.latency = new Float64Array(maxFlows * LATENCY_STRIDE);
-    this.latencyState = new Uint8Array(maxFlows);
+    this.domainAnswers = new Float64Array(maxFlows);
 
     const us = (s: number) => s * 1e6;
     this.classTimeoutUs[CLASS_TCP_UNESTABLISHED] = us(t.tcpUnestablishedS);
@@ -403,6 +432,11 @@ export class FlowTable {
 
   get maxFlows(): number {
     return this.capacity;
+  }
+
+  /** The latest packet time processed (or time advanced to), epoch µs. */
+  get latestUs(): number {
+    return this.nowUs;
   }
 
   get stats(): FlowTableStats {
@@ -530,7 +564,7 @@ export class FlowTable {
     const f = this.freeHead;
     this.freeHead = this.links[f * LINK_STRIDE + L_NEXT];
     this.freeCount--;
-    const base = f * KEY_WORDS;
+    const base = f * KEY_STRIDE;
     for (let i = 0; i < KEY_WORDS; i++) this.keys[base + i] = this.key[i];
     this.insertSlot(f, hash);
 
@@ -553,7 +587,7 @@ export class FlowTable {
     this.tcp.reset(f);
     this.latency.fill(-1, f * LATENCY_STRIDE, (f + 1) * LATENCY_STRIDE);
     // the handshake is timed only from its first SYN (seen first, from the initiator)
-    this.latencyState[f] = protocol === PROTO_TCP && (p.tcpFlags & (SYN | ACK)) === SYN ? 0 : HANDSHAKE_DONE;
+    this.small[f * SMALL_STRIDE + B_LATENCY_STATE] = protocol === PROTO_TCP && (p.tcpFlags & (SYN | ACK)) === SYN ? 0 : HANDSHAKE_DONE;
     this.small[f * SMALL_STRIDE + B_CLASS] = protocol === PROTO_TCP ? CLASS_TCP_UNESTABLISHED
       : protocol === PROTO_UDP ? CLASS_UDP
       : isIcmp(protocol) ? CLASS_ICMP
@@ -590,19 +624,25 @@ export class FlowTable {
     const peer = a.peer?.(this.capturePoint, srcBytes, dstBytes, v, direction) ?? null;
     this.stringRefs[f * STRING_STRIDE + S_PEER_NAME] = peer === null ? 0 : strings.acquire(peer.name);
     this.stringRefs[f * STRING_STRIDE + S_PEER_KEY] = peer === null ? 0 : strings.acquire(peer.publicKey);
+    this.domainAnswers[f] = this.backdatedAnswers();
     this.stringRefs[f * STRING_STRIDE + S_DST_DOMAIN] = strings.acquire(a.domain(formatIp(dstBytes, v), p.tsUs));
+  }
+
+  /** The annotator's answer count, NaN (never equal: always ask) when it does not count. */
+  private backdatedAnswers(): number {
+    return this.annotator.backdatedAnswers?.() ?? NaN;
   }
 
   /** The initiator's address bytes (scratch, valid until the next call). */
   private initiatorBytes(f: number, v: 4 | 6): Uint8Array {
     const low = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
-    return writeAddress(this.keys, f * KEY_WORDS + (low ? 1 : 5), this.srcBytes[v]);
+    return writeAddress(this.keys, f * KEY_STRIDE + (low ? 1 : 5), this.srcBytes[v]);
   }
 
   /** The responder's address bytes (scratch, valid until the next call). */
   private responderBytes(f: number, v: 4 | 6): Uint8Array {
     const low = this.small[f * SMALL_STRIDE + B_INITIATOR_IS_LOW] === 1;
-    return writeAddress(this.keys, f * KEY_WORDS + (low ? 5 : 1), this.dstBytes[v]);
+    return writeAddress(this.keys, f * KEY_STRIDE + (low ? 5 : 1), this.dstBytes[v]);
   }
 
   private startPeriod(f: number, tsUs: number): void {
@@ -639,7 +679,7 @@ export class FlowTable {
       }
       this.tcp.update(f, fromSrc, flags, p.payloadLength);
       this.updateTcpLifetime(f, flags);
-      if ((this.latencyState[f] & HANDSHAKE_DONE) === 0) this.timeHandshake(f, p, fromSrc);
+      if ((this.small[f * SMALL_STRIDE + B_LATENCY_STATE] & HANDSHAKE_DONE) === 0) this.timeHandshake(f, p, fromSrc);
     } else if (p.dnsId >= 0 && this.small[f * SMALL_STRIDE + B_PROTOCOL] === PROTO_UDP) {
       this.timeDns(f, p);
     }
@@ -677,7 +717,7 @@ export class FlowTable {
         if (latency[at + T_SYN] < 0) latency[at + T_SYN] = p.tsUs;
       } else if (synAck === ACK && latency[at + T_SYNACK] >= 0) {
         latency[at + T_ACK] = p.tsUs;
-        this.latencyState[f] = HANDSHAKE_DONE | HANDSHAKE_UNREPORTED;
+        this.small[f * SMALL_STRIDE + B_LATENCY_STATE] = HANDSHAKE_DONE | HANDSHAKE_UNREPORTED;
       }
     } else if (synAck === (SYN | ACK) && latency[at + T_SYN] >= 0 && latency[at + T_SYNACK] < 0) {
       latency[at + T_SYNACK] = p.tsUs;
@@ -732,17 +772,19 @@ export class FlowTable {
 
   private emit(f: number, kind: 'interim' | 'final', reason: EndReason): void {
     const refs = this.stringRefs;
-    if (refs[f * STRING_STRIDE + S_DST_DOMAIN] === 0) {
+    const answers = this.backdatedAnswers();
+    if (refs[f * STRING_STRIDE + S_DST_DOMAIN] === 0 && answers !== this.domainAnswers[f]) {
       // Answers seen before the flow's first packet that were processed only now (packets of
       // several captures interleave): asked for the flow's start, never for a later time.
-      const v = ((this.keys[f * KEY_WORDS] >>> 8) & 0xff) as 4 | 6;
+      this.domainAnswers[f] = answers;
+      const v = ((this.keys[f * KEY_STRIDE] >>> 8) & 0xff) as 4 | 6;
       const dstIp = formatIp(this.responderBytes(f, v), v);
       refs[f * STRING_STRIDE + S_DST_DOMAIN] = this.shared.acquire(this.annotator.domain(dstIp, this.num[f * NUM_STRIDE + F_START]));
     }
     const record = this.record(f, kind, reason);
     this.links[f * LINK_STRIDE + L_SEQ]++;
     // each measurement goes out once
-    if (record.tcp_synack_us !== null) this.latencyState[f] &= ~HANDSHAKE_UNREPORTED;
+    if (record.tcp_synack_us !== null) this.small[f * SMALL_STRIDE + B_LATENCY_STATE] &= ~HANDSHAKE_UNREPORTED;
     if (record.dns_rtt_us !== null) this.latency[f * LATENCY_STRIDE + T_DNS_RTT] = -1;
     this.stats_.recordsEmitted++;
     this.sink.write(record);
@@ -774,7 +816,7 @@ export class FlowTable {
 
   /** The record of flow f's current period (no side effects). */
   private record(f: number, kind: RecordKind, reason: EndReason): FlowRecord {
-    const base = f * KEY_WORDS;
+    const base = f * KEY_STRIDE;
     const keyHead = this.keys[base];
     const protocol = keyHead & 0xff;
     const v = ((keyHead >>> 8) & 0xff) as 4 | 6;
@@ -814,7 +856,7 @@ export class FlowTable {
     const natPorts = nat !== null && keyKind === KIND_PORTS;
     const at = f * LATENCY_STRIDE;
     const latency = this.latency;
-    const handshake = isTcp && (this.latencyState[f] & HANDSHAKE_UNREPORTED) !== 0;
+    const handshake = isTcp && (this.small[f * SMALL_STRIDE + B_LATENCY_STATE] & HANDSHAKE_UNREPORTED) !== 0;
     const dnsRtt = protocol === PROTO_UDP ? latency[at + T_DNS_RTT] : -1;
     return {
       flow_id: `${this.bootId}-${this.flowNumbers[f]}`,
@@ -897,7 +939,7 @@ export class FlowTable {
    */
   private twinLeg(f: number, nat: TranslatedTuple | null): number {
     const keys = this.keys;
-    const base = f * KEY_WORDS;
+    const base = f * KEY_STRIDE;
     const head = keys[base] & 0xffffff;
     const point = keys[base] >>> 24;
     const twinKey = this.pairKey;
@@ -955,47 +997,57 @@ export class FlowTable {
   // ---- hash table ----
 
   private find(hash: number, key: Uint32Array): number {
+    const slots = this.slots;
     let i = hash & this.mask;
     while (true) {
-      const f = this.slots[i];
+      const f = slots[i * 2];
       if (f < 0) return -1;
-      const base = f * KEY_WORDS;
-      const keys = this.keys;
-      // ports and the first address words first: they differ between most flows
-      if (keys[base + 9] === key[9] && keys[base + 1] === key[1] && keys[base + 5] === key[5] && keys[base] === key[0]) {
-        let same = true;
-        for (let w = 2; w < 9; w++) {
-          if (w !== 5 && keys[base + w] !== key[w]) { same = false; break; }
-        }
-        if (same) return f;
-      }
+      // the stored hash first: a probe past another flow does not read that flow's record
+      if (slots[i * 2 + 1] === hash && this.keyEquals(f, key)) return f;
       i = (i + 1) & this.mask;
     }
   }
 
+  private keyEquals(f: number, key: Uint32Array): boolean {
+    const base = f * KEY_STRIDE;
+    const keys = this.keys;
+    // ports and the first address words first: they differ between most flows
+    if (keys[base + 9] !== key[9] || keys[base + 1] !== key[1] || keys[base + 5] !== key[5] || keys[base] !== key[0]) return false;
+    // the same word 0 is the same IP version, and an IPv4 key's other address words are all zero
+    if (((key[0] >>> 8) & 0xff) === 4) return true;
+    for (let w = 2; w < 9; w++) {
+      if (w !== 5 && keys[base + w] !== key[w]) return false;
+    }
+    return true;
+  }
+
   private insertSlot(f: number, hash: number): void {
+    const slots = this.slots;
     let i = hash & this.mask;
-    while (this.slots[i] >= 0) i = (i + 1) & this.mask;
-    this.slots[i] = f;
+    while (slots[i * 2] >= 0) i = (i + 1) & this.mask;
+    slots[i * 2] = f;
+    slots[i * 2 + 1] = hash;
   }
 
   /** Backward-shift deletion: keeps probe chains intact without tombstones. */
   private removeSlot(f: number): void {
     const mask = this.mask;
-    let hole = hashKey(this.keys, f * KEY_WORDS) & mask;
-    while (this.slots[hole] !== f) hole = (hole + 1) & mask;
+    const slots = this.slots;
+    let hole = hashKey(this.keys, f * KEY_STRIDE) & mask;
+    while (slots[hole * 2] !== f) hole = (hole + 1) & mask;
     let j = hole;
     while (true) {
       j = (j + 1) & mask;
-      const g = this.slots[j];
+      const g = slots[j * 2];
       if (g < 0) break;
-      const ideal = hashKey(this.keys, g * KEY_WORDS) & mask;
+      const ideal = slots[j * 2 + 1] & mask;
       if (((j - ideal) & mask) >= ((j - hole) & mask)) {
-        this.slots[hole] = g;
+        slots[hole * 2] = g;
+        slots[hole * 2 + 1] = slots[j * 2 + 1];
         hole = j;
       }
     }
-    this.slots[hole] = -1;
+    slots[hole * 2] = -1;
   }
 
   // ---- LRU lists per timeout class ----

@@ -11,7 +11,7 @@
 import { communityIdV1 } from '../flow/communityId';
 import { formatIp, parseIp } from '../flow/addresses';
 import { isIcmp } from '../flow/protocols';
-import type { TranslatedTuple } from '../flowtable/flowTable';
+import type { TranslatedTuple, TupleSide } from '../flowtable/flowTable';
 
 /** One direction-oriented tuple: ports are the ICMP echo identifier for echo. */
 export interface ConntrackTuple {
@@ -31,19 +31,10 @@ export interface ConntrackConnection {
   icmpCode: number | null;
 }
 
-interface Side {
-  srcIp: string;
-  srcPort: number;
-  dstIp: string;
-  dstPort: number;
-  srcBytes: Uint8Array;
-  dstBytes: Uint8Array;
-  communityId: string;
-}
 
 interface Entry {
-  original: Side;
-  translated: Side;
+  original: TupleSide;
+  translated: TupleSide;
   keys: [string, string];
   destroyed: boolean;
 }
@@ -67,7 +58,7 @@ function tupleKey(protocol: number, aIp: string, aPort: number, bIp: string, bPo
   return a < b ? `${protocol}|${a}|${b}` : `${protocol}|${b}|${a}`;
 }
 
-function side(protocol: number, srcIp: string, srcPort: number, dstIp: string, dstPort: number, icmpType: number | null, icmpCode: number | null): Side | null {
+function side(protocol: number, srcIp: string, srcPort: number, dstIp: string, dstPort: number, icmpType: number | null, icmpCode: number | null): TupleSide | null {
   const src = parseIp(srcIp);
   const dst = parseIp(dstIp);
   if (!src || !dst || src.version !== dst.version) return null;

@@ -82,6 +82,8 @@ export class Pipeline {
   private readonly startedMs = Date.now();
   private lastProgressMs = 0;
   private packets = 0;
+  /** DNS answers dated no later than an earlier packet (see FlowAnnotator.backdatedAnswers). */
+  private backdatedAnswers = 0;
   private undecodable = 0;
 
   constructor(private readonly options: PipelineOptions, private readonly sink: FlowSink) {
@@ -93,6 +95,7 @@ export class Pipeline {
       direction: (src, dst, v) => localAddresses.direction(src, dst, v),
       endpoint: (bytes, v) => inventory.lookup(bytes, v),
       domain: (ip, atUs) => (this.dnsEnabled ? this.dns.domain(ip, atUs) : ''),
+      backdatedAnswers: () => this.backdatedAnswers,
       peer: (point, src, dst, v, direction) => this.peerRoutes[point]?.peerOf(src, dst, v, direction) ?? null,
       ...(nat ? { translation: (protocol: number, s: string, sp: number, d: string, dp: number) => nat.lookup(protocol, s, sp, d, dp) } : {}),
     };
@@ -113,10 +116,18 @@ export class Pipeline {
     const p = this.packet;
     if (decoder.decode(buf, offset, capLen, wireLen, time, p) !== 0) return;
     readDnsHeader(p, buf);
-    if (this.dnsEnabled && p.srcPort === 53) this.dns.observe(p, buf);
+    if (this.dnsEnabled && p.srcPort === 53) this.observeDns(p, buf);
     this.table.process(p);
     if (this.progress && (this.packets & (PROGRESS_EVERY_PACKETS - 1)) === 0) this.showProgress();
   };
+
+  private observeDns(p: DecodedPacket, buf: Buffer): void {
+    const before = this.dns.stats.addresses;
+    this.dns.observe(p, buf);
+    const learned = this.dns.stats.addresses - before;
+    // (the table has not seen this packet yet: latestUs is the latest packet before it)
+    if (learned > 0 && p.tsUs <= this.table.latestUs) this.backdatedAnswers += learned;
+  }
 
   private showProgress(): void {
     const now = Date.now();
