@@ -57,6 +57,7 @@ export const agent = {
   timeouts: () => load<{ DEFAULT_TIMEOUTS: Record<string, number> }>('flowtable/flowTable.js').DEFAULT_TIMEOUTS,
   inventory: () => load<{ Inventory: { empty(): unknown } }>('inventory/index.js').Inventory.empty(),
   localAddresses: () => load<{ LocalAddresses: { of(entries: string[]): unknown } }>('flow/direction.js').LocalAddresses.of([]),
+  schemaVersion: () => load<{ SCHEMA_VERSION: number }>('store/migrations.js').SCHEMA_VERSION,
 };
 
 /** True when the agent's CLI has a command (e.g. gen-pcap, which lands separately). */

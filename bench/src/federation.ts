@@ -26,6 +26,7 @@ import type { ChildProcess } from 'node:child_process';
 import { shareDatabases } from './federation-split';
 import { recordFailure, recordSkip } from './failures';
 import { log } from './log';
+import { agent } from './agent';
 import { AGENT_CLI, GO_DRIVER_DIR, cacheDir } from './paths';
 import { collectOutput, freePort, haveCommand, runTool, startTracked, stopChild } from './proc';
 import { STORE_SCRIPT } from './store';
@@ -133,9 +134,12 @@ interface Estimate {
   ratioToOne: Spread;
 }
 
+/** The cache folder of the stored-flow database of `records` records in the agent's schema version (an older file's table does not fit). */
+const databaseCache = (records: number, ...sub: string[]) => cacheDir(`federation-db-${records}-schema${agent.schemaVersion()}`, ...sub);
+
 /** A stored-flow database from the agent's store benchmark, cached across runs, with its `complete` marker. */
 export async function agentDatabase(records: number): Promise<{ db: string; marker: string; dir: string }> {
-  const dir = cacheDir(`federation-db-${records}`);
+  const dir = databaseCache(records);
   const db = join(dir, 'bench.duckdb');
   const marker = join(dir, 'complete');
   if (existsSync(db) && existsSync(marker)) return { db, marker, dir };
@@ -288,10 +292,10 @@ export async function runFederation(quick: boolean, runs: number): Promise<Feder
   const agents: ChildProcess[] = [];
   const referenceAgent: ChildProcess[] = [];
   try {
-    const whole = await shareDatabases(source.db, source.marker, cacheDir(`federation-db-${records}`, 'shares'), 1);
+    const whole = await shareDatabases(source.db, source.marker, databaseCache(records, 'shares'), 1);
     const [reference] = await startAgents([whole[0].path], work, referenceAgent);
     for (const n of counts) {
-      const shares = await shareDatabases(source.db, source.marker, cacheDir(`federation-db-${records}`, 'shares'), n);
+      const shares = await shareDatabases(source.db, source.marker, databaseCache(records, 'shares'), n);
       const urls = await startAgents(shares.map((s) => s.path), work, agents);
       log.step(`federation (split): ${n} agent(s), ${shares.map((s) => s.records.toLocaleString('en')).join(' + ')} records`);
       result.measurements.push(...(await drive(driver, urls, [n], runs, 'split', reference)));
