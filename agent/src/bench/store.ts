@@ -6,6 +6,10 @@
  * - write rate through FlowStore.write() + flush() (validation, columnar chunks, appender,
  *   commit), record generation excluded; the background roll-up catch-up rate separately;
  *   as a reference, DuckDB's own read_json ingest of the same records from a JSON-lines file;
+ * - the floor under any write path into this schema: our chunk building alone, DuckDB's
+ *   appender taking the chunks into a table (no commit), and DuckDB alone copying the same
+ *   records from an in-memory table into a file (INSERT ... SELECT, CHECKPOINT: compression
+ *   and writing on all its threads), each in CPU per record;
  * - database bytes per record after a checkpoint;
  * - median and p95 latency of: top 10 src_ip over the last 24 h, a 1-minute timeseries over
  *   24 h (rollups on and off), a filtered flows page and its next page.
@@ -19,6 +23,9 @@ import type { FlowRecord } from '../model/flow';
 import type { Query } from '../model/query';
 import { QueryEngine } from '../query';
 import { FlowStore } from '../store';
+import { FlowChunkWriter } from '../store/append';
+import { STORE_DUCKDB_DEFAULTS } from '../store/open';
+import { ENUM_TYPES, tableDdl, typeDdl } from '../store/schema';
 import { generateFlowRecords } from './flow-records';
 
 interface Args {
@@ -55,6 +62,8 @@ const GENERATION_CHUNK = 250_000;
 /** Records a yielding producer writes per event-loop turn. */
 const YIELDING_BURST = 20_000;
 const JSON_REFERENCE_MAX = 1_000_000;
+/** Records per appender flush in the floor measurement (DuckDB's appender flushes by itself at 204,800 rows). */
+const FLOOR_PART = 100_000;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -68,6 +77,67 @@ function mainThreadCpuMicros(): number | null {
     return (ticks * 1e6) / 100; // USER_HZ is 100 on Linux
   } catch {
     return null;
+  }
+}
+
+/** CPU time (µs) of the whole process (all threads). */
+function processCpuMicros(): number {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+}
+
+/**
+ * What DuckDB itself costs per record of this schema, with nothing of ours around it: the
+ * records go through our chunk builder into an appender on an in-memory table (building
+ * and DuckDB's append timed apart, on the JS thread), then DuckDB copies that table into a
+ * new file in one statement and checkpoints it (compression and writing, on its threads).
+ */
+async function measureDuckDbFloor(records: FlowRecord[], dir: string): Promise<[string, string][]> {
+  const instance = await DuckDBInstance.create(':memory:', { ...STORE_DUCKDB_DEFAULTS });
+  const connection = await instance.connect();
+  try {
+    const schema = [...typeDdl(Object.keys(ENUM_TYPES)), tableDdl()[0]];
+    for (const statement of schema) await connection.run(statement);
+    const appender = await connection.createAppender('flows');
+    const writer = await FlowChunkWriter.forAppender(appender);
+    collectGarbage?.();
+    const perRecord = (micros: number) => `${(micros / records.length).toFixed(2)} µs`;
+    // in parts smaller than the appender's own flush threshold, so each part's build and flush are timed apart
+    let buildMicros = 0;
+    let flushMicros = 0;
+    for (let offset = 0; offset < records.length; offset += FLOOR_PART) {
+      const part = records.slice(offset, offset + FLOOR_PART);
+      const built = mainThreadCpuMicros();
+      writer.append(appender, part, offset);
+      const flushing = mainThreadCpuMicros();
+      appender.flushSync();
+      const flushed = mainThreadCpuMicros();
+      if (built === null || flushing === null || flushed === null) continue;
+      buildMicros += flushing - built;
+      flushMicros += flushed - flushing;
+    }
+    appender.closeSync();
+    const file = path.join(dir, 'floor.duckdb');
+    await connection.run(`ATTACH '${file.replace(/'/g, "''")}' AS floor (STORAGE_VERSION '${STORE_DUCKDB_DEFAULTS.storage_compatibility_version}')`);
+    await connection.run('USE floor');
+    for (const statement of schema) await connection.run(statement);
+    const started = process.hrtime.bigint();
+    const cpu = processCpuMicros();
+    await connection.run('INSERT INTO floor.flows SELECT * FROM memory.flows');
+    await connection.run('CHECKPOINT floor');
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const copyMicros = processCpuMicros() - cpu;
+    const rows: [string, string][] = [];
+    if (buildMicros > 0) {
+      rows.push(['floor: our chunk building + appendDataChunk, per record (JS thread)', perRecord(buildMicros)]);
+      rows.push(["floor: DuckDB appender flush into a table, per record (JS thread)", perRecord(flushMicros)]);
+    }
+    rows.push(['floor: DuckDB alone, memory -> file (INSERT ... SELECT, CHECKPOINT)',
+      `${Math.round(records.length / seconds).toLocaleString()} records/s, ${perRecord(copyMicros)} CPU`]);
+    return rows;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
   }
 }
 
@@ -164,17 +234,21 @@ async function run(args: Args, dir: string): Promise<void> {
   rows.push(['records stored', stats.storedRecords.toLocaleString()]);
   rows.push(['rollup rows', stats.rollupRows.toLocaleString()]);
   rows.push(['write rate, yielding producer (live capture)', yielding.describe(args.records)]);
-  rows.push(['  CPU per record (all threads / JS thread)', yielding.cpu(args.records)]);
+  rows.push(['CPU per record written, yielding producer (all threads / JS thread)', yielding.cpu(args.records)]);
   // A producer that never yields (a capture file read in one native call): synchronous writes.
   const burstCount = Math.min(args.records, 1_000_000);
   const burstStore = await FlowStore.open({ path: path.join(dir, 'burst.duckdb'), logger: pino({ level: 'warn' }), rollupIntervalMs: 3_600_000 });
   const burst = await measureWrites(burstStore, chunks(burstCount, 2), Number.MAX_SAFE_INTEGER);
   await burstStore.close();
   rows.push([`write rate, non-yielding producer (import), ${burstCount.toLocaleString()}`, burst.describe(burstCount)]);
-  rows.push(['  CPU per record (all threads / JS thread)', burst.cpu(burstCount)]);
+  rows.push(['CPU per record written, non-yielding producer (all threads / JS thread)', burst.cpu(burstCount)]);
   if (!collectGarbage) rows.push(['  (note)', 'run with node --expose-gc to keep generator GC out of the write figures']);
   rows.push(['roll-up catch-up rate', `${Math.round(args.records / rollupSeconds).toLocaleString()} records/s`]);
   rows.push(['database size (after checkpoint)', `${(dbBytes / 1024 / 1024).toFixed(1)} MiB, ${(dbBytes / args.records).toFixed(1)} bytes/record`]);
+
+  const floorRecords = [...chunks(Math.min(args.records, JSON_REFERENCE_MAX), 3)].flat();
+  rows.push(...(await measureDuckDbFloor(floorRecords, dir)));
+  floorRecords.length = 0;
 
   if (jsonFd !== null) {
     fs.closeSync(jsonFd);
