@@ -150,3 +150,31 @@ describe('peer label cardinality', () => {
     );
   });
 });
+
+describe('record-fed counters between scrapes', () => {
+  test('each scrape reports the running totals: repeated scrapes agree, later records add on', async () => {
+    const metrics = new AgentMetrics({ processMetrics: false });
+    const records = makeRecords(400, 13);
+    const totals = (part: FlowRecord[]) => ({
+      bytes: part.reduce((t, r) => t + r.bytes_tx + r.bytes_rx, 0),
+      packets: part.reduce((t, r) => t + r.packets_tx + r.packets_rx, 0),
+      started: part.filter((r) => r.seq === 0).length,
+      ended: part.filter((r) => r.record_kind === 'final').length,
+    });
+    const scraped = async () => {
+      const samples = parseExposition((await metrics.scrape()).body);
+      return {
+        bytes: sum(samples, 'flowmesh_traffic_bytes_total'),
+        packets: sum(samples, 'flowmesh_traffic_packets_total'),
+        started: sum(samples, 'flowmesh_flows_started_total'),
+        ended: sum(samples, 'flowmesh_flows_ended_total'),
+      };
+    };
+    for (const r of records.slice(0, 150)) metrics.observeRecord(r);
+    expect(await scraped()).toEqual(totals(records.slice(0, 150)));
+    expect(await scraped()).toEqual(totals(records.slice(0, 150)));
+    for (const r of records.slice(150)) metrics.observeRecord(r);
+    expect(await scraped()).toEqual(totals(records));
+    expect(totals(records).ended).toBeGreaterThan(0);
+  });
+});
