@@ -331,7 +331,13 @@ function dropComparison(live: LiveResult): string {
     const peer = live.summary.find((s) => s.tool === 'softflowd' && s.requestedPps === rate);
     if (!agent || !peer) continue;
     const verdict = agent.dropShare.median <= peer.dropShare.median ? 'not more' : 'MORE';
-    lines.push(`${rate === 'top' ? 'top speed' : si(rate)}: ${pct(agent.dropShare.median, 3)} vs ${pct(peer.dropShare.median, 3)} (${verdict})`);
+    // counts beside the shares: a few packets in millions round to 0.000 % either way
+    const dropped = (tool: string) => {
+      const steps = live.steps.filter((s) => s.tool === tool && s.requestedPps === rate);
+      const sum = (pick: (s: LiveStep) => number) => steps.reduce((total, s) => total + pick(s), 0);
+      return `${sum((s) => s.kernelDrops).toLocaleString('en')} of ${si(sum((s) => s.sent))} packets`;
+    };
+    lines.push(`${rate === 'top' ? 'top speed' : si(rate)}: ${pct(agent.dropShare.median, 3)} (${dropped(AGENT)}) vs ${pct(peer.dropShare.median, 3)} (${dropped('softflowd')}) (${verdict})`);
   }
   return lines.length ? `Agent drops vs softflowd's (medians): ${lines.join('; ')}.` : '';
 }
