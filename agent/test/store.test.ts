@@ -15,6 +15,7 @@ import { classifyStorageError, FlowStore, ROLLUP_DIMENSIONS, type StoreOptionsIn
 import { transactionSize } from '../src/store/flow-store';
 import { flowColumnsAt, SCHEMA_VERSION } from '../src/store/migrations';
 import { FLOW_COLUMNS } from '../src/store/schema';
+import { MAINTENANCE_CHECKPOINT_WAL_BYTES } from '../src/store/open';
 import { ipToBigInt } from '../src/store/ip';
 import { QueryEngine } from '../src/query';
 
@@ -339,5 +340,32 @@ test('rollup and raw answers are identical for random top and timeseries queries
   expect(rolled.plans.rollup).toBeGreaterThanOrEqual(20);
   raw.close();
   rolled.close();
+  await store.close();
+});
+
+test("busy nodes checkpoint at DuckDB's larger threshold, a maintenance pass checkpoints any WAL over 16 MB, a smaller one is left", async () => {
+  const store = await open({ batchSize: 10_000 });
+  const walBytes = () => store.fileSizes().walBytes;
+  const writeInTransactions = async (records: FlowRecord[]) => {
+    for (let i = 0; i < records.length; i += 10_000) {
+      for (const r of records.slice(i, i + 10_000)) store.write(r);
+      await store.flush();
+    }
+  };
+  // a few transactions: a WAL well under 16 MB, which the pass leaves (a quiet node as before)
+  await writeInTransactions([...generateFlowRecords({ seed: 21, count: 20_000, startUs: T0_US, spanUs: HOUR_US })]);
+  const small = walBytes();
+  expect(small).toBeGreaterThan(0);
+  expect(small).toBeLessThan(MAINTENANCE_CHECKPOINT_WAL_BYTES);
+  await store.runMaintenance();
+  expect(walBytes()).toBeGreaterThanOrEqual(small);
+  // past DuckDB's default threshold (16 MB) no checkpoint happens by itself any more...
+  await writeInTransactions([...generateFlowRecords({ seed: 22, count: 130_000, startUs: T0_US + HOUR_US, spanUs: HOUR_US })]);
+  expect(walBytes()).toBeGreaterThan(MAINTENANCE_CHECKPOINT_WAL_BYTES);
+  // ...until the maintenance pass
+  await store.runMaintenance();
+  expect(walBytes()).toBeLessThan(MAINTENANCE_CHECKPOINT_WAL_BYTES / 16);
+  expect((await store.stats()).storedRecords).toBe(150_000);
+  expect(store.counters().lastError).toBeNull();
   await store.close();
 });

@@ -10,6 +10,9 @@
  *   appender taking the chunks into a table (no commit), and DuckDB alone copying the same
  *   records from an in-memory table into a file (INSERT ... SELECT, CHECKPOINT: compression
  *   and writing on all its threads), each in CPU per record;
+ * - CPU per record written in the live agent's transactions (STORE_DEFAULTS.batchSize records
+ *   each, close and its checkpoint included) at DuckDB's default checkpoint threshold and at
+ *   the store's, runs interleaved;
  * - database bytes per record after a checkpoint;
  * - median and p95 latency of: top 10 src_ip over the last 24 h, a 1-minute timeseries over
  *   24 h (rollups on and off), a filtered flows page and its next page.
@@ -22,7 +25,7 @@ import pino from 'pino';
 import type { FlowRecord } from '../model/flow';
 import type { Query } from '../model/query';
 import { QueryEngine } from '../query';
-import { FlowStore } from '../store';
+import { FlowStore, STORE_DEFAULTS } from '../store';
 import { FlowChunkWriter } from '../store/append';
 import { STORE_DUCKDB_DEFAULTS } from '../store/open';
 import { ENUM_TYPES, tableDdl, typeDdl } from '../store/schema';
@@ -62,6 +65,8 @@ const GENERATION_CHUNK = 250_000;
 /** Records a yielding producer writes per event-loop turn. */
 const YIELDING_BURST = 20_000;
 const JSON_REFERENCE_MAX = 1_000_000;
+/** Interleaved rounds of the live-sized transaction comparison. */
+const LIVE_TRANSACTION_ROUNDS = 3;
 /** Records per appender flush in the floor measurement (DuckDB's appender flushes by itself at 204,800 rows). */
 const FLOOR_PART = 100_000;
 
@@ -139,6 +144,52 @@ async function measureDuckDbFloor(records: FlowRecord[], dir: string): Promise<[
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+/**
+ * CPU per record when records arrive as in live capture, slower than the store writes them:
+ * each transaction holds the store's batch size (a flush starts when that many wait) and is
+ * committed before the next records come, close included: a larger
+ * checkpoint threshold defers compression to later checkpoints and the close, so only the
+ * whole run compares fairly.
+ */
+async function measureLiveTransactions(
+  chunks: (count: number, seed: number) => Iterable<FlowRecord[]>, count: number, dir: string,
+): Promise<[string, string][]> {
+  const settings: [string, Record<string, string>][] = [
+    ["DuckDB's default checkpoint threshold (16 MB)", { checkpoint_threshold: '16MB' }],
+    ["the store's (128 MB, maintenance checkpoints from 16 MB)", {}],
+  ];
+  const cpuPerRecord = settings.map((): number[] => []);
+  for (let round = 0; round < LIVE_TRANSACTION_ROUNDS; round++) {
+    for (let i = 0; i < settings.length; i++) {
+      const file = path.join(dir, `live-${i}.duckdb`);
+      fs.rmSync(file, { force: true });
+      fs.rmSync(`${file}.wal`, { force: true });
+      const store = await FlowStore.open({ path: file, logger: pino({ level: 'warn' }), duckdb: settings[i][1], rollupIntervalMs: 3_600_000, maintenanceIntervalMs: 3_600_000 });
+      let micros = 0;
+      for (const chunk of chunks(count, 4)) {
+        collectGarbage?.();
+        const started = processCpuMicros();
+        for (let offset = 0; offset < chunk.length; offset += STORE_DEFAULTS.batchSize) {
+          for (let j = offset; j < Math.min(chunk.length, offset + STORE_DEFAULTS.batchSize); j++) store.write(chunk[j]);
+          await store.flush();
+        }
+        micros += processCpuMicros() - started;
+        progress(`live-sized transactions, round ${round + 1}, ${settings[i][0]}`);
+      }
+      const closing = processCpuMicros();
+      await store.close();
+      micros += processCpuMicros() - closing;
+      cpuPerRecord[i].push(micros / count);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  return settings.map(([name], i) => {
+    const sorted = [...cpuPerRecord[i]].sort((a, b) => a - b);
+    return [`CPU per record in live-sized transactions (${STORE_DEFAULTS.batchSize.toLocaleString()}), ${name}`,
+      `${sorted[Math.floor(sorted.length / 2)].toFixed(2)} µs (${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)}, ${sorted.length} runs, close included)`];
+  });
 }
 
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
@@ -246,6 +297,7 @@ async function run(args: Args, dir: string): Promise<void> {
   rows.push(['roll-up catch-up rate', `${Math.round(args.records / rollupSeconds).toLocaleString()} records/s`]);
   rows.push(['database size (after checkpoint)', `${(dbBytes / 1024 / 1024).toFixed(1)} MiB, ${(dbBytes / args.records).toFixed(1)} bytes/record`]);
 
+  rows.push(...(await measureLiveTransactions(chunks, Math.min(args.records, JSON_REFERENCE_MAX), dir)));
   const floorRecords = [...chunks(Math.min(args.records, JSON_REFERENCE_MAX), 3)].flat();
   rows.push(...(await measureDuckDbFloor(floorRecords, dir)));
   floorRecords.length = 0;

@@ -47,7 +47,7 @@ import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/n
 import pino, { type Logger } from 'pino';
 import type { FlowRecord, FlowSink, SinkStatus } from '../model/flow';
 import { FlowChunkWriter } from './append';
-import { isDamageError, openDatabase, verifyAllBlocks } from './open';
+import { isDamageError, MAINTENANCE_CHECKPOINT_WAL_BYTES, openDatabase, verifyAllBlocks } from './open';
 import { STORE_DEFAULTS, type StoreOptions, type StoreOptionsInput } from './options';
 import { findQuarantined, quarantine, type QuarantinedFile } from './quarantine';
 import { ROLLUP_COMPACT_SQL, ROLLUP_INSERT_SQL } from './schema';
@@ -1023,7 +1023,7 @@ export class FlowStore implements FlowSink {
     if (result.deletedRecords > 0) {
       this.logger.info({ ...result, retentionDays: this.options.retentionDays }, 'retention deleted old records');
       // Freed blocks are reused only after a checkpoint; if a write is in flight DuckDB
-      // refuses, and the next automatic checkpoint (WAL over 16 MB) does it instead. A
+      // refuses, and a later one (a maintenance pass's, or DuckDB's own) does it instead. A
       // checkpoint that fails for lack of space invalidates the database: the next flush reopens it.
       await this.maintainer.run('CHECKPOINT').catch((error: unknown) => {
         if (this.noteDatabaseTrouble(error)) this.countError('maintenance', error);
@@ -1104,9 +1104,24 @@ export class FlowStore implements FlowSink {
       await this.rollUp();
       await this.runRetention();
       await this.compactRollups();
+      await this.checkpointLargeWal();
     } catch (error) {
       this.maintenanceFailed(error);
     }
+  }
+
+  /**
+   * Checkpoints when the WAL is over DuckDB's default threshold: the store raises DuckDB's
+   * own threshold for busy nodes (STORE_DUCKDB_DEFAULTS), and this keeps a quiet node's WAL,
+   * and the memory it holds, as small as before. DuckDB refuses while a write is in flight;
+   * the next pass tries again.
+   */
+  private async checkpointLargeWal(): Promise<void> {
+    if (this.fileSizes().walBytes < MAINTENANCE_CHECKPOINT_WAL_BYTES) return;
+    await this.serialised(() => this.maintainer.run('CHECKPOINT')).catch((error: unknown) => {
+      if (this.noteDatabaseTrouble(error)) this.countError('maintenance', error);
+      else this.logger.debug({ err: error }, 'maintenance checkpoint deferred');
+    });
   }
 
   private maintenanceFailed(error: unknown): void {
