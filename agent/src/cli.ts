@@ -334,7 +334,11 @@ async function runCommand(flags: CommonFlags & { interface?: string[]; filter?: 
   const stats = captures.map((c) => c.stats());
   // `capture` sums the interfaces (what one interface alone reported); `interfaces` has each
   const total = Object.fromEntries(Object.keys(stats[0]).map((k) => [k, stats.reduce((sum, st) => sum + st[k as keyof typeof st], 0)]));
-  logger.info({ summary: pipeline.summary(), capture: total, interfaces: Object.fromEntries(captures.map((c, i) => [c.interface, stats[i]])) }, 'stopped');
+  const cpu = process.cpuUsage();
+  logger.info({
+    summary: pipeline.summary(), capture: total, interfaces: Object.fromEntries(captures.map((c, i) => [c.interface, stats[i]])),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6, // the whole run, every thread, the store's last flush and checkpoint included
+  }, 'stopped');
   if (service) throwIfRecordsLost(service.store.counters(), ['shutdown']);
 }
 

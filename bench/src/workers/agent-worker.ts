@@ -115,7 +115,7 @@ async function live(iface: string, withTable: boolean): Promise<object> {
   }
   process.stderr.write(`${JSON.stringify({ msg: 'capturing', interface: iface })}\n`);
   await new Promise((resolve) => process.once('SIGTERM', resolve));
-  const result = await stop();
+  const result = { ...(await stop()), cpuSeconds: cpuSince({ user: 0, system: 0 }) };
   process.stderr.write(`${JSON.stringify({ msg: 'stopped', ...result })}\n`);
   return result;
 }
