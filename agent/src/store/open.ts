@@ -115,7 +115,7 @@ async function createOrMigrate(connection: DuckDBConnection): Promise<Migration[
  * checkpoint_threshold: DuckDB checkpoints by itself when the WAL reaches this size, and
  * each checkpoint compresses again the row group it left partly filled the time before. At
  * DuckDB's default (16 MB, about 60 k records) a busy agent's commits of 10 k records paid
- * that again and again: 128 MB cuts the CPU per record written by a fifth to a quarter
+ * that again and again: 128 MB cuts the CPU per record written by about 30 %
  * (measured by the store bench's live-sized transactions) for up to about 100 MB more memory
  * while the WAL is that large. Only busy nodes get there: a maintenance pass checkpoints any
  * WAL over 16 MB (FlowStore.checkpointLargeWal), so a quiet node's WAL stays as small as before.
